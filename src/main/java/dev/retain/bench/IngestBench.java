@@ -1,0 +1,189 @@
+package dev.retain.bench;
+
+import dev.retain.cluster.EmbeddedKafka;
+import dev.retain.cluster.KafkaClients;
+import dev.retain.config.RetainConfig;
+import dev.retain.data.DriftStream;
+import dev.retain.ingest.ExampleSink;
+import dev.retain.ingest.IngestLoop;
+import dev.retain.record.ExampleCodec;
+import dev.retain.store.ModelState;
+import dev.retain.store.RetainStore;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code retain bench ingest}: produces M 784-feature examples per codec, then measures a bare
+ * KafkaConsumer reading the topic and Retain's ingest (validation, dedup, replay, holdout and the
+ * atomic store commit with positions) reading the same topic. Both rates are timed from the first
+ * record received, so the consumer group join is left out of both.
+ */
+@Command(name = "ingest", description = "Ingest throughput against a bare KafkaConsumer.")
+public final class IngestBench implements Callable<Integer> {
+  @Option(names = "--records", defaultValue = "100000", description = "Examples per codec.")
+  int records;
+
+  @Option(names = "--features", defaultValue = "784", description = "Features per example.")
+  int features;
+
+  @Option(
+      names = "--codecs",
+      defaultValue = "binary,json",
+      split = ",",
+      description = "Codecs to measure.")
+  List<String> codecs;
+
+  @Option(names = "--bootstrap", description = "Use this cluster instead of an embedded broker.")
+  String bootstrap;
+
+  @Option(names = "--sync", defaultValue = "true", description = "fsync the store's log per batch.")
+  boolean sync;
+
+  @Option(
+      names = {"-s", "--set"},
+      paramLabel = "KEY=VALUE",
+      description = "Extra Retain or retain.kafka.* setting for both consumers.")
+  Map<String, String> overrides = new HashMap<>();
+
+  @Option(names = "--json", description = "Print one JSON object of the figures last.")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    Report report =
+        new Report(
+            String.format(
+                "ingest: %,d examples x %d features per codec, store sync=%s",
+                records, features, sync),
+            "codec",
+            "bare consumer rec/s",
+            "retain ingest rec/s",
+            "ratio",
+            "MB/s (ingest)");
+    report.figure("records", records).figure("features", features).figure("sync", sync);
+    try (EmbeddedKafka broker = bootstrap == null ? EmbeddedKafka.start() : null) {
+      String servers = broker == null ? bootstrap : broker.bootstrapServers();
+      for (String codec : codecs) {
+        measure(servers, codec, report);
+      }
+    }
+    report.print(System.out, json);
+    return 0;
+  }
+
+  private void measure(String servers, String codec, Report report) throws IOException {
+    String topic = "bench-" + codec + "-" + System.nanoTime();
+    RetainConfig config = config(servers, codec, topic);
+    long bytes = produce(config, codec);
+    double bare = bareConsumer(config);
+    double ingest = retainIngest(config);
+    double mbps = ingest * bytes / records / 1e6;
+    report.row(codec, bare, ingest, String.format("%.2f", ingest / bare), mbps);
+    report
+        .figure(codec + "_bare_records_per_s", Math.round(bare))
+        .figure(codec + "_ingest_records_per_s", Math.round(ingest))
+        .figure(codec + "_ratio", Math.round(ingest / bare * 1000) / 1000.0);
+  }
+
+  private RetainConfig config(String servers, String codec, String topicPrefix) throws IOException {
+    Map<String, Object> props = new HashMap<>();
+    props.put(RetainConfig.BOOTSTRAP_SERVERS, servers);
+    props.put(RetainConfig.TOPIC_PREFIX, topicPrefix);
+    props.put(RetainConfig.RECORD_CODEC, codec);
+    props.put(RetainConfig.RECORD_FEATURES, features);
+    props.put(RetainConfig.RECORD_MAX_BYTES, 1 << 20);
+    props.put(RetainConfig.STORE_SYNC, sync);
+    props.put(RetainConfig.STORE_DIR, Files.createTempDirectory("retain-bench").toString());
+    props.put(RetainConfig.INGEST_GROUP_ID, topicPrefix + "-ingest");
+    props.putAll(overrides);
+    return new RetainConfig(props);
+  }
+
+  private long produce(RetainConfig config, String codecName) {
+    ExampleCodec codec = ExampleCodec.named(codecName);
+    DriftStream stream = new DriftStream(features, 10, 1.0f, 7);
+    byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
+    long bytes = 0;
+    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+      for (int i = 0; i < records; i++) {
+        byte[] value = codec.encode(stream.example(i * 3 / records, i));
+        bytes += value.length;
+        producer.send(new ProducerRecord<>(config.examplesTopic(), key, value));
+      }
+    }
+    return bytes;
+  }
+
+  /** Records per second of a plain consumer that only touches each value. */
+  private double bareConsumer(RetainConfig config) {
+    try (KafkaConsumer<byte[], byte[]> consumer =
+        KafkaClients.consumer(config, "bare-" + System.nanoTime())) {
+      consumer.subscribe(List.of(config.examplesTopic()));
+      long start = 0;
+      long seen = 0;
+      long checksum = 0;
+      while (seen < records) {
+        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+          start = seen == 0 ? System.nanoTime() : start;
+          checksum += r.value().length;
+          seen++;
+        }
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      return checksum > 0 ? seen / seconds : 0;
+    }
+  }
+
+  /** Records per second of Retain's ingest loop, run on this thread. */
+  private double retainIngest(RetainConfig config) throws IOException {
+    Path dir = Path.of(config.getString(RetainConfig.STORE_DIR));
+    try (RetainStore store = RetainStore.open(dir, sync)) {
+      ModelState state = ModelState.load(store, config);
+      IngestLoop loop =
+          new IngestLoop(
+              config,
+              store,
+              state,
+              KafkaClients.ingestConsumer(config),
+              KafkaClients.producer(config),
+              ExampleSink.DISCARD,
+              new SimpleMeterRegistry());
+      loop.subscribe();
+      while (loop.committedRecords() == 0) {
+        loop.pollOnce(); // group join and first fetch, as for the bare consumer
+      }
+      long first = loop.committedRecords();
+      long start = System.nanoTime();
+      while (loop.committedRecords() < records) {
+        loop.pollOnce();
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      loop.shutdownClients();
+      return (loop.committedRecords() - first) / seconds;
+    } finally {
+      deleteTree(dir);
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> paths = Files.walk(dir)) {
+      paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+}

@@ -1,0 +1,4 @@
+/**
+ * Benchmarks behind {@code retain bench}: each prints a table and, with --json, one JSON object.
+ */
+package dev.retain.bench;

@@ -1,0 +1,11 @@
+package dev.retain.cli;
+
+import dev.retain.bench.IngestBench;
+import picocli.CommandLine.Command;
+
+/** Benchmarks: each prints a table and, with --json, one JSON object as its last line. */
+@Command(
+    name = "bench",
+    description = "Benchmarks that print a table (and one JSON object with --json).",
+    subcommands = {IngestBench.class})
+final class BenchCommand {}

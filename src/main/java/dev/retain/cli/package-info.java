@@ -1,0 +1,2 @@
+/** The {@code retain} command line and its subcommands. */
+package dev.retain.cli;

@@ -1,0 +1,68 @@
+package dev.retain.cluster;
+
+import dev.retain.config.RetainConfig;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Kafka clients configured from {@link RetainConfig}: the pass-through {@code retain.kafka.*}
+ * settings (security included) plus what each Retain role needs. Callers own and close them.
+ */
+public final class KafkaClients {
+  private KafkaClients() {}
+
+  /** The ingest consumer: manual positions (kept in the store), no auto commit. */
+  public static KafkaConsumer<byte[], byte[]> ingestConsumer(RetainConfig config) {
+    Map<String, Object> extra = new HashMap<>();
+    extra.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    String instance = config.getString(RetainConfig.INGEST_INSTANCE_ID);
+    if (!instance.isEmpty()) {
+      extra.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
+    }
+    return consumer(config, config.getString(RetainConfig.INGEST_GROUP_ID), extra);
+  }
+
+  /** A plain consumer outside any group's bookkeeping (benchmarks, tools). */
+  public static KafkaConsumer<byte[], byte[]> consumer(RetainConfig config, String group) {
+    return consumer(config, group, Map.of());
+  }
+
+  private static KafkaConsumer<byte[], byte[]> consumer(
+      RetainConfig config, String group, Map<String, Object> extra) {
+    Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+    props.putAll(extra);
+    props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    props.putIfAbsent(
+        ConsumerConfig.MAX_POLL_RECORDS_CONFIG,
+        config.getInt(RetainConfig.INGEST_MAX_POLL_RECORDS));
+    props.putIfAbsent(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 1 << 16);
+    props.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 50);
+    props.putIfAbsent(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 8 << 20);
+    return new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+  }
+
+  /** An idempotent producer (acks=all) for examples, dead letters and adapters. */
+  public static KafkaProducer<byte[], byte[]> producer(RetainConfig config) {
+    Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+    props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    props.put(ProducerConfig.ACKS_CONFIG, "all");
+    props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
+    props.putIfAbsent(ProducerConfig.BATCH_SIZE_CONFIG, 1 << 18);
+    props.putIfAbsent(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
+    props.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 8 << 20);
+    return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+  }
+
+  public static Admin admin(RetainConfig config) {
+    return Admin.create(config.kafkaClientProperties());
+  }
+}

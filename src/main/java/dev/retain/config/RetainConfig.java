@@ -1,0 +1,284 @@
+package dev.retain.config;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.kafka.common.config.ConfigException;
+
+/**
+ * Retain's one typed configuration. Every key is defined once here with its type, default,
+ * validator and documentation; the README's configuration table is generated from {@link
+ * #markdownTable()}.
+ *
+ * <p>Keys under {@value #KAFKA_PREFIX} are passed through, prefix removed, to every Kafka client
+ * (bootstrap servers, security protocol, SASL, TLS...).
+ */
+public final class RetainConfig extends AbstractConfig {
+
+  /** Prefix of Kafka client settings passed through to producers, consumers and admin clients. */
+  public static final String KAFKA_PREFIX = "retain.kafka.";
+
+  public static final String BOOTSTRAP_SERVERS = KAFKA_PREFIX + "bootstrap.servers";
+  public static final String MODEL_ID = "retain.model.id";
+  public static final String TOPIC_PREFIX = "retain.topic.prefix";
+  public static final String RECORD_CODEC = "retain.record.codec";
+  public static final String RECORD_FEATURES = "retain.record.features";
+  public static final String RECORD_CLASSES = "retain.record.classes";
+  public static final String RECORD_MAX_BYTES = "retain.record.max.bytes";
+  public static final String RECORD_DEFAULT_DOMAIN = "retain.record.default.domain";
+  public static final String INGEST_GROUP_ID = "retain.ingest.group.id";
+  public static final String INGEST_INSTANCE_ID = "retain.ingest.instance.id";
+  public static final String INGEST_MAX_POLL_RECORDS = "retain.ingest.max.poll.records";
+  public static final String INGEST_POLL_TIMEOUT_MS = "retain.ingest.poll.timeout.ms";
+  public static final String INGEST_COMMIT_RECORDS = "retain.ingest.commit.records";
+  public static final String INGEST_COMMIT_INTERVAL_MS = "retain.ingest.commit.interval.ms";
+  public static final String INGEST_DEDUP_WINDOW = "retain.ingest.dedup.window";
+  public static final String INGEST_INBOX_CAPACITY = "retain.ingest.inbox.capacity";
+  public static final String STORE_DIR = "retain.store.dir";
+  public static final String STORE_SYNC = "retain.store.sync";
+  public static final String REPLAY_CAPACITY = "retain.replay.capacity";
+  public static final String HOLDOUT_EVERY = "retain.holdout.every";
+  public static final String HOLDOUT_MAX_PER_DOMAIN = "retain.holdout.max.per.domain";
+  public static final String METRICS_PORT = "retain.metrics.port";
+
+  static final ConfigDef DEFINITION = define();
+
+  public RetainConfig(Map<?, ?> originals) {
+    super(DEFINITION, originals, false);
+    rejectUnknownRetainKeys(originals);
+  }
+
+  private static ConfigDef define() {
+    return new ConfigDef()
+        .define(
+            BOOTSTRAP_SERVERS,
+            Type.STRING,
+            "localhost:9092",
+            Importance.HIGH,
+            "Kafka bootstrap servers. Any other Kafka client setting can be given as"
+                + " retain.kafka.CLIENT_KEY, e.g. retain.kafka.security.protocol.")
+        .define(
+            MODEL_ID,
+            Type.STRING,
+            "default",
+            new NonBlank(),
+            Importance.HIGH,
+            "Model id: the key of every example record and adapter version of this model.")
+        .define(
+            TOPIC_PREFIX,
+            Type.STRING,
+            "retain",
+            new NonBlank(),
+            Importance.MEDIUM,
+            "Prefix of every topic: PREFIX.examples, PREFIX.examples.dlq, PREFIX.adapters and so on.")
+        .define(
+            RECORD_CODEC,
+            Type.STRING,
+            "json",
+            ValidString.in("json", "binary"),
+            Importance.HIGH,
+            "Codec of the examples topic: json (for people) or binary (compact).")
+        .define(
+            RECORD_FEATURES,
+            Type.INT,
+            784,
+            Range.between(1, 1 << 20),
+            Importance.HIGH,
+            "Number of features every example must carry.")
+        .define(
+            RECORD_CLASSES,
+            Type.INT,
+            10,
+            Range.between(2, 1 << 16),
+            Importance.HIGH,
+            "Number of classes; labels must lie in [0, classes).")
+        .define(
+            RECORD_MAX_BYTES,
+            Type.INT,
+            1 << 16,
+            Range.atLeast(64),
+            Importance.MEDIUM,
+            "Largest accepted record value in bytes; larger ones go to the dead-letter topic.")
+        .define(
+            RECORD_DEFAULT_DOMAIN,
+            Type.STRING,
+            "default",
+            new NonBlank(),
+            Importance.LOW,
+            "Domain given to examples that carry none.")
+        .define(
+            INGEST_GROUP_ID,
+            Type.STRING,
+            "retain-ingest",
+            new NonBlank(),
+            Importance.MEDIUM,
+            "Consumer group of the ingest stage. Positions live in RocksDB; Kafka's copy is"
+                + " informational (for lag monitoring).")
+        .define(
+            INGEST_INSTANCE_ID,
+            Type.STRING,
+            "",
+            Importance.LOW,
+            "Static group membership id (group.instance.id) of this instance; when set, a"
+                + " restarted instance takes its partitions back at once instead of waiting for"
+                + " the session timeout. Empty: dynamic membership.")
+        .define(
+            INGEST_MAX_POLL_RECORDS,
+            Type.INT,
+            10_000,
+            Range.atLeast(1),
+            Importance.LOW,
+            "Largest number of records returned by one consumer poll.")
+        .define(
+            INGEST_POLL_TIMEOUT_MS,
+            Type.LONG,
+            200L,
+            Range.atLeast(1),
+            Importance.LOW,
+            "How long one consumer poll waits for records.")
+        .define(
+            INGEST_COMMIT_RECORDS,
+            Type.INT,
+            10_000,
+            Range.atLeast(1),
+            Importance.MEDIUM,
+            "Group commit: records whose effects and positions go into one atomic store write.")
+        .define(
+            INGEST_COMMIT_INTERVAL_MS,
+            Type.LONG,
+            100L,
+            Range.atLeast(0),
+            Importance.MEDIUM,
+            "Group commit: the longest a handled record waits for its store write.")
+        .define(
+            INGEST_DEDUP_WINDOW,
+            Type.INT,
+            100_000,
+            Range.atLeast(0),
+            Importance.MEDIUM,
+            "Number of most recent example ids per model remembered to reject duplicates"
+                + " (0 disables).")
+        .define(
+            INGEST_INBOX_CAPACITY,
+            Type.INT,
+            8192,
+            Range.atLeast(1),
+            Importance.MEDIUM,
+            "Accepted examples waiting for the learner; above it ingest pauses its partitions.")
+        .define(
+            STORE_DIR,
+            Type.STRING,
+            "data/retain",
+            new NonBlank(),
+            Importance.HIGH,
+            "Directory of the RocksDB store.")
+        .define(
+            STORE_SYNC,
+            Type.BOOLEAN,
+            true,
+            Importance.MEDIUM,
+            "fsync the write-ahead log on every batch (survives power loss, not only a crash).")
+        .define(
+            REPLAY_CAPACITY,
+            Type.INT,
+            2000,
+            Range.atLeast(1),
+            Importance.HIGH,
+            "Slots of the class-balanced replay reservoir per model.")
+        .define(
+            HOLDOUT_EVERY,
+            Type.INT,
+            10,
+            Range.atLeast(2),
+            Importance.MEDIUM,
+            "Every n-th example of a domain is held out for evaluation and never trained on.")
+        .define(
+            HOLDOUT_MAX_PER_DOMAIN,
+            Type.INT,
+            1000,
+            Range.atLeast(1),
+            Importance.MEDIUM,
+            "Largest held-out evaluation set per domain.")
+        .define(
+            METRICS_PORT,
+            Type.INT,
+            9404,
+            Range.between(0, 65535),
+            Importance.LOW,
+            "Port of the /metrics endpoint (0 picks a free port).");
+  }
+
+  private static void rejectUnknownRetainKeys(Map<?, ?> originals) {
+    List<String> unknown = new ArrayList<>();
+    for (Object key : originals.keySet()) {
+      String name = String.valueOf(key);
+      if (name.startsWith("retain.")
+          && !name.startsWith(KAFKA_PREFIX)
+          && !DEFINITION.names().contains(name)) {
+        unknown.add(name);
+      }
+    }
+    if (!unknown.isEmpty()) {
+      throw new ConfigException("Unknown configuration key(s): " + unknown);
+    }
+  }
+
+  /** Kafka client settings: every {@value #KAFKA_PREFIX} key without its prefix. */
+  public Map<String, Object> kafkaClientProperties() {
+    Map<String, Object> props = originalsWithPrefix(KAFKA_PREFIX);
+    props.put("bootstrap.servers", getString(BOOTSTRAP_SERVERS));
+    return props;
+  }
+
+  public String topic(String suffix) {
+    return getString(TOPIC_PREFIX) + "." + suffix;
+  }
+
+  public String examplesTopic() {
+    return topic("examples");
+  }
+
+  public String deadLetterTopic() {
+    return topic("examples.dlq");
+  }
+
+  /** The configuration table of the README: key, type, default, meaning. */
+  public static String markdownTable() {
+    StringBuilder out =
+        new StringBuilder("| key | type | default | meaning |\n| --- | --- | --- | --- |\n");
+    for (ConfigDef.ConfigKey key : DEFINITION.configKeys().values()) {
+      out.append("| `")
+          .append(key.name)
+          .append("` | ")
+          .append(key.type.name().toLowerCase(Locale.ROOT))
+          .append(" | `")
+          .append(key.hasDefault() ? ConfigDef.convertToString(key.defaultValue, key.type) : "")
+          .append("` | ")
+          .append(key.documentation)
+          .append(" |\n");
+    }
+    return out.toString();
+  }
+
+  /** Rejects empty or blank strings. */
+  static final class NonBlank implements ConfigDef.Validator {
+    @Override
+    public void ensureValid(String name, Object value) {
+      if (value == null || value.toString().isBlank()) {
+        throw new ConfigException(name, value, "must not be blank");
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "non-blank string";
+    }
+  }
+}

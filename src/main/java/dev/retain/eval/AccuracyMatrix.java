@@ -1,0 +1,92 @@
+package dev.retain.eval;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The continual-learning accuracy matrix: row i holds the accuracy on every domain seen so far,
+ * measured after learning domain i. From it: average accuracy, forgetting per domain (best earlier
+ * accuracy minus current) and backward transfer. Thread-safe: the learner writes, readers copy.
+ */
+public final class AccuracyMatrix implements RetentionReport {
+  private final List<String> domains = new ArrayList<>();
+  private final List<Map<String, Double>> rows = new ArrayList<>();
+
+  /** Adds the row measured after learning {@code learned}. */
+  public synchronized void record(String learned, Map<String, Double> accuracy) {
+    if (!domains.contains(learned)) {
+      domains.add(learned);
+    }
+    accuracy.keySet().stream().filter(d -> !domains.contains(d)).forEach(domains::add);
+    rows.add(new LinkedHashMap<>(accuracy));
+  }
+
+  @Override
+  public synchronized Map<String, Double> current() {
+    return rows.isEmpty() ? Map.of() : new LinkedHashMap<>(rows.get(rows.size() - 1));
+  }
+
+  @Override
+  public synchronized double averageAccuracy() {
+    return current().values().stream()
+        .mapToDouble(Double::doubleValue)
+        .average()
+        .orElse(Double.NaN);
+  }
+
+  @Override
+  public synchronized Map<String, Double> forgetting() {
+    Map<String, Double> out = new LinkedHashMap<>();
+    Map<String, Double> now = current();
+    for (String domain : now.keySet()) {
+      double best = Double.NEGATIVE_INFINITY;
+      for (int i = 0; i < rows.size() - 1; i++) {
+        best = Math.max(best, rows.get(i).getOrDefault(domain, Double.NEGATIVE_INFINITY));
+      }
+      out.put(domain, best == Double.NEGATIVE_INFINITY ? 0.0 : best - now.get(domain));
+    }
+    return out;
+  }
+
+  /**
+   * Mean over earlier domains j of (accuracy on j now − accuracy on j right after it was first
+   * learned); negative values mean forgetting.
+   */
+  @Override
+  public synchronized double backwardTransfer() {
+    Map<String, Double> now = current();
+    double sum = 0;
+    int n = 0;
+    for (String domain : now.keySet()) {
+      Double first = firstAfterLearning(domain);
+      if (first != null && rows.get(rows.size() - 1) != firstRow(domain)) {
+        sum += now.get(domain) - first;
+        n++;
+      }
+    }
+    return n == 0 ? 0.0 : sum / n;
+  }
+
+  private Map<String, Double> firstRow(String domain) {
+    for (Map<String, Double> row : rows) {
+      if (row.containsKey(domain)) {
+        return row;
+      }
+    }
+    return null;
+  }
+
+  private Double firstAfterLearning(String domain) {
+    Map<String, Double> row = firstRow(domain);
+    return row == null ? null : row.get(domain);
+  }
+
+  /** A copy of every row, oldest first. */
+  public synchronized List<Map<String, Double>> rows() {
+    List<Map<String, Double>> out = new ArrayList<>();
+    rows.forEach(r -> out.add(new LinkedHashMap<>(r)));
+    return out;
+  }
+}

@@ -1,0 +1,25 @@
+package dev.retain.ingest;
+
+import dev.retain.record.Example;
+import java.util.List;
+
+/** Where ingest hands accepted, committed, trainable examples (the learner's inbox). */
+public interface ExampleSink {
+  /** Called by the ingest thread once per committed batch, after the store commit. */
+  void accept(List<Example> examples);
+
+  /** True while the consumer of this sink lags; ingest then pauses its partitions. */
+  boolean saturated();
+
+  /** A sink that drops everything and never lags (ingest without a learner). */
+  ExampleSink DISCARD =
+      new ExampleSink() {
+        @Override
+        public void accept(List<Example> examples) {}
+
+        @Override
+        public boolean saturated() {
+          return false;
+        }
+      };
+}

@@ -1,0 +1,394 @@
+package dev.retain.ingest;
+
+import dev.retain.config.RetainConfig;
+import dev.retain.record.Example;
+import dev.retain.record.ExampleCodec;
+import dev.retain.record.ExampleValidator;
+import dev.retain.record.InvalidExampleException;
+import dev.retain.record.RejectReason;
+import dev.retain.store.ModelState;
+import dev.retain.store.Offsets;
+import dev.retain.store.RetainStore;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The ingest stage: polls the examples topic, validates each record, routes bad ones to the
+ * dead-letter topic with a reason, and writes the good ones' effects (replay, holdout, dedup) and
+ * the consumer positions in one atomic store batch. Positions live in the store: on every
+ * assignment the consumer seeks to them, so after a crash each record counts exactly once. Several
+ * polls may share one write (group commit, bounded by {@code retain.ingest.commit.records} and
+ * {@code retain.ingest.commit.interval.ms}) so that an fsync is paid per commit, not per poll.
+ *
+ * <p>Dead letters are sent and flushed before the batch commits: at least once, never lost. Runs on
+ * one thread ({@link #run}); {@link #close} may be called from any thread.
+ */
+public final class IngestLoop implements Runnable, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(IngestLoop.class);
+  private final Consumer<byte[], byte[]> consumer;
+  private final Producer<byte[], byte[]> deadLetters;
+  private final RetainStore store;
+  private final ModelState state;
+  private final ExampleSink sink;
+  private final ExampleCodec codec;
+  private final ExampleValidator validator;
+  private final IngestMetrics metrics;
+  private final String topic;
+  private final String dlqTopic;
+  private final String group;
+  private final String defaultDomain;
+  private final int maxBytes;
+  private final Duration pollTimeout;
+  private final int commitRecords;
+  private final long commitIntervalMs;
+  private final AtomicLong committed = new AtomicLong();
+  private final byte[] modelKey;
+  private final ExecutorService writer =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "retain-store-writer");
+            t.setDaemon(true);
+            return t;
+          });
+  private volatile boolean paused;
+  private PendingCommit pending;
+  private PendingCommit inFlight;
+  private Future<?> inFlightWrite;
+  private volatile boolean closed;
+
+  /** Stored positions not yet mirrored to Kafka; touched only on the poll thread. */
+  private final Map<TopicPartition, OffsetAndMetadata> unmirrored = new HashMap<>();
+
+  private boolean mirroring;
+
+  public IngestLoop(
+      RetainConfig config,
+      RetainStore store,
+      ModelState state,
+      Consumer<byte[], byte[]> consumer,
+      Producer<byte[], byte[]> deadLetters,
+      ExampleSink sink,
+      MeterRegistry registry) {
+    this.consumer = consumer;
+    this.deadLetters = deadLetters;
+    this.store = store;
+    this.state = state;
+    this.sink = sink;
+    this.codec = ExampleCodec.named(config.getString(RetainConfig.RECORD_CODEC));
+    this.validator =
+        new ExampleValidator(
+            config.getInt(RetainConfig.RECORD_FEATURES),
+            config.getInt(RetainConfig.RECORD_CLASSES));
+    this.metrics = new IngestMetrics(registry, state);
+    this.topic = config.examplesTopic();
+    this.dlqTopic = config.deadLetterTopic();
+    this.group = config.getString(RetainConfig.INGEST_GROUP_ID);
+    this.defaultDomain = config.getString(RetainConfig.RECORD_DEFAULT_DOMAIN);
+    this.maxBytes = config.getInt(RetainConfig.RECORD_MAX_BYTES);
+    this.pollTimeout = Duration.ofMillis(config.getLong(RetainConfig.INGEST_POLL_TIMEOUT_MS));
+    this.modelKey = state.model().getBytes(StandardCharsets.UTF_8);
+    this.commitRecords = config.getInt(RetainConfig.INGEST_COMMIT_RECORDS);
+    this.commitIntervalMs = config.getLong(RetainConfig.INGEST_COMMIT_INTERVAL_MS);
+  }
+
+  @Override
+  public void run() {
+    subscribe();
+    try {
+      while (!closed) {
+        pollOnce();
+      }
+    } catch (WakeupException e) {
+      if (!closed) {
+        throw e;
+      }
+    } finally {
+      shutdownClients();
+    }
+  }
+
+  /** Subscribes to the examples topic; called once, before the first {@link #pollOnce()}. */
+  public void subscribe() {
+    consumer.subscribe(List.of(topic), new SeekToStoredPositions());
+  }
+
+  /**
+   * Commits what is pending, then closes the Kafka clients; called once, on the loop's thread,
+   * after the last poll.
+   */
+  public void shutdownClients() {
+    try {
+      commitAll();
+    } finally {
+      writer.shutdown();
+    }
+    consumer.close();
+    deadLetters.close();
+  }
+
+  /**
+   * Handles one poll: validate and route its records, commit when a group commit is due, apply
+   * backpressure. Called by {@link #run()}, or directly by a caller that drives the loop on its own
+   * thread.
+   */
+  public void pollOnce() {
+    ConsumerRecords<byte[], byte[]> records = consumer.poll(pollTimeout);
+    if (!records.isEmpty()) {
+      absorb(records);
+    }
+    commitIfDue();
+    mirrorPositions();
+    applyBackpressure();
+  }
+
+  private void absorb(ConsumerRecords<byte[], byte[]> records) {
+    if (pending == null) {
+      pending = new PendingCommit(store);
+    }
+    for (TopicPartition tp : records.partitions()) {
+      List<ConsumerRecord<byte[], byte[]>> part = records.records(tp);
+      for (ConsumerRecord<byte[], byte[]> record : part) {
+        absorb(record);
+      }
+      pending.position(tp, part.get(part.size() - 1).offset() + 1);
+    }
+    pending.records += records.count();
+  }
+
+  private void absorb(ConsumerRecord<byte[], byte[]> record) {
+    Example example = accept(record, pending.rejects);
+    if (example == null) {
+      return;
+    }
+    if (state.holdout().offer(example, pending.batch)) {
+      pending.heldOut++;
+    } else {
+      state.replay().offer(example, pending.batch);
+      pending.trainable.add(example);
+    }
+  }
+
+  private void commitIfDue() {
+    finishWrite(false);
+    if (pending != null
+        && (pending.records >= commitRecords || pending.ageMillis() >= commitIntervalMs)) {
+      startWrite();
+    }
+  }
+
+  /**
+   * Seals what is pending and hands it to the writer thread, which sends the dead letters and then
+   * writes effects and positions in one atomic batch. The poll thread meanwhile goes on with the
+   * next records, so the fsync overlaps work. At most one write is in flight, so writes stay in
+   * order.
+   */
+  private void startWrite() {
+    finishWrite(true);
+    PendingCommit sealed = pending;
+    pending = null;
+    state.flush(sealed.batch);
+    sealed.sealPositions(group);
+    inFlight = sealed;
+    inFlightWrite =
+        writer.submit(
+            () -> {
+              long start = System.nanoTime();
+              sendDeadLetters(sealed.rejects);
+              store.commit(sealed.batch);
+              metrics.commitDuration.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+            });
+  }
+
+  /**
+   * Completes the write in flight, if any: counts it, hands its trainable examples over and mirrors
+   * the positions to Kafka (for lag monitoring). A failed write ends the loop; a restart reloads
+   * from the store.
+   *
+   * @param wait wait for the write; otherwise return at once when it is still running
+   */
+  private void finishWrite(boolean wait) {
+    if (inFlight == null || (!wait && !inFlightWrite.isDone())) {
+      return;
+    }
+    try {
+      inFlightWrite.get();
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("store write failed: " + e.getCause(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for a store write", e);
+    }
+    PendingCommit done = inFlight;
+    inFlight = null;
+    committed.addAndGet(done.records);
+    metrics.ingested(done.trainable.size() + done.heldOut, done.heldOut);
+    sink.accept(done.trainable);
+    unmirrored.putAll(done.positions);
+  }
+
+  /**
+   * Copies the stored positions to the group's committed offsets, for lag monitoring only. One
+   * commit is in flight at a time; a failed one (for example during a rebalance) is retried on a
+   * later poll, so the mirror catches up even when no new records arrive.
+   */
+  private void mirrorPositions() {
+    if (mirroring || unmirrored.isEmpty()) {
+      return;
+    }
+    Map<TopicPartition, OffsetAndMetadata> owned = new HashMap<>(unmirrored);
+    owned.keySet().retainAll(consumer.assignment());
+    unmirrored.clear();
+    if (owned.isEmpty()) {
+      return;
+    }
+    mirroring = true;
+    consumer.commitAsync(
+        owned,
+        (offsets, error) -> {
+          mirroring = false;
+          if (error != null) {
+            LOG.debug("mirroring positions failed, will retry: {}", error.toString());
+            offsets.forEach(unmirrored::putIfAbsent);
+          }
+        });
+  }
+
+  /** Writes everything pending and waits for it. */
+  private void commitAll() {
+    if (pending != null) {
+      startWrite();
+    }
+    finishWrite(true);
+  }
+
+  /** The example of {@code record}, or null when it is skipped or rejected. */
+  private Example accept(
+      ConsumerRecord<byte[], byte[]> record, List<ProducerRecord<byte[], byte[]>> rejects) {
+    if (record.key() != null && !Arrays.equals(modelKey, record.key())) {
+      metrics.skipped();
+      return null;
+    }
+    try {
+      Example example = decode(record);
+      if (!state.dedup().add(example.id())) {
+        throw new InvalidExampleException(
+            RejectReason.DUPLICATE_ID, "duplicate id " + example.id());
+      }
+      return example;
+    } catch (InvalidExampleException e) {
+      metrics.rejected(e.reason());
+      rejects.add(DeadLetter.of(dlqTopic, record, e));
+      return null;
+    }
+  }
+
+  private Example decode(ConsumerRecord<byte[], byte[]> record) throws InvalidExampleException {
+    byte[] value = record.value();
+    if (value == null) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, "null value");
+    }
+    if (value.length > maxBytes) {
+      throw new InvalidExampleException(
+          RejectReason.OVERSIZED, value.length + " bytes > limit " + maxBytes);
+    }
+    Example example = codec.decode(value, defaultDomain);
+    validator.validate(example);
+    return example;
+  }
+
+  private void sendDeadLetters(List<ProducerRecord<byte[], byte[]>> rejects) {
+    if (rejects.isEmpty()) {
+      return;
+    }
+    rejects.forEach(r -> deadLetters.send(r));
+    deadLetters.flush();
+  }
+
+  /**
+   * Pauses every assigned partition while the sink is saturated and resumes them once it is not.
+   * Polling goes on while paused (it returns nothing), so the consumer stays in its group.
+   */
+  private void applyBackpressure() {
+    Set<TopicPartition> assigned = consumer.assignment();
+    if (sink.saturated()) {
+      if (consumer.paused().size() < assigned.size()) {
+        LOG.debug("learner lags: pausing {}", assigned);
+        consumer.pause(assigned);
+      }
+    } else if (!consumer.paused().isEmpty()) {
+      consumer.resume(consumer.paused());
+    }
+    paused = !consumer.paused().isEmpty();
+  }
+
+  /** Records handled (accepted, rejected or skipped) and committed by this loop. */
+  public long committedRecords() {
+    return committed.get();
+  }
+
+  /** True while backpressure holds the partitions paused; readable from any thread. */
+  public boolean isPaused() {
+    return paused;
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    consumer.wakeup();
+  }
+
+  /** Seeks every assigned partition to the position stored with the data it produced. */
+  private final class SeekToStoredPositions implements ConsumerRebalanceListener {
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      Map<TopicPartition, Long> stored = Offsets.read(store, group);
+      List<TopicPartition> fresh = new ArrayList<>();
+      for (TopicPartition tp : partitions) {
+        Long offset = stored.get(tp);
+        if (offset == null) {
+          fresh.add(tp);
+        } else {
+          consumer.seek(tp, offset);
+        }
+      }
+      consumer.seekToBeginning(fresh);
+      stored.forEach(
+          (tp, offset) -> {
+            if (partitions.contains(tp)) {
+              unmirrored.putIfAbsent(tp, new OffsetAndMetadata(offset));
+            }
+          });
+      LOG.info("assigned {}; resuming from stored positions {}", partitions, stored);
+    }
+
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      commitAll(); // the effects of records from revoked partitions must land with their positions
+    }
+  }
+}

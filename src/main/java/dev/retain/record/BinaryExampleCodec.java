@@ -1,0 +1,75 @@
+package dev.retain.record;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Compact binary form of an {@link Example}, little-endian:
+ *
+ * <pre>
+ * u8  magic 0x52 ('R')      u8  version (1)          u8 flags (bit 0: domain present)
+ * i32 label                 i64 ts
+ * u16 id length, id UTF-8   [u16 domain length, domain UTF-8]   (domain only when flag bit 0)
+ * i32 feature count n       n x f32 features
+ * </pre>
+ */
+public final class BinaryExampleCodec implements ExampleCodec {
+  static final byte MAGIC = 0x52;
+  static final byte VERSION = 1;
+  private static final int FLAG_DOMAIN = 1;
+  private static final VarHandle FLOAT_LE =
+      MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
+
+  @Override
+  public byte[] encode(Example example) {
+    byte[] id = example.id().getBytes(StandardCharsets.UTF_8);
+    byte[] domain = example.domain().getBytes(StandardCharsets.UTF_8);
+    int size = 3 + 4 + 8 + 2 + id.length + 2 + domain.length + 4 + 4 * example.features().length;
+    ByteBuffer out = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+    out.put(MAGIC).put(VERSION).put((byte) FLAG_DOMAIN);
+    out.putInt(example.label()).putLong(example.ts());
+    out.putShort((short) id.length).put(id);
+    out.putShort((short) domain.length).put(domain);
+    out.putInt(example.features().length);
+    out.asFloatBuffer().put(example.features());
+    return out.array();
+  }
+
+  @Override
+  public Example decode(byte[] value, String defaultDomain) throws InvalidExampleException {
+    try {
+      ByteBuffer in = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
+      if (in.get() != MAGIC || in.get() != VERSION) {
+        throw new InvalidExampleException(RejectReason.UNPARSABLE, "not a Retain binary example");
+      }
+      int flags = in.get();
+      int label = in.getInt();
+      long ts = in.getLong();
+      String id = string(in);
+      String domain = (flags & FLAG_DOMAIN) != 0 ? string(in) : defaultDomain;
+      int n = in.getInt();
+      if (n < 0 || n * 4L != in.remaining()) {
+        throw new InvalidExampleException(
+            RejectReason.UNPARSABLE, "feature count " + n + " does not match the record size");
+      }
+      float[] features = new float[n];
+      int offset = in.position();
+      for (int i = 0; i < n; i++, offset += 4) {
+        features[i] = (float) FLOAT_LE.get(value, offset);
+      }
+      return new Example(id, features, label, domain, ts);
+    } catch (BufferUnderflowException | IllegalArgumentException e) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, "truncated binary example");
+    }
+  }
+
+  private static String string(ByteBuffer in) {
+    byte[] bytes = new byte[Short.toUnsignedInt(in.getShort())];
+    in.get(bytes);
+    return new String(bytes, StandardCharsets.UTF_8);
+  }
+}

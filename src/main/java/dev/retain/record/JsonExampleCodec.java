@@ -1,0 +1,127 @@
+package dev.retain.record;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+
+/**
+ * JSON form of an {@link Example}: {@code {"id": "...", "features": [...], "label": 7, "domain":
+ * "...", "ts": 1732300000000}}. Uses Jackson's streaming API so no tree is built per record.
+ */
+public final class JsonExampleCodec implements ExampleCodec {
+  private static final JsonFactory FACTORY = new JsonFactory();
+
+  @Override
+  public byte[] encode(Example example) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(64 + example.features().length * 10);
+    try (JsonGenerator gen = FACTORY.createGenerator(out)) {
+      gen.writeStartObject();
+      gen.writeStringField("id", example.id());
+      gen.writeFieldName("features");
+      gen.writeArray(toDoubles(example.features()), 0, example.features().length);
+      gen.writeNumberField("label", example.label());
+      gen.writeStringField("domain", example.domain());
+      gen.writeNumberField("ts", example.ts());
+      gen.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
+
+  private static double[] toDoubles(float[] features) {
+    double[] out = new double[features.length];
+    for (int i = 0; i < features.length; i++) {
+      out[i] = features[i];
+    }
+    return out;
+  }
+
+  @Override
+  public Example decode(byte[] value, String defaultDomain) throws InvalidExampleException {
+    try (JsonParser parser = FACTORY.createParser(value)) {
+      return read(parser, defaultDomain);
+    } catch (IOException | RuntimeException e) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, "invalid JSON: " + e.getMessage());
+    }
+  }
+
+  private static Example read(JsonParser parser, String defaultDomain)
+      throws IOException, InvalidExampleException {
+    if (parser.nextToken() != JsonToken.START_OBJECT) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, "expected a JSON object");
+    }
+    String id = null;
+    String domain = defaultDomain;
+    float[] features = null;
+    Integer label = null;
+    long ts = 0;
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String field = parser.currentName();
+      JsonToken token = parser.nextToken();
+      switch (field) {
+        case "id" -> id = parser.getValueAsString();
+        case "features" -> features = readFeatures(parser, token);
+        case "label" -> label = readLabel(parser, token);
+        case "domain" -> domain = token == JsonToken.VALUE_NULL ? domain : parser.getText();
+        case "ts" -> ts = parser.getValueAsLong();
+        default -> parser.skipChildren();
+      }
+    }
+    if (id == null || features == null || label == null) {
+      throw new InvalidExampleException(
+          RejectReason.UNPARSABLE, "missing field: id, features and label are required");
+    }
+    return new Example(id, features, label, domain, ts);
+  }
+
+  private static int readLabel(JsonParser parser, JsonToken token)
+      throws IOException, InvalidExampleException {
+    if (token != JsonToken.VALUE_NUMBER_INT) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, "label must be an integer");
+    }
+    return parser.getIntValue();
+  }
+
+  private static float[] readFeatures(JsonParser parser, JsonToken token)
+      throws IOException, InvalidExampleException {
+    if (token != JsonToken.START_ARRAY) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, "features must be an array");
+    }
+    float[] values = new float[1024];
+    int n = 0;
+    for (JsonToken t = parser.nextToken(); t != JsonToken.END_ARRAY; t = parser.nextToken()) {
+      if (n == values.length) {
+        values = Arrays.copyOf(values, n * 2);
+      }
+      values[n++] = number(parser, t);
+    }
+    return Arrays.copyOf(values, n);
+  }
+
+  /** Numbers, plus the strings "NaN", "Infinity" and "-Infinity" so they can be rejected later. */
+  private static float number(JsonParser parser, JsonToken t)
+      throws IOException, InvalidExampleException {
+    if (t == JsonToken.VALUE_NUMBER_FLOAT || t == JsonToken.VALUE_NUMBER_INT) {
+      return parser.getFloatValue();
+    }
+    if (t == JsonToken.VALUE_STRING) {
+      switch (parser.getText()) {
+        case "NaN":
+          return Float.NaN;
+        case "Infinity":
+          return Float.POSITIVE_INFINITY;
+        case "-Infinity":
+          return Float.NEGATIVE_INFINITY;
+        default:
+          break;
+      }
+    }
+    throw new InvalidExampleException(RejectReason.UNPARSABLE, "features must be numbers");
+  }
+}

@@ -1,0 +1,18 @@
+package dev.retain.record;
+
+import java.util.Locale;
+
+/** Why a record went to the dead-letter topic. The tag value is {@link #tag()}. */
+public enum RejectReason {
+  UNPARSABLE,
+  WRONG_FEATURE_COUNT,
+  NON_FINITE_FEATURE,
+  LABEL_OUT_OF_RANGE,
+  OVERSIZED,
+  DUPLICATE_ID;
+
+  /** Lower-case name used in headers and metric tags, e.g. {@code wrong_feature_count}. */
+  public String tag() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+}

@@ -1,0 +1,35 @@
+package dev.retain.store;
+
+import dev.retain.config.RetainConfig;
+
+/**
+ * Everything the store keeps for one model: replay reservoir, holdout sets and dedup window, loaded
+ * together from the store.
+ */
+public record ModelState(
+    String model, ReplayBuffer replay, HoldoutSets holdout, DedupWindow dedup) {
+
+  public static ModelState load(RetainStore store, RetainConfig config) {
+    String model = config.getString(RetainConfig.MODEL_ID);
+    return new ModelState(
+        model,
+        ReplayBuffer.load(store, model, config.getInt(RetainConfig.REPLAY_CAPACITY), seed(model)),
+        HoldoutSets.load(
+            store,
+            model,
+            config.getInt(RetainConfig.HOLDOUT_EVERY),
+            config.getInt(RetainConfig.HOLDOUT_MAX_PER_DOMAIN)),
+        DedupWindow.load(store, model, config.getInt(RetainConfig.INGEST_DEDUP_WINDOW)));
+  }
+
+  /** Adds the counters changed since the last flush to {@code batch}; once per batch. */
+  public void flush(StoreBatch batch) {
+    replay.flush(batch);
+    holdout.flush(batch);
+    dedup.flush(batch);
+  }
+
+  private static long seed(String model) {
+    return model.hashCode() * 0x9E3779B97F4A7C15L ^ System.nanoTime();
+  }
+}

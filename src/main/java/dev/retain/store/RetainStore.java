@@ -1,0 +1,142 @@
+package dev.retain.store;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The one RocksDB database of a Retain instance. It owns every native handle; other classes address
+ * state through a {@link Family} and byte keys. Thread-safe (RocksDB is); {@link #close()} is
+ * idempotent and must not race with other calls.
+ */
+public final class RetainStore implements AutoCloseable {
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final DBOptions dbOptions;
+  private final ColumnFamilyOptions cfOptions;
+  private final WriteOptions writeOptions;
+  private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+  private final Map<Family, ColumnFamilyHandle> families = new EnumMap<>(Family.class);
+  private final RocksDB db;
+  private final Path dir;
+  private volatile boolean closed;
+
+  private RetainStore(Path dir, boolean sync, boolean readOnly) {
+    this.dir = dir;
+    dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true);
+    cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION);
+    writeOptions = new WriteOptions().setSync(sync);
+    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+    descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions));
+    for (Family family : Family.values()) {
+      descriptors.add(new ColumnFamilyDescriptor(family.columnFamilyName(), cfOptions));
+    }
+    try {
+      Files.createDirectories(dir);
+      db =
+          readOnly
+              ? RocksDB.openReadOnly(dbOptions, dir.toString(), descriptors, handles)
+              : RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+    } catch (Exception e) {
+      closeOptions();
+      throw new StoreException("cannot open the store at " + dir + ": " + e.getMessage(), e);
+    }
+    for (Family family : Family.values()) {
+      families.put(family, handles.get(family.ordinal() + 1));
+    }
+  }
+
+  /**
+   * Opens (creating if needed) the store in {@code dir}. After a crash RocksDB replays its
+   * write-ahead log, so every committed batch is present and no partial one is.
+   *
+   * @param sync fsync the log on every commit (survives power loss as well as a process crash)
+   */
+  public static RetainStore open(Path dir, boolean sync) {
+    return new RetainStore(dir, sync, false);
+  }
+
+  /** Opens a read-only view; allowed while another process has the store open for writing. */
+  public static RetainStore openReadOnly(Path dir) {
+    return new RetainStore(dir, false, true);
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  public StoreBatch newBatch() {
+    checkOpen();
+    return new StoreBatch(this);
+  }
+
+  /** Writes every change of {@code batch} atomically, then closes it. */
+  public void commit(StoreBatch batch) {
+    checkOpen();
+    try (batch) {
+      db.write(writeOptions, batch.writeBatch());
+    } catch (RocksDBException e) {
+      throw new StoreException("commit failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Calls {@code visitor} with every key starting with {@code prefix}, in key order. */
+  public void scan(Family family, byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
+    checkOpen();
+    try (RocksIterator it = db.newIterator(families.get(family))) {
+      for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {
+        visitor.accept(it.key(), it.value());
+      }
+    }
+  }
+
+  private static boolean startsWith(byte[] key, byte[] prefix) {
+    return key.length >= prefix.length
+        && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
+  }
+
+  ColumnFamilyHandle handle(Family family) {
+    checkOpen();
+    return families.get(family);
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("the store at " + dir + " is closed");
+    }
+  }
+
+  /** Releases native handles in RocksDB's required order: column families, database, options. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    handles.forEach(ColumnFamilyHandle::close);
+    db.close();
+    closeOptions();
+  }
+
+  private void closeOptions() {
+    writeOptions.close();
+    cfOptions.close();
+    dbOptions.close();
+  }
+}

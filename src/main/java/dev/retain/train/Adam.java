@@ -1,0 +1,51 @@
+package dev.retain.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.util.List;
+
+/**
+ * Adam over a fixed list of parameters, updated in place. Its moment arrays are created once, in
+ * the parameters' own manager, never inside a per-step scope.
+ */
+public final class Adam {
+  private final List<NDArray> params;
+  private final NDArray[] m;
+  private final NDArray[] v;
+  private final float lr;
+  private final float beta1 = 0.9f;
+  private final float beta2 = 0.999f;
+  private final float eps = 1e-8f;
+  private int t;
+
+  public Adam(List<NDArray> params, float lr) {
+    this.params = List.copyOf(params);
+    this.lr = lr;
+    m = new NDArray[params.size()];
+    v = new NDArray[params.size()];
+    for (int i = 0; i < params.size(); i++) {
+      NDManager owner = params.get(i).getManager();
+      m[i] = owner.zeros(params.get(i).getShape());
+      v[i] = owner.zeros(params.get(i).getShape());
+    }
+  }
+
+  /**
+   * One update from the parameters' current gradients, which it then clears. Call outside any
+   * gradient collector and inside an {@code NDScope}: the gradient wrappers and scratch arrays made
+   * here are released when that scope closes.
+   */
+  public void step() {
+    t++;
+    float c1 = 1 - (float) Math.pow(beta1, t);
+    float c2 = 1 - (float) Math.pow(beta2, t);
+    for (int i = 0; i < params.size(); i++) {
+      NDArray g = params.get(i).getGradient();
+      m[i].muli(beta1).addi(g.mul(1 - beta1));
+      v[i].muli(beta2).addi(g.square().mul(1 - beta2));
+      NDArray update = m[i].div(c1).div(v[i].div(c2).sqrt().add(eps)).mul(lr);
+      params.get(i).subi(update);
+      g.subi(g); // gradients accumulate until cleared
+    }
+  }
+}

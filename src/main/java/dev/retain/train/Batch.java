@@ -1,0 +1,54 @@
+package dev.retain.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.retain.record.Example;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.util.List;
+
+/**
+ * Turns examples into input and label arrays through direct buffers reused across calls (a fresh
+ * {@code float[]} per call would grow resident memory in a long loop). Not thread-safe: one per
+ * training thread.
+ */
+final class Batch {
+  private final int features;
+  private ByteBuffer x = ByteBuffer.allocateDirect(0);
+  private ByteBuffer y = ByteBuffer.allocateDirect(0);
+
+  Batch(int features) {
+    this.features = features;
+  }
+
+  /** Inputs (n, features) in {@code scope}. */
+  NDArray inputs(NDManager scope, List<Example> examples) {
+    int n = examples.size();
+    x = ensure(x, n * features * Float.BYTES);
+    FloatBuffer f = x.asFloatBuffer();
+    examples.forEach(e -> f.put(e.features()));
+    return scope.create(x, new Shape(n, features), DataType.FLOAT32);
+  }
+
+  /** Labels (n) as int64 in {@code scope}. */
+  NDArray labels(NDManager scope, List<Example> examples) {
+    int n = examples.size();
+    y = ensure(y, n * Integer.BYTES);
+    IntBuffer l = y.asIntBuffer();
+    examples.forEach(e -> l.put(e.label()));
+    return scope.create(y, new Shape(n), DataType.INT32).toType(DataType.INT64, false);
+  }
+
+  private static ByteBuffer ensure(ByteBuffer buffer, int bytes) {
+    ByteBuffer out =
+        buffer.capacity() >= bytes
+            ? buffer
+            : ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+    out.clear().limit(bytes);
+    return out;
+  }
+}

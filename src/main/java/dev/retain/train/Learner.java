@@ -1,0 +1,159 @@
+package dev.retain.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.loss.Loss;
+import dev.retain.model.LoraMlp;
+import dev.retain.record.Example;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Trains a model's LoRA adapter online: each step learns from new examples joined with replayed
+ * ones, minimising cross-entropy plus the EWC penalty {@code (λ/2) Σ F_i (θ_i − θ*_i)²}. At each
+ * consolidation the diagonal Fisher is re-estimated per sample and merged online ({@code F ← γF +
+ * F_new}) and the anchors move to the current weights. The only class that mutates the adapter. Not
+ * thread-safe: one training thread.
+ */
+public final class Learner {
+  private static final Loss CROSS_ENTROPY = Loss.softmaxCrossEntropyLoss();
+  private final LoraMlp model;
+  private final List<NDArray> params;
+  private final Adam adam;
+  private final Batch batch;
+  private final float lambda;
+  private final float gamma;
+  private final List<NDArray> fisher = new ArrayList<>();
+  private final List<NDArray> anchors = new ArrayList<>();
+  private long steps;
+
+  public Learner(LoraMlp model, int features, float learningRate, float lambda, float gamma) {
+    this.model = model;
+    this.params = model.adapterParameters();
+    this.adam = new Adam(params, learningRate);
+    this.batch = new Batch(features);
+    this.lambda = lambda;
+    this.gamma = gamma;
+  }
+
+  /**
+   * One optimisation step on {@code fresh} joined with {@code replayed}.
+   *
+   * @return the step's loss (cross-entropy plus EWC penalty)
+   */
+  public float step(List<Example> fresh, List<Example> replayed) {
+    List<Example> all = new ArrayList<>(fresh.size() + replayed.size());
+    all.addAll(fresh);
+    all.addAll(replayed);
+    if (all.isEmpty()) {
+      return 0f;
+    }
+    try (NDScope scope = new NDScope();
+        NDManager sub = model.manager().newSubManager()) {
+      scope.suppressNotUsedWarning();
+      float value;
+      try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        NDArray x = batch.inputs(sub, all);
+        NDArray y = batch.labels(sub, all);
+        NDArray loss = CROSS_ENTROPY.evaluate(new NDList(y), new NDList(model.forward(x)));
+        if (!fisher.isEmpty() && lambda > 0) {
+          loss = loss.add(penalty());
+        }
+        collector.backward(loss);
+        value = loss.getFloat();
+      }
+      adam.step(); // outside the collector: leaf parameters are updated in place
+      steps++;
+      return value;
+    }
+  }
+
+  private NDArray penalty() {
+    NDArray sum = null;
+    for (int i = 0; i < params.size(); i++) {
+      NDArray term = params.get(i).sub(anchors.get(i)).square().mul(fisher.get(i)).sum();
+      sum = sum == null ? term : sum.add(term);
+    }
+    return sum.mul(lambda / 2);
+  }
+
+  /** The EWC penalty at the current weights (0 before the first consolidation). */
+  public float ewcPenalty() {
+    if (fisher.isEmpty()) {
+      return 0f;
+    }
+    try (NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      return penalty().getFloat();
+    }
+  }
+
+  /**
+   * Re-estimates the diagonal Fisher from per-sample gradients of {@code recent}, merges it online
+   * with the old one and moves the anchors to the current weights.
+   */
+  public void consolidate(List<Example> recent) {
+    List<NDArray> fresh = new ArrayList<>();
+    params.forEach(p -> fresh.add(model.manager().zeros(p.getShape())));
+    for (Example example : recent) {
+      try (NDScope scope = new NDScope();
+          NDManager sub = model.manager().newSubManager();
+          GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        scope.suppressNotUsedWarning();
+        List<Example> one = List.of(example);
+        NDArray loss =
+            CROSS_ENTROPY.evaluate(
+                new NDList(batch.labels(sub, one)),
+                new NDList(model.forward(batch.inputs(sub, one))));
+        collector.backward(loss);
+        for (int i = 0; i < params.size(); i++) {
+          fresh.get(i).addi(params.get(i).getGradient().square().div(recent.size()));
+        }
+        collector.zeroGradients(); // gradients are only cleared by an update otherwise
+      }
+    }
+    merge(fresh);
+  }
+
+  private void merge(List<NDArray> fresh) {
+    for (int i = 0; i < params.size(); i++) {
+      if (fisher.size() <= i) {
+        fisher.add(fresh.get(i));
+        anchors.add(detachedCopy(params.get(i)));
+      } else {
+        fisher.get(i).muli(gamma).addi(fresh.get(i));
+        fresh.get(i).close();
+        anchors.get(i).close();
+        anchors.set(i, detachedCopy(params.get(i)));
+      }
+    }
+  }
+
+  private static NDArray detachedCopy(NDArray param) {
+    try (NDArray detached = param.stopGradient()) {
+      return detached.duplicate();
+    }
+  }
+
+  /** Accuracy of the current model on {@code examples}. */
+  public double accuracy(List<Example> examples) {
+    if (examples.isEmpty()) {
+      return Double.NaN;
+    }
+    try (NDScope scope = new NDScope();
+        NDManager sub = model.manager().newSubManager()) {
+      scope.suppressNotUsedWarning();
+      NDArray predicted = model.forward(batch.inputs(sub, examples)).argMax(1);
+      NDArray truth = batch.labels(sub, examples);
+      return predicted.eq(truth).sum().getLong() / (double) examples.size();
+    }
+  }
+
+  public long steps() {
+    return steps;
+  }
+}

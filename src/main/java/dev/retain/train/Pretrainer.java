@@ -1,0 +1,52 @@
+package dev.retain.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.loss.Loss;
+import dev.retain.model.LoraMlp;
+import dev.retain.record.Example;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Trains a model's base weights (not its adapter) on a data set, then freezes them again: the
+ * pretraining that gives the frozen base its skills.
+ */
+public final class Pretrainer {
+  private Pretrainer() {}
+
+  /** Trains the base for {@code epochs} passes over {@code examples} in shuffled mini-batches. */
+  public static void train(
+      LoraMlp model, List<Example> examples, int epochs, int batchSize, float lr, long seed) {
+    List<NDArray> base = model.baseParameters();
+    base.forEach(p -> p.setRequiresGradient(true));
+    Adam adam = new Adam(base, lr);
+    Batch batch = new Batch(model.sizes()[0]);
+    List<Example> order = new ArrayList<>(examples);
+    Random random = new Random(seed);
+    for (int epoch = 0; epoch < epochs; epoch++) {
+      Collections.shuffle(order, random);
+      for (int i = 0; i < order.size(); i += batchSize) {
+        List<Example> part = order.subList(i, Math.min(order.size(), i + batchSize));
+        try (NDScope scope = new NDScope();
+            NDManager sub = model.manager().newSubManager()) {
+          scope.suppressNotUsedWarning();
+          try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            NDArray logits = model.forward(batch.inputs(sub, part));
+            collector.backward(
+                Loss.softmaxCrossEntropyLoss()
+                    .evaluate(new NDList(batch.labels(sub, part)), new NDList(logits)));
+          }
+          adam.step();
+        }
+      }
+    }
+    base.forEach(p -> p.setRequiresGradient(false));
+  }
+}

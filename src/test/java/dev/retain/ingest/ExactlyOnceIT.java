@@ -1,0 +1,195 @@
+package dev.retain.ingest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.retain.cluster.KafkaClients;
+import dev.retain.cluster.Topics;
+import dev.retain.config.RetainConfig;
+import dev.retain.data.DriftStream;
+import dev.retain.record.BinaryExampleCodec;
+import dev.retain.record.Example;
+import dev.retain.store.ModelState;
+import dev.retain.store.RetainStore;
+import dev.retain.testing.KafkaFixture;
+import dev.retain.testing.TestData;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Kills the ingesting process (a child JVM running {@code retain run}) with SIGKILL at random
+ * moments, restarts it each time, and then checks that the store accounted for every produced
+ * example exactly once.
+ */
+@Tag("integration")
+class ExactlyOnceIT {
+  private static final int N = 12_000;
+  private static final int DOMAINS = 4;
+  private static final int KILLS = 5;
+
+  /** Each child's log, so that a failure shows what the child did. */
+  private static final Map<Process, Path> LOGS = new HashMap<>();
+
+  @TempDir Path dir;
+
+  @Test
+  void shouldCountEveryExampleExactlyOnceWhenTheProcessIsKilledRepeatedly() throws Exception {
+    Map<String, Object> props = TestData.smallConfig(KafkaFixture.bootstrapServers(), dir);
+    props.put(RetainConfig.RECORD_CODEC, "binary");
+    props.put(RetainConfig.REPLAY_CAPACITY, 300);
+    RetainConfig config = new RetainConfig(props);
+    DriftStream stream = new DriftStream(4, 3, 1.0f, 11);
+    List<Example> produced = produce(config, stream);
+
+    Random random = new Random(2024);
+    long reached = 0;
+    for (int kill = 0; kill < KILLS; kill++) {
+      Process child = startChild(props);
+      long target = reached + 500 + random.nextInt(2500);
+      reached = awaitProgress(config, target, child);
+      child.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no final commit
+    }
+    Process last = startChild(props);
+    awaitProgress(config, N, last);
+    last.destroy();
+    assertThat(last.waitFor()).isIn(0, 143);
+
+    assertExactlyOnce(config, produced);
+  }
+
+  private List<Example> produce(RetainConfig config, DriftStream stream) {
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    BinaryExampleCodec codec = new BinaryExampleCodec();
+    byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
+    List<Example> produced = new ArrayList<>();
+    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+      for (int i = 0; i < N; i++) {
+        Example example = stream.example(i * DOMAINS / N, i);
+        produced.add(example);
+        producer.send(new ProducerRecord<>(config.examplesTopic(), key, codec.encode(example)));
+      }
+    }
+    return produced;
+  }
+
+  private static Process startChild(Map<String, Object> props) throws Exception {
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx512m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.retain.cli.Main",
+                "run"));
+    Map<String, Object> childProps = new HashMap<>(props);
+    childProps.put(RetainConfig.INGEST_MAX_POLL_RECORDS, 150);
+    childProps.put(RetainConfig.INGEST_COMMIT_RECORDS, 150);
+    childProps.put(RetainConfig.INGEST_COMMIT_INTERVAL_MS, 5);
+    // static membership: a restarted child takes the partition back without a session timeout
+    childProps.put(RetainConfig.INGEST_INSTANCE_ID, "ingest-child");
+    // bound every coordinator wait on a killed member well below the await limit
+    childProps.put("retain.kafka.session.timeout.ms", 10_000);
+    childProps.put("retain.kafka.max.poll.interval.ms", 20_000);
+    childProps.forEach((k, v) -> command.addAll(List.of("-s", k + "=" + v)));
+    File log = File.createTempFile("retain-child", ".log");
+    Process child =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
+    LOGS.put(child, log.toPath());
+    return child;
+  }
+
+  /** Waits until the group's mirrored position reaches {@code target} (or the end). */
+  private static long awaitProgress(RetainConfig config, long target, Process child) {
+    long goal = Math.min(target, N);
+    long[] seen = {0};
+    try (Admin admin = KafkaClients.admin(config)) {
+      await()
+          .atMost(Duration.ofSeconds(90))
+          .pollInterval(Duration.ofMillis(20))
+          .until(
+              () -> {
+                assertThat(child.isAlive()).as("child ingest process exited").isTrue();
+                Map<TopicPartition, OffsetAndMetadata> offsets =
+                    admin
+                        .listConsumerGroupOffsets(config.getString(RetainConfig.INGEST_GROUP_ID))
+                        .partitionsToOffsetAndMetadata()
+                        .get();
+                OffsetAndMetadata om = offsets.get(new TopicPartition(config.examplesTopic(), 0));
+                seen[0] = om == null ? 0 : om.offset();
+                return seen[0] >= goal;
+              });
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      throw new AssertionError(
+          "position " + seen[0] + " < " + goal + "; child log:\n" + tail(LOGS.get(child)), e);
+    }
+    return seen[0];
+  }
+
+  private static void assertExactlyOnce(RetainConfig config, List<Example> produced) {
+    Map<Integer, Long> perClass = new HashMap<>();
+    Map<String, Long> perDomain = new HashMap<>();
+    Map<String, Example> byId = new HashMap<>();
+    for (Example e : produced) {
+      perClass.merge(e.label(), 1L, Long::sum);
+      perDomain.merge(e.domain(), 1L, Long::sum);
+      byId.put(e.id(), e);
+    }
+    try (RetainStore store = RetainStore.openReadOnly(dir(config))) {
+      ModelState state = ModelState.load(store, config);
+      assertThat(state.holdout().seenByDomain()).isEqualTo(perDomain);
+      Map<Integer, Long> counted = new HashMap<>(state.replay().seenByClass());
+      List<Example> heldOut = new ArrayList<>();
+      state.holdout().domains().forEach(d -> heldOut.addAll(state.holdout().holdout(d)));
+      heldOut.forEach(e -> counted.merge(e.label(), 1L, Long::sum));
+      assertThat(counted).isEqualTo(perClass);
+      assertThat(heldOut).hasSize(N / 10);
+      // no id counted twice, none lost: the dedup window holds each produced id exactly once
+      assertThat(state.dedup().size()).isEqualTo(N);
+      Set<String> ids = new HashSet<>();
+      for (Example e : produced) {
+        assertThat(state.dedup().add(e.id())).as("id %s remembered", e.id()).isFalse();
+        ids.add(e.id());
+      }
+      // the reservoir is still valid: within capacity, balanced, made of produced examples
+      List<Example> replay = state.replay().snapshot();
+      assertThat(replay).hasSize(300).doesNotHaveDuplicates();
+      assertThat(state.replay().sizeByClass().values()).containsOnly(100);
+      replay.forEach(e -> assertThat(e).isEqualTo(byId.get(e.id())));
+      heldOut.forEach(e -> assertThat(e).isEqualTo(byId.get(e.id())));
+      assertThat(ids).hasSize(N);
+    }
+  }
+
+  private static String tail(Path log) {
+    try {
+      List<String> lines = java.nio.file.Files.readAllLines(log);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+    } catch (java.io.IOException e) {
+      return "(log unreadable: " + e + ")";
+    }
+  }
+
+  private static Path dir(RetainConfig config) {
+    return Path.of(config.getString(RetainConfig.STORE_DIR));
+  }
+}

@@ -1,0 +1,168 @@
+package dev.retain.ingest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.retain.cluster.KafkaClients;
+import dev.retain.cluster.Topics;
+import dev.retain.config.RetainConfig;
+import dev.retain.record.Example;
+import dev.retain.record.JsonExampleCodec;
+import dev.retain.testing.KafkaFixture;
+import dev.retain.testing.TestData;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The ingest stage against a real broker and a real RocksDB store. */
+@Tag("integration")
+class IngestIT {
+  @TempDir Path dir;
+  private final JsonExampleCodec json = new JsonExampleCodec();
+
+  private RetainConfig config(Map<String, Object> extra) {
+    Map<String, Object> props = TestData.smallConfig(KafkaFixture.bootstrapServers(), dir);
+    props.putAll(extra);
+    RetainConfig config = new RetainConfig(props);
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    return config;
+  }
+
+  private static void send(RetainConfig config, List<byte[]> values) {
+    byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
+    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+      values.forEach(v -> producer.send(new ProducerRecord<>(config.examplesTopic(), key, v)));
+    }
+  }
+
+  private byte[] good(int i) {
+    return json.encode(TestData.example("good-" + i, i % 3, "d" + (i / 20), 4));
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void shouldSendEveryBadRecordToTheDeadLetterTopicWithItsReasonWhenTheStreamIsMixed() {
+    RetainConfig config = config(Map.of(RetainConfig.RECORD_MAX_BYTES, 400));
+    List<byte[]> values = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      values.add(good(i));
+      if (i == 5) {
+        values.add(utf8("not json"));
+        values.add(utf8("{\"id\":\"w\",\"features\":[1,2,3],\"label\":0}"));
+        values.add(utf8("{\"id\":\"n\",\"features\":[1,\"NaN\",3,4],\"label\":0}"));
+        values.add(utf8("{\"id\":\"l\",\"features\":[1,2,3,4],\"label\":3}"));
+        values.add(utf8("{\"id\":\"" + "o".repeat(500) + "\",\"features\":[1,2,3,4],\"label\":0}"));
+        values.add(good(2));
+      }
+    }
+    send(config, values);
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    ExampleInbox inbox = new ExampleInbox(1000);
+    try (IngestService service = new IngestService(config, inbox, registry).start()) {
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> service.loop().committedRecords() == values.size());
+      assertThat(service.state().holdout().seenByDomain().values()).containsOnly(20L);
+      assertThat(
+              inbox.size()
+                  + service.state().holdout().sizeByDomain().values().stream()
+                      .mapToInt(Integer::intValue)
+                      .sum())
+          .isEqualTo(40);
+    }
+    List<ConsumerRecord<byte[], byte[]>> dead = readAll(config, config.deadLetterTopic(), 6);
+    assertThat(dead)
+        .extracting(r -> header(r, DeadLetter.REASON))
+        .containsExactly(
+            "unparsable",
+            "wrong_feature_count",
+            "non_finite_feature",
+            "label_out_of_range",
+            "oversized",
+            "duplicate_id");
+    assertThat(dead)
+        .allSatisfy(
+            r -> {
+              assertThat(header(r, DeadLetter.SOURCE_TOPIC)).isEqualTo(config.examplesTopic());
+              assertThat(header(r, DeadLetter.SOURCE_PARTITION)).isEqualTo("0");
+            });
+    assertThat(header(dead.get(0), DeadLetter.SOURCE_OFFSET)).isEqualTo("6");
+    assertThat(dead.get(0).value()).isEqualTo(utf8("not json"));
+    assertThat(
+            registry
+                .get("retain.examples.rejected")
+                .tag("reason", "duplicate_id")
+                .counter()
+                .count())
+        .isEqualTo(1.0);
+    assertThat(registry.get("retain.examples.ingested").counter().count()).isEqualTo(40.0);
+  }
+
+  @Test
+  void shouldPauseAndThenResumeWhenTheLearnerLags() throws Exception {
+    RetainConfig config =
+        config(
+            Map.of(
+                RetainConfig.INGEST_MAX_POLL_RECORDS, 10, RetainConfig.INGEST_COMMIT_RECORDS, 10));
+    List<byte[]> values = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      values.add(json.encode(TestData.example("bp-" + i, i % 3, "d", 4)));
+    }
+    send(config, values);
+    ExampleInbox inbox = new ExampleInbox(20);
+    List<Example> received = new ArrayList<>();
+    try (IngestService service =
+        new IngestService(config, inbox, new SimpleMeterRegistry()).start()) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> service.loop().isPaused());
+      // paused: memory stays bounded by the inbox capacity plus one group commit
+      assertThat(inbox.size()).isBetween(20, 40);
+      assertThat(service.loop().committedRecords()).isLessThan(300);
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () -> {
+                received.addAll(inbox.drain(7, 10));
+                return received.size() >= 270;
+              });
+      assertThat(service.isAlive()).isTrue();
+    }
+    assertThat(received).extracting(Example::id).doesNotHaveDuplicates().hasSize(270);
+  }
+
+  private static List<ConsumerRecord<byte[], byte[]>> readAll(
+      RetainConfig config, String topic, int expected) {
+    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+    try (KafkaConsumer<byte[], byte[]> consumer = KafkaClients.consumer(config, "dlq-reader")) {
+      consumer.subscribe(List.of(topic));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                consumer.poll(Duration.ofMillis(100)).forEach(out::add);
+                return out.size() >= expected;
+              });
+    }
+    return out;
+  }
+
+  private static String header(ConsumerRecord<byte[], byte[]> record, String name) {
+    return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,81 @@
+package dev.retain.record;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.retain.testing.TestData;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.HexFormat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class CodecTest {
+  private final Example example = TestData.example("ex-1", 2, "week-48", 5);
+
+  @ParameterizedTest
+  @ValueSource(strings = {"json", "binary"})
+  void shouldRoundTripWhenEncodedThenDecoded(String name) throws Exception {
+    ExampleCodec codec = ExampleCodec.named(name);
+    assertThat(codec.decode(codec.encode(example), "other")).isEqualTo(example);
+  }
+
+  @Test
+  void shouldUseDefaultDomainWhenJsonHasNone() throws Exception {
+    byte[] json =
+        "{\"id\":\"a\",\"features\":[1,2.5],\"label\":1,\"ts\":5}".getBytes(StandardCharsets.UTF_8);
+    Example decoded = new JsonExampleCodec().decode(json, "fallback");
+    assertThat(decoded.domain()).isEqualTo("fallback");
+    assertThat(decoded.features()).containsExactly(1f, 2.5f);
+  }
+
+  @Test
+  void shouldReadNanStringsWhenJsonCarriesThem() throws Exception {
+    byte[] json =
+        "{\"id\":\"a\",\"features\":[\"NaN\",1],\"label\":1}".getBytes(StandardCharsets.UTF_8);
+    assertThat(new JsonExampleCodec().decode(json, "d").features()[0]).isNaN();
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "",
+        "{",
+        "[1,2]",
+        "{\"id\":\"a\"}",
+        "{\"id\":\"a\",\"features\":\"x\",\"label\":1}",
+        "{\"id\":\"a\",\"features\":[1],\"label\":1.5}",
+        "{\"id\":\"a\",\"features\":[true],\"label\":1}"
+      })
+  void shouldRejectAsUnparsableWhenJsonIsMalformed(String text) {
+    assertThatThrownBy(
+            () -> new JsonExampleCodec().decode(text.getBytes(StandardCharsets.UTF_8), "d"))
+        .isInstanceOfSatisfying(
+            InvalidExampleException.class,
+            e -> assertThat(e.reason()).isEqualTo(RejectReason.UNPARSABLE));
+  }
+
+  @Test
+  void shouldRejectAsUnparsableWhenBinaryIsTruncated() {
+    byte[] full = new BinaryExampleCodec().encode(example);
+    for (int cut : new int[] {0, 1, 5, 20, full.length - 1}) {
+      byte[] truncated = java.util.Arrays.copyOf(full, cut);
+      assertThatThrownBy(() -> new BinaryExampleCodec().decode(truncated, "d"))
+          .isInstanceOfSatisfying(
+              InvalidExampleException.class,
+              e -> assertThat(e.reason()).isEqualTo(RejectReason.UNPARSABLE));
+    }
+  }
+
+  /** The binary layout is persisted in RocksDB and documented in the README: pin it. */
+  @Test
+  void shouldMatchGoldenFileWhenEncodingBinary() throws IOException {
+    Example golden = new Example("ex-7", new float[] {0f, 1.5f, -2f}, 7, "week-48", 1732300000000L);
+    try (InputStream in = getClass().getResourceAsStream("/golden/example-v1.hex")) {
+      String hex = new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip();
+      assertThat(HexFormat.of().formatHex(new BinaryExampleCodec().encode(golden))).isEqualTo(hex);
+    }
+  }
+}

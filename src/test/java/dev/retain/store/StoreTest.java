@@ -1,0 +1,164 @@
+package dev.retain.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.retain.record.Example;
+import dev.retain.testing.TestData;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class StoreTest {
+  @TempDir Path dir;
+
+  @Test
+  void shouldKeepEveryClassAnEqualShareWhenClassesArriveOneAfterAnother() {
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ReplayBuffer replay = ReplayBuffer.load(store, "m", 90, 1);
+      StoreBatch batch = store.newBatch();
+      for (int c = 0; c < 3; c++) {
+        for (int i = 0; i < 500; i++) {
+          replay.offer(TestData.example(c + "-" + i, c, "d", 4), batch);
+        }
+      }
+      replay.flush(batch);
+      store.commit(batch);
+      assertThat(replay.sizeByClass()).isEqualTo(Map.of(0, 30, 1, 30, 2, 30));
+      assertThat(replay.seenByClass()).containsEntry(0, 500L).containsEntry(2, 500L);
+      assertThat(new HashSet<>(replay.snapshot())).hasSize(90);
+    }
+  }
+
+  @Test
+  void shouldSampleWithinClassUniformlyWhenStreamIsLong() {
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ReplayBuffer replay = ReplayBuffer.load(store, "m", 100, 7);
+      try (StoreBatch batch = store.newBatch()) {
+        for (int i = 0; i < 10_000; i++) {
+          replay.offer(TestData.example("x-" + i, 0, "d", 2), batch);
+        }
+      }
+      // a uniform reservoir of 100 out of 10,000 has a mean index near 5,000
+      double mean =
+          replay.snapshot().stream()
+              .mapToInt(e -> Integer.parseInt(e.id().substring(2)))
+              .average()
+              .orElseThrow();
+      assertThat(mean).isBetween(3_500.0, 6_500.0);
+    }
+  }
+
+  @Test
+  void shouldReloadTheSameStateWhenReopened() {
+    try (RetainStore store = RetainStore.open(dir, true)) {
+      ModelParts parts = ModelParts.load(store);
+      StoreBatch batch = store.newBatch();
+      for (int i = 0; i < 300; i++) {
+        Example e = TestData.example("e" + i, i % 3, "dom-" + (i / 100), 4);
+        parts.dedup.add(e.id());
+        if (!parts.holdout.offer(e, batch)) {
+          parts.replay.offer(e, batch);
+        }
+      }
+      parts.flush(batch);
+      Offsets.put(batch, "g", new TopicPartition("t", 0), 300);
+      store.commit(batch);
+    }
+    try (RetainStore store = RetainStore.open(dir, true)) {
+      ModelParts parts = ModelParts.load(store);
+      assertThat(parts.holdout.domains()).containsExactly("dom-0", "dom-1", "dom-2");
+      assertThat(parts.holdout.sizeByDomain()).containsEntry("dom-0", 10);
+      assertThat(parts.holdout.seenByDomain()).containsEntry("dom-2", 100L);
+      assertThat(parts.replay.seenByClass().values().stream().mapToLong(Long::longValue).sum())
+          .isEqualTo(270);
+      assertThat(parts.replay.size()).isEqualTo(60);
+      assertThat(parts.dedup.add("e5")).isFalse();
+      assertThat(parts.dedup.add("new")).isTrue();
+      assertThat(Offsets.read(store, "g")).containsEntry(new TopicPartition("t", 0), 300L);
+    }
+  }
+
+  @Test
+  void shouldHoldOutEveryTenthUpToTheCapWhenADomainIsLong() {
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      HoldoutSets holdout = HoldoutSets.load(store, "m", 10, 5);
+      int held = 0;
+      try (StoreBatch batch = store.newBatch()) {
+        for (int i = 1; i <= 100; i++) {
+          held += holdout.offer(TestData.example("h" + i, 0, "d", 2), batch) ? 1 : 0;
+        }
+      }
+      assertThat(held).isEqualTo(5);
+      assertThat(holdout.holdout("d"))
+          .extracting(Example::id)
+          .containsExactly("h10", "h20", "h30", "h40", "h50");
+    }
+  }
+
+  @Test
+  void shouldRememberAtLeastTheWindowWhenGenerationsExpire() {
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      DedupWindow dedup = DedupWindow.load(store, "m", 10);
+      for (int g = 0; g < 5; g++) {
+        StoreBatch batch = store.newBatch();
+        for (int i = 0; i < 4; i++) {
+          assertThat(dedup.add("id-" + (g * 4 + i))).isTrue();
+        }
+        dedup.flush(batch);
+        store.commit(batch);
+      }
+      DedupWindow reloaded = DedupWindow.load(store, "m", 10);
+      for (int i = 10; i < 20; i++) {
+        assertThat(reloaded.add("id-" + i)).as("id-" + i).isFalse();
+      }
+      assertThat(reloaded.add("id-0")).isTrue();
+    }
+  }
+
+  @Test
+  void shouldRefuseUseWhenClosed() {
+    RetainStore store = RetainStore.open(dir, false);
+    store.close();
+    store.close();
+    assertThatThrownBy(store::newBatch)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed");
+  }
+
+  @Test
+  void shouldReturnSamplesFromTheBufferWhenAsked() {
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ReplayBuffer replay = ReplayBuffer.load(store, "m", 20, 3);
+      assertThat(replay.sample(5, new SplittableRandom(1))).isEmpty();
+      try (StoreBatch batch = store.newBatch()) {
+        for (int i = 0; i < 40; i++) {
+          replay.offer(TestData.example("s" + i, i % 2, "d", 2), batch);
+        }
+      }
+      List<Example> sample = replay.sample(64, new SplittableRandom(1));
+      assertThat(sample).hasSize(64);
+      assertThat(replay.snapshot()).containsAll(sample);
+    }
+  }
+
+  private record ModelParts(ReplayBuffer replay, HoldoutSets holdout, DedupWindow dedup) {
+    static ModelParts load(RetainStore store) {
+      return new ModelParts(
+          ReplayBuffer.load(store, "m", 60, 1),
+          HoldoutSets.load(store, "m", 10, 1000),
+          DedupWindow.load(store, "m", 1000));
+    }
+
+    void flush(StoreBatch batch) {
+      replay.flush(batch);
+      holdout.flush(batch);
+      dedup.flush(batch);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+package dev.retain.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import dev.retain.data.DriftStream;
+import dev.retain.model.LoraMlp;
+import dev.retain.record.Example;
+import dev.retain.store.ReplayBuffer;
+import dev.retain.store.RetainStore;
+import dev.retain.store.StoreBatch;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LearnerTest {
+  private static final int FEATURES = 32;
+  private static final int PER_DOMAIN = 1536;
+  private final DriftStream stream = new DriftStream(FEATURES, 4, 1.5f, 5);
+  @TempDir Path dir;
+
+  private List<Example> domain(int d, int from, int count) {
+    List<Example> out = new ArrayList<>();
+    for (int i = from; i < from + count; i++) {
+      out.add(stream.example(d, i));
+    }
+    return out;
+  }
+
+  @Test
+  void shouldStartWithAZeroAdapterAndLearnTheBaseWhenPretrained() {
+    Engine.getInstance().setRandomSeed(1);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraMlp model = LoraMlp.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
+      Learner learner = new Learner(model, FEATURES, 1e-3f, 0f, 1f);
+      List<Example> test = domain(0, 0, 200);
+      double before = learner.accuracy(test);
+      model.adapterParameters().forEach(p -> assertThat(p.getShape().dimension()).isEqualTo(2));
+      assertThat(model.adapterParameters().get(1).abs().sum().getFloat()).isZero();
+      Pretrainer.train(model, domain(0, 1000, 1000), 2, 32, 1e-2f, 1);
+      assertThat(learner.accuracy(test)).isGreaterThan(before).isGreaterThan(0.8);
+    }
+  }
+
+  /** Replay + EWC must retain earlier domains clearly better than naive LoRA training. */
+  @Test
+  void shouldRetainEarlierDomainsBetterWithReplayAndEwcThanNaively() {
+    double naive = run(false);
+    double retained = run(true);
+    System.out.printf(
+        "retained accuracy on earlier domains: naive %.3f, replay+EWC %.3f%n", naive, retained);
+    assertThat(retained)
+        .as("replay+EWC %.3f vs naive %.3f", retained, naive)
+        .isGreaterThan(naive + 0.10);
+  }
+
+  /** Average accuracy on domains 0 and 1 after learning domains 1 and 2 in turn. */
+  private double run(boolean replayAndEwc) {
+    Engine.getInstance().setRandomSeed(42);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraMlp model = LoraMlp.create(manager, new int[] {FEATURES, 64, 4}, 8, 16, false);
+        RetainStore store = RetainStore.open(dir.resolve(replayAndEwc ? "ewc" : "naive"), false)) {
+      List<Example> base = domain(0, 0, PER_DOMAIN);
+      Pretrainer.train(model, base, 3, 32, 1e-2f, 7);
+      ReplayBuffer replay = ReplayBuffer.load(store, "m", 300, 3);
+      offer(replay, store, base);
+      Learner learner = new Learner(model, FEATURES, 1e-2f, replayAndEwc ? 200f : 0f, 0.9f);
+      SplittableRandom random = new SplittableRandom(9);
+      if (replayAndEwc) {
+        learner.consolidate(base.subList(0, 200));
+      }
+      for (int d = 1; d <= 2; d++) {
+        List<Example> fresh = domain(d, 0, PER_DOMAIN);
+        for (int i = 0; i < fresh.size(); i += 32) {
+          List<Example> part = fresh.subList(i, i + 32);
+          learner.step(part, replayAndEwc ? replay.sample(32, random) : List.of());
+          offer(replay, store, part);
+        }
+        if (replayAndEwc) {
+          learner.consolidate(fresh.subList(0, 200));
+        }
+      }
+      double[] acc = new double[3];
+      for (int d = 0; d < 3; d++) {
+        acc[d] = learner.accuracy(domain(d, 5000, 500));
+      }
+      System.out.printf(
+          "replay+EWC=%s accuracy per domain %.3f %.3f %.3f%n",
+          replayAndEwc, acc[0], acc[1], acc[2]);
+      assertThat(acc[2]).as("the newest domain is learned").isGreaterThan(0.6);
+      return (acc[0] + acc[1]) / 2;
+    }
+  }
+
+  private static void offer(ReplayBuffer replay, RetainStore store, List<Example> examples) {
+    try (StoreBatch batch = store.newBatch()) {
+      examples.forEach(e -> replay.offer(e, batch));
+    }
+  }
+}
