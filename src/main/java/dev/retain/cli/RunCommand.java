@@ -3,17 +3,19 @@ package dev.retain.cli;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
-import dev.retain.ingest.ExampleSink;
-import dev.retain.ingest.IngestService;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
+import dev.retain.metrics.Metrics;
+import dev.retain.node.LearnerNode;
+import dev.retain.train.CandidateHandler;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** Runs the service: ingest into the store (and, in later versions, the learner). */
-@Command(name = "run", description = "Run ingest against a Kafka cluster until stopped.")
+/** Runs the service: ingest into the store, the learner and the metrics endpoint. */
+@Command(
+    name = "run",
+    description = "Run ingest and the learner against a Kafka cluster until stopped.")
 final class RunCommand implements java.util.concurrent.Callable<Integer> {
   @Mixin ConfigOptions options;
 
@@ -27,15 +29,18 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
       try (Admin admin = KafkaClients.admin(config)) {
         Topics.ensure(admin, config, 1, (short) 1);
       }
-      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-      IngestService service = new IngestService(config, ExampleSink.DISCARD, registry).start();
-      Runtime.getRuntime().addShutdownHook(new Thread(service::close, "retain-shutdown"));
+      PrometheusMeterRegistry registry = Metrics.registry("retain-learner");
+      LearnerNode node = new LearnerNode(config, registry, ingest -> CandidateHandler.NONE).start();
+      Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));
       System.err.println(
           "ingesting "
               + config.examplesTopic()
               + " into "
-              + config.getString(RetainConfig.STORE_DIR));
-      return service.awaitTermination() ? 0 : 1;
+              + config.getString(RetainConfig.STORE_DIR)
+              + (node.learner() == null ? " (training disabled)" : ", training")
+              + "; metrics on :"
+              + node.metricsPort());
+      return node.awaitTermination() ? 0 : 1;
     }
   }
 }

@@ -47,6 +47,27 @@ public final class RetainConfig extends AbstractConfig {
   public static final String HOLDOUT_EVERY = "retain.holdout.every";
   public static final String HOLDOUT_MAX_PER_DOMAIN = "retain.holdout.max.per.domain";
   public static final String METRICS_PORT = "retain.metrics.port";
+  public static final String METRICS_HOST = "retain.metrics.host";
+  public static final String MODEL_HIDDEN = "retain.model.hidden.layers";
+  public static final String MODEL_BASE_PATH = "retain.model.base.path";
+  public static final String MODEL_PRETRAIN_EXAMPLES = "retain.model.pretrain.examples";
+  public static final String MODEL_PRETRAIN_EPOCHS = "retain.model.pretrain.epochs";
+  public static final String LORA_RANK = "retain.lora.rank";
+  public static final String LORA_ALPHA = "retain.lora.alpha";
+  public static final String LORA_RSLORA = "retain.lora.rslora";
+  public static final String TRAIN_ENABLED = "retain.train.enabled";
+  public static final String TRAIN_BATCH_SIZE = "retain.train.batch.size";
+  public static final String TRAIN_REPLAY_RATIO = "retain.train.replay.ratio";
+  public static final String TRAIN_LEARNING_RATE = "retain.train.learning.rate";
+  public static final String TRAIN_EWC_LAMBDA = "retain.train.ewc.lambda";
+  public static final String TRAIN_EWC_GAMMA = "retain.train.ewc.gamma";
+  public static final String TRAIN_FISHER_SAMPLES = "retain.train.fisher.samples";
+  public static final String TRAIN_CONSOLIDATE_EVERY = "retain.train.consolidate.every";
+  public static final String TRAIN_IDLE_REHEARSAL_STEPS = "retain.train.idle.rehearsal.steps";
+  public static final String TRAIN_IDLE_MS = "retain.train.idle.ms";
+  public static final String TRAIN_SEED = "retain.train.seed";
+  public static final String TRAIN_DEVICE = "retain.train.device";
+  public static final String TRAIN_THREADS = "retain.train.threads";
 
   static final ConfigDef DEFINITION = define();
 
@@ -212,7 +233,186 @@ public final class RetainConfig extends AbstractConfig {
             9404,
             Range.between(0, 65535),
             Importance.LOW,
-            "Port of the /metrics endpoint (0 picks a free port).");
+            "Port of the /metrics endpoint (0 picks a free port).")
+        .define(
+            METRICS_HOST,
+            Type.STRING,
+            "0.0.0.0",
+            new NonBlank(),
+            Importance.LOW,
+            "Address the /metrics endpoint binds (all interfaces, so Prometheus can scrape it).")
+        .define(
+            MODEL_HIDDEN,
+            Type.LIST,
+            "256,256",
+            new PositiveInts(),
+            Importance.MEDIUM,
+            "Hidden layer sizes of the MLP base; inputs and outputs follow the record's features"
+                + " and classes.")
+        .define(
+            MODEL_BASE_PATH,
+            Type.STRING,
+            "",
+            Importance.HIGH,
+            "A base written by `retain pretrain` (safetensors). Empty: pretrain the base at first"
+                + " start on the first examples, then keep it in the store.")
+        .define(
+            MODEL_PRETRAIN_EXAMPLES,
+            Type.INT,
+            2000,
+            Range.atLeast(1),
+            Importance.MEDIUM,
+            "Examples used to pretrain the base at first start (when no base path is set).")
+        .define(
+            MODEL_PRETRAIN_EPOCHS,
+            Type.INT,
+            10,
+            Range.atLeast(1),
+            Importance.LOW,
+            "Passes over the pretraining examples.")
+        .define(
+            LORA_RANK,
+            Type.INT,
+            8,
+            Range.between(1, 1024),
+            Importance.MEDIUM,
+            "LoRA rank r of the adapter on every Linear layer.")
+        .define(
+            LORA_ALPHA,
+            Type.DOUBLE,
+            16.0,
+            Range.atLeast(0.0),
+            Importance.MEDIUM,
+            "LoRA alpha; the adapter's output is scaled by alpha/r.")
+        .define(
+            LORA_RSLORA,
+            Type.BOOLEAN,
+            false,
+            Importance.LOW,
+            "Scale by alpha/sqrt(r) (rsLoRA) instead of alpha/r.")
+        .define(
+            TRAIN_ENABLED,
+            Type.BOOLEAN,
+            true,
+            Importance.MEDIUM,
+            "Run the learner in `retain run`; false runs ingest only.")
+        .define(
+            TRAIN_BATCH_SIZE,
+            Type.INT,
+            64,
+            Range.between(1, 65536),
+            Importance.MEDIUM,
+            "New examples per training step.")
+        .define(
+            TRAIN_REPLAY_RATIO,
+            Type.DOUBLE,
+            1.0,
+            Range.between(0.0, 16.0),
+            Importance.MEDIUM,
+            "Replayed examples per new example in each step (0: no replay).")
+        .define(
+            TRAIN_LEARNING_RATE,
+            Type.DOUBLE,
+            1e-3,
+            Range.between(0.0, 1.0),
+            Importance.MEDIUM,
+            "Adam learning rate of the adapter.")
+        .define(
+            TRAIN_EWC_LAMBDA,
+            Type.DOUBLE,
+            100.0,
+            Range.atLeast(0.0),
+            Importance.MEDIUM,
+            "EWC strength lambda (0: no EWC penalty).")
+        .define(
+            TRAIN_EWC_GAMMA,
+            Type.DOUBLE,
+            0.9,
+            Range.between(0.0, 1.0),
+            Importance.LOW,
+            "Decay of the old Fisher in the online merge F = gamma F + F_new.")
+        .define(
+            TRAIN_FISHER_SAMPLES,
+            Type.INT,
+            1000,
+            Range.atLeast(1),
+            Importance.LOW,
+            "Recent examples whose per-sample gradients estimate the Fisher at a consolidation.")
+        .define(
+            TRAIN_CONSOLIDATE_EVERY,
+            Type.LONG,
+            10_000L,
+            Range.atLeast(0L),
+            Importance.MEDIUM,
+            "Consolidate (Fisher, evaluation, candidate adapter) every this many new examples, as"
+                + " well as at each domain boundary and when the stream goes idle (0: only then).")
+        .define(
+            TRAIN_IDLE_REHEARSAL_STEPS,
+            Type.INT,
+            100,
+            Range.atLeast(0),
+            Importance.LOW,
+            "Replay-only steps the learner takes when the stream goes idle, before it waits.")
+        .define(
+            TRAIN_IDLE_MS,
+            Type.LONG,
+            500L,
+            Range.atLeast(1L),
+            Importance.LOW,
+            "How long without new examples counts as idle.")
+        .define(
+            TRAIN_SEED,
+            Type.LONG,
+            42L,
+            Importance.LOW,
+            "Seed of the engine and of replay sampling, for reproducible runs.")
+        .define(
+            TRAIN_DEVICE,
+            Type.STRING,
+            "auto",
+            ValidString.in("auto", "cpu", "gpu"),
+            Importance.MEDIUM,
+            "Where training runs: auto picks a GPU when the engine finds one.")
+        .define(
+            TRAIN_THREADS,
+            Type.INT,
+            0,
+            Range.atLeast(0),
+            Importance.LOW,
+            "Intra-op threads of the engine (0: its default).");
+  }
+
+  /** Comma-separated positive integers. */
+  static final class PositiveInts implements ConfigDef.Validator {
+    @Override
+    public void ensureValid(String name, Object value) {
+      for (Object item : (List<?>) value) {
+        try {
+          if (Integer.parseInt(item.toString().trim()) < 1) {
+            throw new ConfigException(name, value, "sizes must be >= 1");
+          }
+        } catch (NumberFormatException e) {
+          throw new ConfigException(name, value, "not an integer: " + item);
+        }
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "comma-separated positive integers";
+    }
+  }
+
+  /** Layer sizes of the base: features, hidden layers, classes. */
+  public int[] layerSizes() {
+    List<String> hidden = getList(MODEL_HIDDEN);
+    int[] sizes = new int[hidden.size() + 2];
+    sizes[0] = getInt(RECORD_FEATURES);
+    for (int i = 0; i < hidden.size(); i++) {
+      sizes[i + 1] = Integer.parseInt(hidden.get(i).trim());
+    }
+    sizes[sizes.length - 1] = getInt(RECORD_CLASSES);
+    return sizes;
   }
 
   private static void rejectUnknownRetainKeys(Map<?, ?> originals) {

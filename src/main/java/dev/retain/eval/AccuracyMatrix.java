@@ -13,6 +13,7 @@ import java.util.Map;
 public final class AccuracyMatrix implements RetentionReport {
   private final List<String> domains = new ArrayList<>();
   private final List<Map<String, Double>> rows = new ArrayList<>();
+  private final List<String> learned = new ArrayList<>();
 
   /** Adds the row measured after learning {@code learned}. */
   public synchronized void record(String learned, Map<String, Double> accuracy) {
@@ -21,6 +22,12 @@ public final class AccuracyMatrix implements RetentionReport {
     }
     accuracy.keySet().stream().filter(d -> !domains.contains(d)).forEach(domains::add);
     rows.add(new LinkedHashMap<>(accuracy));
+    this.learned.add(learned);
+  }
+
+  /** Per row, the domain learned just before it was measured. */
+  public synchronized List<String> learned() {
+    return List.copyOf(learned);
   }
 
   @Override

@@ -247,7 +247,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     inFlight = null;
     committed.addAndGet(done.records);
     metrics.ingested(done.trainable.size() + done.heldOut, done.heldOut);
-    sink.accept(done.trainable);
+    Map<TopicPartition, Long> next = new HashMap<>();
+    done.positions.forEach((tp, om) -> next.put(tp, om.offset()));
+    sink.accept(done.trainable, next);
     unmirrored.putAll(done.positions);
   }
 

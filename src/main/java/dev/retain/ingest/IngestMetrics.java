@@ -23,7 +23,6 @@ final class IngestMetrics {
         Counter.builder("retain.examples.ingested")
             .tag("model", model)
             .description("Examples accepted into the store")
-            .baseUnit("examples")
             .register(registry);
     heldOut =
         Counter.builder("retain.examples.heldout")

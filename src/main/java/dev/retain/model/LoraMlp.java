@@ -4,7 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * An MLP base (Linear layers with ReLU between them) with a LoRA adapter on every Linear layer:
@@ -77,6 +79,74 @@ public final class LoraMlp implements AutoCloseable {
       }
     }
     return h;
+  }
+
+  /**
+   * The base weights by name ({@code layers.L.weight} of shape (out, in), {@code layers.L.bias}),
+   * as {@code retain pretrain} writes them.
+   */
+  public Map<String, SafeTensors.Tensor> baseTensors() {
+    Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();
+    for (int l = 0; l < weights.length; l++) {
+      out.put(module(l) + ".weight", Tensors.of(weights[l]));
+      out.put(module(l) + ".bias", Tensors.of(biases[l]));
+    }
+    return out;
+  }
+
+  /**
+   * The adapter under the names PEFT uses ({@code base_model.model.layers.L.lora_A.weight} of shape
+   * (r, in) and {@code ...lora_B.weight} of shape (out, r)).
+   */
+  public Map<String, SafeTensors.Tensor> adapterTensors() {
+    Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();
+    for (int l = 0; l < loraA.length; l++) {
+      out.put(peftKey(l, "A"), Tensors.of(loraA[l]));
+      out.put(peftKey(l, "B"), Tensors.of(loraB[l]));
+    }
+    return out;
+  }
+
+  /** Replaces the base weights in place; every tensor must be present with its shape. */
+  public void loadBase(Map<String, SafeTensors.Tensor> tensors) {
+    for (int l = 0; l < weights.length; l++) {
+      Tensors.assign(weights[l], Tensors.require(tensors, module(l) + ".weight"));
+      Tensors.assign(biases[l], Tensors.require(tensors, module(l) + ".bias"));
+    }
+  }
+
+  /** Replaces the adapter in place; every tensor must be present with its shape. */
+  public void loadAdapter(Map<String, SafeTensors.Tensor> tensors) {
+    for (int l = 0; l < loraA.length; l++) {
+      Tensors.assign(loraA[l], Tensors.require(tensors, peftKey(l, "A")));
+      Tensors.assign(loraB[l], Tensors.require(tensors, peftKey(l, "B")));
+    }
+  }
+
+  /** The PEFT {@code target_modules}: one name per Linear layer. */
+  public List<String> targetModules() {
+    List<String> out = new ArrayList<>();
+    for (int l = 0; l < weights.length; l++) {
+      out.add(module(l));
+    }
+    return out;
+  }
+
+  /** The base's identity: SHA-256 of its safetensors encoding, in hex. */
+  public String baseHash() {
+    return Tensors.sha256(SafeTensors.write(baseTensors(), Map.of()));
+  }
+
+  private static String module(int layer) {
+    return "layers." + layer;
+  }
+
+  private static String peftKey(int layer, String ab) {
+    return "base_model.model." + module(layer) + ".lora_" + ab + ".weight";
+  }
+
+  public float scaling() {
+    return scaling;
   }
 
   /** The trainable LoRA parameters, A then B per layer. */

@@ -96,6 +96,16 @@ public final class RetainStore implements AutoCloseable {
     }
   }
 
+  /** The value stored under {@code key}, or null. */
+  public byte[] get(Family family, byte[] key) {
+    checkOpen();
+    try {
+      return db.get(families.get(family), key);
+    } catch (RocksDBException e) {
+      throw new StoreException("read failed: " + e.getMessage(), e);
+    }
+  }
+
   /** Calls {@code visitor} with every key starting with {@code prefix}, in key order. */
   public void scan(Family family, byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
     checkOpen();

@@ -2,7 +2,11 @@ package dev.retain.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.retain.model.SafeTensors;
+import dev.retain.model.Tensors;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Adam over a fixed list of parameters, updated in place. Its moment arrays are created once, in
@@ -28,6 +32,30 @@ public final class Adam {
       m[i] = owner.zeros(params.get(i).getShape());
       v[i] = owner.zeros(params.get(i).getShape());
     }
+  }
+
+  /** The moments as tensors named {@code adam.m.i} and {@code adam.v.i}. */
+  public Map<String, SafeTensors.Tensor> state() {
+    Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();
+    for (int i = 0; i < m.length; i++) {
+      out.put("adam.m." + i, Tensors.of(m[i]));
+      out.put("adam.v." + i, Tensors.of(v[i]));
+    }
+    return out;
+  }
+
+  /** Updates taken so far (Adam's bias correction depends on it). */
+  public int updates() {
+    return t;
+  }
+
+  /** Restores what {@link #state()} and {@link #updates()} returned. */
+  public void restore(Map<String, SafeTensors.Tensor> state, int updates) {
+    for (int i = 0; i < m.length; i++) {
+      Tensors.assign(m[i], Tensors.require(state, "adam.m." + i));
+      Tensors.assign(v[i], Tensors.require(state, "adam.v." + i));
+    }
+    t = updates;
   }
 
   /**

@@ -5,12 +5,17 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.loss.Loss;
 import dev.retain.model.LoraMlp;
+import dev.retain.model.SafeTensors;
+import dev.retain.model.Tensors;
 import dev.retain.record.Example;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Trains a model's LoRA adapter online: each step learns from new examples joined with replayed
@@ -41,35 +46,49 @@ public final class Learner {
   }
 
   /**
-   * One optimisation step on {@code fresh} joined with {@code replayed}.
+   * What one step measured.
    *
-   * @return the step's loss (cross-entropy plus EWC penalty)
+   * @param loss cross-entropy plus EWC penalty
+   * @param freshCorrect new examples the model classified right before learning from them
+   *     (prequential, test-then-train)
    */
-  public float step(List<Example> fresh, List<Example> replayed) {
+  public record StepResult(float loss, int freshCorrect) {}
+
+  /** One optimisation step on {@code fresh} joined with {@code replayed}. */
+  public StepResult step(List<Example> fresh, List<Example> replayed) {
     List<Example> all = new ArrayList<>(fresh.size() + replayed.size());
     all.addAll(fresh);
     all.addAll(replayed);
     if (all.isEmpty()) {
-      return 0f;
+      return new StepResult(0f, 0);
     }
     try (NDScope scope = new NDScope();
         NDManager sub = model.manager().newSubManager()) {
       scope.suppressNotUsedWarning();
-      float value;
+      StepResult result;
       try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
         NDArray x = batch.inputs(sub, all);
         NDArray y = batch.labels(sub, all);
-        NDArray loss = CROSS_ENTROPY.evaluate(new NDList(y), new NDList(model.forward(x)));
+        NDArray logits = model.forward(x);
+        NDArray loss = CROSS_ENTROPY.evaluate(new NDList(y), new NDList(logits));
         if (!fisher.isEmpty() && lambda > 0) {
           loss = loss.add(penalty());
         }
         collector.backward(loss);
-        value = loss.getFloat();
+        result = new StepResult(loss.getFloat(), correct(logits, y, fresh.size()));
       }
       adam.step(); // outside the collector: leaf parameters are updated in place
       steps++;
-      return value;
+      return result;
     }
+  }
+
+  private static int correct(NDArray logits, NDArray labels, int first) {
+    if (first == 0) {
+      return 0;
+    }
+    NDIndex head = new NDIndex("0:" + first);
+    return (int) logits.get(head).argMax(1).eq(labels.get(head)).sum().getLong();
   }
 
   private NDArray penalty() {
@@ -155,5 +174,43 @@ public final class Learner {
 
   public long steps() {
     return steps;
+  }
+
+  /** True once a consolidation has set a Fisher and anchors. */
+  public boolean consolidated() {
+    return !fisher.isEmpty();
+  }
+
+  /**
+   * Everything a restart needs to continue exactly: adapter, optimizer moments, Fisher and anchors
+   * as tensors, and the step counters as metadata.
+   */
+  public SafeTensors.Contents checkpoint() {
+    Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(model.adapterTensors());
+    tensors.putAll(adam.state());
+    for (int i = 0; i < fisher.size(); i++) {
+      tensors.put("ewc.fisher." + i, Tensors.of(fisher.get(i)));
+      tensors.put("ewc.anchor." + i, Tensors.of(anchors.get(i)));
+    }
+    Map<String, String> meta =
+        Map.of("steps", Long.toString(steps), "adam.updates", Integer.toString(adam.updates()));
+    return new SafeTensors.Contents(tensors, meta);
+  }
+
+  /** Continues from what {@link #checkpoint()} returned; call before the first step. */
+  public void restore(SafeTensors.Contents state) {
+    model.loadAdapter(state.tensors());
+    adam.restore(state.tensors(), Integer.parseInt(state.metadata().get("adam.updates")));
+    steps = Long.parseLong(state.metadata().get("steps"));
+    fisher.forEach(NDArray::close);
+    anchors.forEach(NDArray::close);
+    fisher.clear();
+    anchors.clear();
+    if (state.tensors().containsKey("ewc.fisher.0")) {
+      for (int i = 0; i < params.size(); i++) {
+        fisher.add(Tensors.create(model.manager(), state.tensors().get("ewc.fisher." + i)));
+        anchors.add(Tensors.create(model.manager(), state.tensors().get("ewc.anchor." + i)));
+      }
+    }
   }
 }

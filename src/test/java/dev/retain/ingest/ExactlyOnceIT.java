@@ -107,6 +107,7 @@ class ExactlyOnceIT {
     childProps.put(RetainConfig.INGEST_COMMIT_INTERVAL_MS, 5);
     // static membership: a restarted child takes the partition back without a session timeout
     childProps.put(RetainConfig.INGEST_INSTANCE_ID, "ingest-child");
+    childProps.put(RetainConfig.TRAIN_ENABLED, false); // this test is about ingest alone
     // bound every coordinator wait on a killed member well below the await limit
     childProps.put("retain.kafka.session.timeout.ms", 10_000);
     childProps.put("retain.kafka.max.poll.interval.ms", 20_000);

@@ -19,6 +19,34 @@ public final class TestData {
     return new Example(id, x, label, domain, 1_700_000_000_000L);
   }
 
+  /**
+   * A configuration for a small learner on {@link #driftStream()}: 32 features, 4 classes, a
+   * 32-64-4 base pretrained on the first 1,000 examples, consolidation only at domain boundaries
+   * and when idle.
+   */
+  public static Map<String, Object> learnerConfig(String bootstrap, Path storeDir) {
+    Map<String, Object> props = smallConfig(bootstrap, storeDir);
+    props.put(RetainConfig.RECORD_FEATURES, 32);
+    props.put(RetainConfig.RECORD_CLASSES, 4);
+    props.put(RetainConfig.MODEL_HIDDEN, "64");
+    props.put(RetainConfig.MODEL_PRETRAIN_EXAMPLES, 1000);
+    props.put(RetainConfig.MODEL_PRETRAIN_EPOCHS, 5);
+    props.put(RetainConfig.TRAIN_BATCH_SIZE, 32);
+    props.put(RetainConfig.TRAIN_LEARNING_RATE, 1e-2);
+    props.put(RetainConfig.TRAIN_EWC_LAMBDA, 200.0);
+    props.put(RetainConfig.TRAIN_FISHER_SAMPLES, 200);
+    props.put(RetainConfig.TRAIN_CONSOLIDATE_EVERY, 0L);
+    props.put(RetainConfig.TRAIN_IDLE_MS, 300L);
+    props.put(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 20);
+    props.put(RetainConfig.REPLAY_CAPACITY, 300);
+    return props;
+  }
+
+  /** The generated drift problem the learner tests use (matches {@link #learnerConfig}). */
+  public static dev.retain.data.DriftStream driftStream() {
+    return new dev.retain.data.DriftStream(32, 4, 1.5f, 5);
+  }
+
   /** A configuration for 4 features and 3 classes on {@code bootstrap}, with unique topics. */
   public static Map<String, Object> smallConfig(String bootstrap, Path storeDir) {
     Map<String, Object> props = new HashMap<>();
@@ -31,6 +59,8 @@ public final class TestData {
     props.put(RetainConfig.STORE_DIR, storeDir.toString());
     props.put(RetainConfig.STORE_SYNC, false);
     props.put(RetainConfig.INGEST_COMMIT_INTERVAL_MS, 20L);
+    props.put(RetainConfig.METRICS_PORT, 0);
+    props.put(RetainConfig.METRICS_HOST, "127.0.0.1");
     return props;
   }
 }

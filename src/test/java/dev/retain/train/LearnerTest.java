@@ -46,6 +46,37 @@ class LearnerTest {
     }
   }
 
+  @Test
+  void shouldContinueExactlyFromACheckpointInAFreshModel() {
+    Engine.getInstance().setRandomSeed(3);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraMlp first = LoraMlp.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false);
+        LoraMlp second = LoraMlp.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
+      Pretrainer.train(first, domain(0, 0, 500), 1, 32, 1e-2f, 1);
+      Learner a = new Learner(first, FEATURES, 1e-2f, 50f, 0.9f);
+      for (int i = 0; i < 10; i++) {
+        a.step(domain(1, i * 32, 32), domain(0, 600 + i * 32, 32));
+      }
+      a.consolidate(domain(1, 0, 64));
+      a.step(domain(1, 400, 32), List.of());
+
+      second.loadBase(first.baseTensors());
+      assertThat(second.baseHash()).isEqualTo(first.baseHash());
+      Learner b = new Learner(second, FEATURES, 1e-2f, 50f, 0.9f);
+      b.restore(a.checkpoint());
+      assertThat(b.steps()).isEqualTo(a.steps());
+      assertThat(b.ewcPenalty()).isPositive().isEqualTo(a.ewcPenalty());
+      second
+          .adapterTensors()
+          .forEach((k, t) -> assertThat(t.data()).isEqualTo(first.adapterTensors().get(k).data()));
+      List<Example> next = domain(2, 0, 32);
+      assertThat(b.step(next, List.of()).loss()).isEqualTo(a.step(next, List.of()).loss());
+      second
+          .adapterTensors()
+          .forEach((k, t) -> assertThat(t.data()).isEqualTo(first.adapterTensors().get(k).data()));
+    }
+  }
+
   /** Replay + EWC must retain earlier domains clearly better than naive LoRA training. */
   @Test
   void shouldRetainEarlierDomainsBetterWithReplayAndEwcThanNaively() {

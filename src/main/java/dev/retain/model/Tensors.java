@@ -1,0 +1,66 @@
+package dev.retain.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.Map;
+
+/** Conversions between engine arrays and {@link SafeTensors.Tensor}s. */
+public final class Tensors {
+  private Tensors() {}
+
+  /** A copy of {@code array}'s values (float32) with its shape. */
+  public static SafeTensors.Tensor of(NDArray array) {
+    return new SafeTensors.Tensor(array.getShape().getShape(), array.toFloatArray());
+  }
+
+  /** A new array in {@code manager} holding {@code tensor}. */
+  public static NDArray create(NDManager manager, SafeTensors.Tensor tensor) {
+    return manager.create(tensor.data(), new Shape(tensor.shape()));
+  }
+
+  /**
+   * Overwrites {@code target} in place with {@code tensor} (same shape), keeping the array itself,
+   * so optimizer and gradient bookkeeping that refer to it stay valid.
+   */
+  public static void assign(NDArray target, SafeTensors.Tensor tensor) {
+    if (!Arrays.equals(target.getShape().getShape(), tensor.shape())) {
+      throw new IllegalArgumentException(
+          "shape " + Arrays.toString(tensor.shape()) + " does not match " + target.getShape());
+    }
+    try (NDManager scratch = target.getManager().newSubManager();
+        NDArray view = target.stopGradient()) {
+      // the detached view shares the storage, so this writes the parameter without autograd
+      // refusing an in-place change of a leaf; multiply by 0 then add also works on a GPU array
+      view.muli(0).addi(create(scratch, tensor));
+    }
+  }
+
+  /** The tensor called {@code name}; fails with its name when missing. */
+  public static SafeTensors.Tensor require(Map<String, SafeTensors.Tensor> tensors, String name) {
+    SafeTensors.Tensor t = tensors.get(name);
+    if (t == null) {
+      throw new IllegalArgumentException("missing tensor " + name);
+    }
+    return t;
+  }
+
+  /** Hex SHA-256 of {@code bytes}. */
+  public static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+
+  /** Hex SHA-256 of {@code text} in UTF-8. */
+  public static String sha256(String text) {
+    return sha256(text.getBytes(StandardCharsets.UTF_8));
+  }
+}

@@ -1,0 +1,25 @@
+package dev.retain.train;
+
+import dev.retain.model.SafeTensors;
+import java.util.Map;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * An adapter the learner has just consolidated and evaluated, offered for publication.
+ *
+ * @param model the model id
+ * @param adapter the adapter's tensors under PEFT names
+ * @param evaluation accuracy per domain on the holdout sets
+ * @param positions next offset per partition: everything below was trained on
+ * @param steps training steps taken so far
+ * @param learnedDomain the domain learned most recently
+ * @param trigger what caused the consolidation (domain, every, idle)
+ */
+public record Candidate(
+    String model,
+    Map<String, SafeTensors.Tensor> adapter,
+    Map<String, Double> evaluation,
+    Map<TopicPartition, Long> positions,
+    long steps,
+    String learnedDomain,
+    String trigger) {}

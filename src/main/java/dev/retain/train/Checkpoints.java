@@ -1,0 +1,102 @@
+package dev.retain.train;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retain.model.SafeTensors;
+import dev.retain.store.Family;
+import dev.retain.store.Keys;
+import dev.retain.store.RetainStore;
+import dev.retain.store.StoreBatch;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The learner's checkpoint: adapter and optimizer state (family {@code meta}) and the Fisher with
+ * its anchors (family {@code fisher}), with the step count, the current domain and the accuracy
+ * matrix, written in one atomic batch. A restart continues from the last consolidation with the
+ * same EWC penalty.
+ */
+final class Checkpoints {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** One row of the accuracy matrix: after learning {@code learned}, accuracy per domain. */
+  record Row(String learned, Map<String, Double> accuracy) {}
+
+  record Restored(SafeTensors.Contents learner, List<Row> rows, String domain) {}
+
+  private Checkpoints() {}
+
+  private static byte[] learnerKey(String model) {
+    return Keys.of("checkpoint").str(model).bytes();
+  }
+
+  private static byte[] fisherKey(String model) {
+    return Keys.of(model).bytes();
+  }
+
+  static void save(
+      RetainStore store,
+      String model,
+      Learner learner,
+      List<Map<String, Double>> rows,
+      List<String> learned,
+      String domain) {
+    SafeTensors.Contents all = learner.checkpoint();
+    Map<String, SafeTensors.Tensor> ewc = new LinkedHashMap<>();
+    Map<String, SafeTensors.Tensor> rest = new LinkedHashMap<>();
+    all.tensors().forEach((k, v) -> (k.startsWith("ewc.") ? ewc : rest).put(k, v));
+    Map<String, String> meta = new HashMap<>(all.metadata());
+    meta.put("domain", domain == null ? "" : domain);
+    meta.put("matrix", json(rows));
+    meta.put("learned", json(learned));
+    try (StoreBatch batch = store.newBatch()) {
+      batch.put(Family.META, learnerKey(model), SafeTensors.write(rest, meta));
+      batch.put(Family.FISHER, fisherKey(model), SafeTensors.write(ewc, Map.of()));
+      store.commit(batch);
+    }
+  }
+
+  static Restored load(RetainStore store, String model) {
+    byte[] learner = store.get(Family.META, learnerKey(model));
+    if (learner == null) {
+      return null;
+    }
+    SafeTensors.Contents main = SafeTensors.read(learner);
+    byte[] fisher = store.get(Family.FISHER, fisherKey(model));
+    Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(main.tensors());
+    if (fisher != null) {
+      tensors.putAll(SafeTensors.read(fisher).tensors());
+    }
+    List<Map<String, Double>> rows = parse(main.metadata().get("matrix"), new TypeReference<>() {});
+    List<String> learned = parse(main.metadata().get("learned"), new TypeReference<>() {});
+    List<Row> out = new java.util.ArrayList<>();
+    for (int i = 0; i < rows.size(); i++) {
+      out.add(new Row(learned.get(i), rows.get(i)));
+    }
+    String domain = main.metadata().get("domain");
+    return new Restored(
+        new SafeTensors.Contents(tensors, main.metadata()),
+        out,
+        domain == null || domain.isEmpty() ? null : domain);
+  }
+
+  private static String json(Object value) {
+    try {
+      return JSON.writeValueAsString(value);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static <T> T parse(String json, TypeReference<T> type) {
+    try {
+      return JSON.readValue(json, type);
+    } catch (IOException e) {
+      throw new UncheckedIOException("corrupt checkpoint metadata", e);
+    }
+  }
+}

@@ -1,0 +1,42 @@
+package dev.retain.train;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+
+/** Chooses where training runs: {@code auto} (a GPU when the engine finds one), cpu or gpu. */
+public final class Devices {
+  private Devices() {}
+
+  /** The device {@code choice} names; fails when a GPU is required and none is found. */
+  public static Device select(String choice) {
+    int gpus = Engine.getInstance().getGpuCount();
+    return switch (choice) {
+      case "cpu" -> Device.cpu();
+      case "gpu" -> {
+        if (gpus == 0) {
+          throw new IllegalStateException(
+              "retain.train.device=gpu but the PyTorch engine finds no GPU (CPU natives only?)");
+        }
+        yield Device.gpu();
+      }
+      case "auto" -> gpus > 0 ? Device.gpu() : Device.cpu();
+      default -> throw new IllegalArgumentException("unknown device " + choice);
+    };
+  }
+
+  /** A new base manager on the chosen device; the caller owns and closes it. */
+  public static NDManager manager(String choice) {
+    return NDManager.newBaseManager(select(choice));
+  }
+
+  /**
+   * Sets the engine's intra-op thread count; effective only before the engine first starts in this
+   * process (PyTorch reads it once).
+   */
+  public static void configureThreads(int threads) {
+    if (threads > 0 && System.getProperty("ai.djl.pytorch.num_threads") == null) {
+      System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+    }
+  }
+}

@@ -1,0 +1,114 @@
+package dev.retain.train;
+
+import dev.retain.eval.RetentionReport;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/** Meters of the learner, tagged with the model id (and the domain where one applies). */
+final class TrainMetrics {
+  private final MeterRegistry registry;
+  private final String model;
+  private final RetentionReport report;
+  private final Counter steps;
+  private final Counter fresh;
+  private final Counter replayed;
+  private final Timer stepDuration;
+  private final Set<String> domains = new HashSet<>();
+  private volatile double loss = Double.NaN;
+  private volatile double penalty;
+  private volatile double prequential = Double.NaN;
+
+  TrainMetrics(MeterRegistry registry, String model, RetentionReport report) {
+    this.registry = registry;
+    this.model = model;
+    this.report = report;
+    steps = counter("retain.train.steps", "Optimisation steps of the adapter");
+    fresh = counter("retain.train.examples.new", "New examples trained on");
+    replayed = counter("retain.train.examples.replayed", "Replayed examples trained on");
+    stepDuration =
+        Timer.builder("retain.train.step.duration")
+            .tag("model", model)
+            .description(
+                "One training step: batch assembly, replay sample, forward, backward, Adam")
+            .register(registry);
+    gauge("retain.train.loss", "Loss of the latest step (cross-entropy plus EWC)", () -> loss);
+    gauge(
+        "retain.train.ewc.penalty",
+        "EWC penalty at the latest consolidation or step",
+        () -> penalty);
+    gauge(
+        "retain.train.prequential.accuracy",
+        "Accuracy on new examples before training on them (moving average over ~1,000)",
+        () -> prequential);
+    gauge(
+        "retain.eval.average.accuracy",
+        "Mean holdout accuracy over every domain seen",
+        report::averageAccuracy);
+    gauge(
+        "retain.eval.backward.transfer",
+        "Backward transfer over earlier domains",
+        report::backwardTransfer);
+  }
+
+  private Counter counter(String name, String description) {
+    return Counter.builder(name).tag("model", model).description(description).register(registry);
+  }
+
+  private void gauge(String name, String description, java.util.function.DoubleSupplier value) {
+    Gauge.builder(name, value, java.util.function.DoubleSupplier::getAsDouble)
+        .tag("model", model)
+        .description(description)
+        .strongReference(true)
+        .register(registry);
+  }
+
+  void step(long nanos, Learner.StepResult result, int newCount, int replayCount) {
+    stepDuration.record(nanos, TimeUnit.NANOSECONDS);
+    steps.increment();
+    fresh.increment(newCount);
+    replayed.increment(replayCount);
+    loss = result.loss();
+    if (newCount > 0) {
+      double acc = result.freshCorrect() / (double) newCount;
+      double weight = Math.min(1.0, newCount / 1000.0);
+      prequential = Double.isNaN(prequential) ? acc : prequential + weight * (acc - prequential);
+    }
+  }
+
+  void penalty(double value) {
+    penalty = value;
+  }
+
+  /** Registers the per-domain gauges of {@code domain} the first time it is evaluated. */
+  void evaluated(Iterable<String> evaluatedDomains) {
+    for (String domain : evaluatedDomains) {
+      if (domains.add(domain)) {
+        Gauge.builder(
+                "retain.eval.accuracy", report, r -> r.current().getOrDefault(domain, Double.NaN))
+            .tags("model", model, "domain", domain)
+            .description(
+                "Retained accuracy: holdout accuracy of the domain after the latest consolidation")
+            .register(registry);
+        Gauge.builder(
+                "retain.eval.forgetting",
+                report,
+                r -> r.forgetting().getOrDefault(domain, Double.NaN))
+            .tags("model", model, "domain", domain)
+            .description("Best earlier holdout accuracy of the domain minus its current accuracy")
+            .register(registry);
+      }
+    }
+  }
+
+  Counter consolidations(String trigger) {
+    return Counter.builder("retain.train.consolidations")
+        .tags("model", model, "trigger", trigger)
+        .description("Consolidations (Fisher update, evaluation, candidate adapter) by trigger")
+        .register(registry);
+  }
+}

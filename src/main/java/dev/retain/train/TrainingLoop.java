@@ -1,0 +1,316 @@
+package dev.retain.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import dev.retain.config.RetainConfig;
+import dev.retain.eval.AccuracyMatrix;
+import dev.retain.eval.RetentionReport;
+import dev.retain.ingest.ExampleInbox;
+import dev.retain.model.LoraMlp;
+import dev.retain.model.SafeTensors;
+import dev.retain.record.Example;
+import dev.retain.store.ModelState;
+import dev.retain.store.RetainStore;
+import dev.retain.store.StoreBatch;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The learner's thread: drains new examples from the inbox, joins each batch with a replay sample,
+ * steps the adapter, and consolidates (Fisher, anchors, evaluation on every domain's holdout,
+ * checkpoint, candidate) at each domain boundary, every {@code retain.train.consolidate.every} new
+ * examples and when the stream goes idle. While idle it rehearses from the replay buffer for a
+ * bounded number of steps. It never blocks ingest: ingest only hands examples over, and pauses when
+ * the inbox is full.
+ */
+public final class TrainingLoop implements Runnable, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
+  private final RetainConfig config;
+  private final RetainStore store;
+  private final ModelState state;
+  private final ExampleInbox inbox;
+  private final CandidateHandler handler;
+  private final MeterRegistry registry;
+  private final AccuracyMatrix matrix = new AccuracyMatrix();
+  private final ArrayDeque<Example> recent = new ArrayDeque<>();
+  private final SplittableRandom random;
+  private final int batchSize;
+  private final double replayRatio;
+  private final long consolidateEvery;
+  private final int fisherSamples;
+  private final int rehearsalSteps;
+  private final long idleMs;
+  private final Thread thread;
+  private NDManager manager;
+  private LoraMlp model;
+  private Learner learner;
+  private TrainMetrics metrics;
+  private String domain;
+  private long sinceConsolidation;
+  private int rehearsed;
+  private volatile boolean closed;
+  private volatile Throwable failure;
+  private volatile boolean ready;
+
+  public TrainingLoop(
+      RetainConfig config,
+      RetainStore store,
+      ModelState state,
+      ExampleInbox inbox,
+      CandidateHandler handler,
+      MeterRegistry registry) {
+    this.config = config;
+    this.store = store;
+    this.state = state;
+    this.inbox = inbox;
+    this.handler = handler;
+    this.registry = registry;
+    this.random = new SplittableRandom(config.getLong(RetainConfig.TRAIN_SEED));
+    this.batchSize = config.getInt(RetainConfig.TRAIN_BATCH_SIZE);
+    this.replayRatio = config.getDouble(RetainConfig.TRAIN_REPLAY_RATIO);
+    this.consolidateEvery = config.getLong(RetainConfig.TRAIN_CONSOLIDATE_EVERY);
+    this.fisherSamples = config.getInt(RetainConfig.TRAIN_FISHER_SAMPLES);
+    this.rehearsalSteps = config.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS);
+    this.idleMs = config.getLong(RetainConfig.TRAIN_IDLE_MS);
+    this.thread = new Thread(this, "retain-learner");
+    thread.setDaemon(true);
+    thread.setUncaughtExceptionHandler((t, e) -> failure = e);
+  }
+
+  public TrainingLoop start() {
+    thread.start();
+    return this;
+  }
+
+  @Override
+  public void run() {
+    try {
+      initialise();
+      while (!closed) {
+        List<Example> fresh = inbox.drain(batchSize, idleMs);
+        if (!fresh.isEmpty()) {
+          learn(fresh);
+        } else if (rehearsed < rehearsalSteps && state.replay().size() > 0) {
+          rehearse();
+        } else if (sinceConsolidation > 0) {
+          consolidate("idle");
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      if (manager != null) {
+        manager.close();
+      }
+    }
+  }
+
+  private void initialise() throws InterruptedException {
+    Devices.configureThreads(config.getInt(RetainConfig.TRAIN_THREADS));
+    Engine.getInstance().setRandomSeed(config.getLong(RetainConfig.TRAIN_SEED).intValue());
+    manager = Devices.manager(config.getString(RetainConfig.TRAIN_DEVICE));
+    model =
+        LoraMlp.create(
+            manager,
+            config.layerSizes(),
+            config.getInt(RetainConfig.LORA_RANK),
+            config.getDouble(RetainConfig.LORA_ALPHA).floatValue(),
+            config.getBoolean(RetainConfig.LORA_RSLORA));
+    if (!loadBase()) {
+      pretrainBase();
+    }
+    learner =
+        new Learner(
+            model,
+            config.getInt(RetainConfig.RECORD_FEATURES),
+            config.getDouble(RetainConfig.TRAIN_LEARNING_RATE).floatValue(),
+            config.getDouble(RetainConfig.TRAIN_EWC_LAMBDA).floatValue(),
+            config.getDouble(RetainConfig.TRAIN_EWC_GAMMA).floatValue());
+    Checkpoints.Restored restored = Checkpoints.load(store, state.model());
+    if (restored != null) {
+      learner.restore(restored.learner());
+      restored.rows().forEach(row -> matrix.record(row.learned(), row.accuracy()));
+      domain = restored.domain();
+      LOG.info("resumed the learner at step {} (domain {})", learner.steps(), domain);
+    }
+    metrics = new TrainMetrics(registry, state.model(), matrix);
+    metrics.evaluated(matrix.current().keySet());
+    ready = true;
+  }
+
+  private boolean loadBase() {
+    String path = config.getString(RetainConfig.MODEL_BASE_PATH);
+    SafeTensors.Contents base =
+        path.isBlank() ? BaseModels.load(store, state.model()) : BaseModels.readFile(Path.of(path));
+    if (base == null) {
+      return false;
+    }
+    model.loadBase(base.tensors());
+    LOG.info(
+        "loaded base {} ({})", model.baseHash().substring(0, 12), path.isBlank() ? "store" : path);
+    return true;
+  }
+
+  /**
+   * First start without a base file: pretrain on the first examples, keep the base in the store.
+   */
+  private void pretrainBase() throws InterruptedException {
+    int wanted = config.getInt(RetainConfig.MODEL_PRETRAIN_EXAMPLES);
+    List<Example> first = new ArrayList<>(wanted);
+    while (first.size() < wanted && !closed) {
+      first.addAll(inbox.drain(wanted - first.size(), idleMs));
+    }
+    if (closed) {
+      throw new InterruptedException("closed before the base was pretrained");
+    }
+    LOG.info("pretraining the base on the first {} examples", first.size());
+    Pretrainer.train(
+        model,
+        first,
+        config.getInt(RetainConfig.MODEL_PRETRAIN_EPOCHS),
+        batchSize,
+        1e-3f,
+        config.getLong(RetainConfig.TRAIN_SEED));
+    domain = first.get(first.size() - 1).domain();
+    try (StoreBatch batch = store.newBatch()) {
+      BaseModels.save(batch, state.model(), model);
+      store.commit(batch);
+    }
+  }
+
+  /** Trains on {@code fresh}, consolidating at each domain boundary inside it. */
+  private void learn(List<Example> fresh) {
+    rehearsed = 0;
+    int start = 0;
+    for (int i = 0; i <= fresh.size(); i++) {
+      boolean boundary =
+          i < fresh.size() && domain != null && !fresh.get(i).domain().equals(domain);
+      if (i == fresh.size() || boundary) {
+        if (i > start) {
+          train(fresh.subList(start, i));
+        }
+        if (boundary) {
+          consolidate("domain");
+        }
+        start = i;
+      }
+      if (i < fresh.size()) {
+        domain = fresh.get(i).domain();
+      }
+    }
+    if (consolidateEvery > 0 && sinceConsolidation >= consolidateEvery) {
+      consolidate("every");
+    }
+  }
+
+  private void train(List<Example> fresh) {
+    int replayCount = (int) Math.round(fresh.size() * replayRatio);
+    long start = System.nanoTime();
+    List<Example> replayed = state.replay().sample(replayCount, random);
+    Learner.StepResult result = learner.step(fresh, replayed);
+    metrics.step(System.nanoTime() - start, result, fresh.size(), replayed.size());
+    sinceConsolidation += fresh.size();
+    for (Example e : fresh) {
+      recent.addLast(e);
+      if (recent.size() > fisherSamples) {
+        recent.removeFirst();
+      }
+    }
+  }
+
+  /** One replay-only step while the stream is idle. */
+  private void rehearse() {
+    long start = System.nanoTime();
+    List<Example> replayed = state.replay().sample(batchSize * 2, random);
+    Learner.StepResult result = learner.step(List.of(), replayed);
+    metrics.step(System.nanoTime() - start, result, 0, replayed.size());
+    rehearsed++;
+  }
+
+  private void consolidate(String trigger) {
+    if (!recent.isEmpty()) {
+      learner.consolidate(new ArrayList<>(recent));
+      recent.clear();
+    }
+    metrics.penalty(learner.ewcPenalty());
+    Map<String, Double> accuracy = evaluate();
+    matrix.record(domain == null ? "" : domain, accuracy);
+    metrics.evaluated(accuracy.keySet());
+    metrics.consolidations(trigger).increment();
+    Candidate candidate =
+        new Candidate(
+            state.model(),
+            model.adapterTensors(),
+            accuracy,
+            inbox.drainedThrough(),
+            learner.steps(),
+            domain,
+            trigger);
+    Map<String, SafeTensors.Tensor> resetTo = handler.offer(candidate);
+    if (resetTo != null) {
+      model.loadAdapter(resetTo);
+    }
+    Checkpoints.save(store, state.model(), learner, matrix.rows(), matrix.learned(), domain);
+    sinceConsolidation = 0;
+    LOG.info(
+        "consolidated ({}) at step {}: average accuracy {}, per domain {}",
+        trigger,
+        learner.steps(),
+        String.format("%.3f", matrix.averageAccuracy()),
+        accuracy);
+  }
+
+  /** Accuracy on every domain's holdout, in the order the domains were first seen. */
+  private Map<String, Double> evaluate() {
+    Map<String, Double> out = new LinkedHashMap<>();
+    for (String d : state.holdout().domains()) {
+      List<Example> holdout = state.holdout().holdout(d);
+      if (!holdout.isEmpty()) {
+        out.put(d, learner.accuracy(holdout));
+      }
+    }
+    return out;
+  }
+
+  /** What metrics and publishing read. */
+  public RetentionReport report() {
+    return matrix;
+  }
+
+  /** The full accuracy matrix (rows after each consolidation). */
+  public AccuracyMatrix matrix() {
+    return matrix;
+  }
+
+  /** True once the base is loaded or pretrained and the learner is running. */
+  public boolean isReady() {
+    return ready;
+  }
+
+  public boolean isAlive() {
+    return thread.isAlive();
+  }
+
+  /** The failure that ended the loop, or null. */
+  public Throwable failure() {
+    return failure;
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    try {
+      thread.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,112 @@
+package dev.retain.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.retain.cluster.KafkaClients;
+import dev.retain.cluster.Topics;
+import dev.retain.config.RetainConfig;
+import dev.retain.data.DriftStream;
+import dev.retain.metrics.Metrics;
+import dev.retain.record.JsonExampleCodec;
+import dev.retain.testing.KafkaFixture;
+import dev.retain.testing.TestData;
+import dev.retain.train.CandidateHandler;
+import dev.retain.train.TrainingLoop;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The learner process end to end on a real broker: ingest, pretraining at first start, training
+ * with replay and EWC over three domains, consolidation at each boundary and when idle, the
+ * /metrics endpoint, and a restart that resumes from the checkpoint.
+ */
+@Tag("integration")
+class LearnerNodeIT {
+  private static final int PER_DOMAIN = 2000;
+  @TempDir Path dir;
+
+  @Test
+  void shouldLearnEveryDomainKeepEarlierOnesAndResumeAfterRestart() throws Exception {
+    Map<String, Object> props = TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir);
+    RetainConfig config = new RetainConfig(props);
+    produce(config, TestData.driftStream(), 3);
+    List<Map<String, Double>> rows;
+    PrometheusMeterRegistry registry = Metrics.registry("test");
+    try (LearnerNode node = new LearnerNode(config, registry, i -> CandidateHandler.NONE).start()) {
+      TrainingLoop learner = node.learner();
+      await()
+          .atMost(Duration.ofMinutes(3))
+          .until(() -> learnedLast(learner, "domain-2") || !learner.isAlive());
+      assertThat(learner.failure()).isNull();
+      Map<String, Double> now = learner.report().current();
+      assertThat(now).containsOnlyKeys("domain-0", "domain-1", "domain-2");
+      // chance is 0.25; LearnerTest measures retention against naive training with a margin
+      assertThat(now.values()).as("every domain learned: %s", now).allMatch(a -> a > 0.6);
+      assertThat(learner.matrix().learned()).contains("domain-0", "domain-1", "domain-2");
+      String scrape = get("http://127.0.0.1:" + node.metricsPort() + "/metrics");
+      assertThat(scrape)
+          .contains(
+              "retain_eval_accuracy{application=\"test\",domain=\"domain-0\",model=\"default\"}")
+          .contains("retain_train_steps_total{")
+          .contains("retain_examples_ingested_total{")
+          .contains("jvm_memory_used_bytes{");
+      rows = learner.matrix().rows();
+    }
+    PrometheusMeterRegistry second = Metrics.registry("test");
+    try (LearnerNode node = new LearnerNode(config, second, i -> CandidateHandler.NONE).start()) {
+      // no new examples: becoming ready proves the base came from the store, not a new pretraining
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> node.learner().isReady() || !node.learner().isAlive());
+      assertThat(node.learner().failure()).isNull();
+      List<Map<String, Double>> resumed = node.learner().matrix().rows();
+      assertThat(resumed).hasSizeGreaterThanOrEqualTo(rows.size());
+      assertThat(resumed.subList(0, rows.size())).isEqualTo(rows);
+    }
+  }
+
+  private static boolean learnedLast(TrainingLoop learner, String domain) {
+    List<String> learned = learner.matrix().learned();
+    return !learned.isEmpty()
+        && learned.get(learned.size() - 1).equals(domain)
+        && learner.report().current().containsKey(domain);
+  }
+
+  static void produce(RetainConfig config, DriftStream stream, int domains) {
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    JsonExampleCodec codec = new JsonExampleCodec();
+    byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
+    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+      for (int d = 0; d < domains; d++) {
+        for (int i = 0; i < PER_DOMAIN; i++) {
+          producer.send(
+              new ProducerRecord<>(
+                  config.examplesTopic(), key, codec.encode(stream.example(d, i))));
+        }
+      }
+    }
+  }
+
+  private static String get(String url) throws Exception {
+    return HttpClient.newHttpClient()
+        .send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString())
+        .body();
+  }
+}
