@@ -72,7 +72,11 @@ public final class Adam {
       m[i].muli(beta1).addi(g.mul(1 - beta1));
       v[i].muli(beta2).addi(g.square().mul(1 - beta2));
       NDArray update = m[i].div(c1).div(v[i].div(c2).sqrt().add(eps)).mul(lr);
-      params.get(i).subi(update);
+      // through a detached view that shares the storage: autograd refuses in-place changes of a
+      // leaf while grad mode is on, and grad mode is per thread (on by default in a new thread)
+      try (NDArray view = params.get(i).stopGradient()) {
+        view.subi(update);
+      }
       g.subi(g); // gradients accumulate until cleared
     }
   }
