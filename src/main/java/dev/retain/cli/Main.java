@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
     description = "Keeps a deployed model current on drifting Kafka streams without forgetting.",
     subcommands = {
       RunCommand.class,
+      ServeCommand.class,
+      RollbackCommand.class,
       ProduceCommand.class,
       InspectCommand.class,
       ConfigCommand.class,

@@ -5,7 +5,6 @@ import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
 import dev.retain.metrics.Metrics;
 import dev.retain.node.LearnerNode;
-import dev.retain.train.CandidateHandler;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
@@ -30,7 +29,7 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         Topics.ensure(admin, config, 1, (short) 1);
       }
       PrometheusMeterRegistry registry = Metrics.registry("retain-learner");
-      LearnerNode node = new LearnerNode(config, registry, ingest -> CandidateHandler.NONE).start();
+      LearnerNode node = new LearnerNode(config, registry).start();
       Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));
       System.err.println(
           "ingesting "

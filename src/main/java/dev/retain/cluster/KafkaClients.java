@@ -34,6 +34,20 @@ public final class KafkaClients {
     return consumer(config, group, Map.of());
   }
 
+  /**
+   * A consumer for following small, rare records as soon as they land (the adapters and bases
+   * topics): no minimum fetch size, so a new version is seen within one fetch wait.
+   */
+  public static KafkaConsumer<byte[], byte[]> follower(RetainConfig config, String group) {
+    return consumer(
+        config,
+        group,
+        Map.of(
+            ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 1,
+            ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100,
+            ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16));
+  }
+
   private static KafkaConsumer<byte[], byte[]> consumer(
       RetainConfig config, String group, Map<String, Object> extra) {
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
@@ -58,7 +72,7 @@ public final class KafkaClients {
     props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
     props.putIfAbsent(ProducerConfig.BATCH_SIZE_CONFIG, 1 << 18);
     props.putIfAbsent(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
-    props.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 8 << 20);
+    props.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
     return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
   }
 

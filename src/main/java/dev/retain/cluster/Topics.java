@@ -19,14 +19,16 @@ public final class Topics {
     for (String suffix : List.of("examples", "examples.dlq", "predictions", "feedback")) {
       wanted.add(new NewTopic(config.topic(suffix), partitions, replication));
     }
-    wanted.add(
-        new NewTopic(config.topic("adapters"), partitions, replication)
-            .configs(
-                Map.of(
-                    TopicConfig.CLEANUP_POLICY_CONFIG,
-                    TopicConfig.CLEANUP_POLICY_COMPACT,
-                    TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
-                    String.valueOf(16 << 20))));
+    for (String suffix : List.of("adapters", "bases")) {
+      wanted.add(
+          new NewTopic(config.topic(suffix), partitions, replication)
+              .configs(
+                  Map.of(
+                      TopicConfig.CLEANUP_POLICY_CONFIG,
+                      TopicConfig.CLEANUP_POLICY_COMPACT,
+                      TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+                      String.valueOf(16 << 20))));
+    }
     try {
       Set<String> existing = admin.listTopics().names().get();
       wanted.removeIf(t -> existing.contains(t.name()));

@@ -48,6 +48,17 @@ public final class RetainConfig extends AbstractConfig {
   public static final String HOLDOUT_MAX_PER_DOMAIN = "retain.holdout.max.per.domain";
   public static final String METRICS_PORT = "retain.metrics.port";
   public static final String METRICS_HOST = "retain.metrics.host";
+  public static final String PUBLISH_EPSILON = "retain.publish.epsilon";
+  public static final String PUBLISH_ON_REJECT = "retain.publish.on.reject";
+  public static final String PUBLISH_INLINE_MAX_BYTES = "retain.publish.inline.max.bytes";
+  public static final String PUBLISH_BLOB_DIR = "retain.publish.blob.dir";
+  public static final String ADMIN_TOKEN = "retain.admin.token";
+  public static final String SERVE_HOST = "retain.serve.host";
+  public static final String SERVE_PORT = "retain.serve.port";
+  public static final String SERVE_MAX_REQUEST_BYTES = "retain.serve.max.request.bytes";
+  public static final String SERVE_MAX_BATCH = "retain.serve.max.batch";
+  public static final String SERVE_THREADS = "retain.serve.threads";
+  public static final String SERVE_PREDICTIONS = "retain.serve.predictions.enabled";
   public static final String MODEL_HIDDEN = "retain.model.hidden.layers";
   public static final String MODEL_BASE_PATH = "retain.model.base.path";
   public static final String MODEL_PRETRAIN_EXAMPLES = "retain.model.pretrain.examples";
@@ -241,6 +252,84 @@ public final class RetainConfig extends AbstractConfig {
             new NonBlank(),
             Importance.LOW,
             "Address the /metrics endpoint binds (all interfaces, so Prometheus can scrape it).")
+        .define(
+            PUBLISH_EPSILON,
+            Type.DOUBLE,
+            0.01,
+            Range.between(0.0, 1.0),
+            Importance.HIGH,
+            "Promotion gate: a candidate may be at most this much below the champion on any"
+                + " domain's holdout, and its average must not be lower.")
+        .define(
+            PUBLISH_ON_REJECT,
+            Type.STRING,
+            "continue",
+            ValidString.in("continue", "revert"),
+            Importance.MEDIUM,
+            "After a rejected candidate, keep training from it (continue) or from the champion"
+                + " (revert).")
+        .define(
+            PUBLISH_INLINE_MAX_BYTES,
+            Type.INT,
+            4 << 20,
+            Range.atLeast(1024),
+            Importance.LOW,
+            "Adapter archives larger than this are stored under retain.publish.blob.dir and the"
+                + " record carries a file: pointer instead.")
+        .define(
+            PUBLISH_BLOB_DIR,
+            Type.STRING,
+            "",
+            Importance.LOW,
+            "Where large adapter archives go (shared with serving). Empty: <store dir>/blobs.")
+        .define(
+            ADMIN_TOKEN,
+            Type.PASSWORD,
+            "",
+            Importance.HIGH,
+            "Bearer token of the admin endpoints (rollback). Empty: admin endpoints refuse all.")
+        .define(
+            SERVE_HOST,
+            Type.STRING,
+            "127.0.0.1",
+            new NonBlank(),
+            Importance.MEDIUM,
+            "Address `retain serve` binds.")
+        .define(
+            SERVE_PORT,
+            Type.INT,
+            8080,
+            Range.between(0, 65535),
+            Importance.MEDIUM,
+            "Port of `retain serve` (0 picks a free port).")
+        .define(
+            SERVE_MAX_REQUEST_BYTES,
+            Type.INT,
+            4 << 20,
+            Range.atLeast(1024),
+            Importance.LOW,
+            "Largest prediction request body; larger ones get 413.")
+        .define(
+            SERVE_MAX_BATCH,
+            Type.INT,
+            1024,
+            Range.atLeast(1),
+            Importance.LOW,
+            "Most instances in one prediction request; more get 400.")
+        .define(
+            SERVE_THREADS,
+            Type.INT,
+            4,
+            Range.atLeast(1),
+            Importance.LOW,
+            "HTTP worker threads of `retain serve`.")
+        .define(
+            SERVE_PREDICTIONS,
+            Type.BOOLEAN,
+            false,
+            Importance.LOW,
+            "Write each prediction (id, version, class, score, features) to the predictions"
+                + " topic.")
         .define(
             MODEL_HIDDEN,
             Type.LIST,
@@ -445,6 +534,18 @@ public final class RetainConfig extends AbstractConfig {
     return topic("examples");
   }
 
+  public String adaptersTopic() {
+    return topic("adapters");
+  }
+
+  public String basesTopic() {
+    return topic("bases");
+  }
+
+  public String predictionsTopic() {
+    return topic("predictions");
+  }
+
   public String deadLetterTopic() {
     return topic("examples.dlq");
   }
@@ -459,7 +560,10 @@ public final class RetainConfig extends AbstractConfig {
           .append("` | ")
           .append(key.type.name().toLowerCase(Locale.ROOT))
           .append(" | `")
-          .append(key.hasDefault() ? ConfigDef.convertToString(key.defaultValue, key.type) : "")
+          .append(
+              key.hasDefault() && key.type != Type.PASSWORD
+                  ? ConfigDef.convertToString(key.defaultValue, key.type)
+                  : "")
           .append("` | ")
           .append(key.documentation)
           .append(" |\n");

@@ -52,8 +52,11 @@ public final class SafeTensors {
     for (String name : names) {
       Tensor t = tensors.get(name);
       long end = offset + (long) t.data().length * Float.BYTES;
-      header.put(
-          name, Map.of("dtype", "F32", "shape", t.shape(), "data_offsets", List.of(offset, end)));
+      Map<String, Object> spec = new LinkedHashMap<>();
+      spec.put("dtype", "F32");
+      spec.put("shape", t.shape());
+      spec.put("data_offsets", List.of(offset, end));
+      header.put(name, spec);
       offset = end;
     }
     byte[] json = headerBytes(header);

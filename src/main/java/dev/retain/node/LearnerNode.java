@@ -1,14 +1,16 @@
 package dev.retain.node;
 
+import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import dev.retain.ingest.ExampleInbox;
 import dev.retain.ingest.ExampleSink;
 import dev.retain.ingest.IngestService;
 import dev.retain.metrics.HttpEndpoint;
+import dev.retain.publish.AdapterPublisher;
+import dev.retain.publish.AdminHandler;
 import dev.retain.train.CandidateHandler;
 import dev.retain.train.TrainingLoop;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.util.function.Function;
 
 /**
  * What {@code retain run} runs: ingest into the store, the learner on its own thread (unless {@code
@@ -19,23 +21,33 @@ public final class LearnerNode implements AutoCloseable {
   private final IngestService ingest;
   private final TrainingLoop learner;
   private final HttpEndpoint endpoint;
+  private final AdapterPublisher publisher;
   private boolean closed;
 
   /**
-   * @param handlers builds the candidate handler (the publishing gate) from the ingest service,
-   *     whose store it may use
+   * A node that publishes promoted adapters on the adapters topic and serves the admin API (with
+   * {@code /metrics}) on the metrics port.
    */
-  public LearnerNode(
-      RetainConfig config,
-      PrometheusMeterRegistry registry,
-      Function<IngestService, CandidateHandler> handlers) {
+  public LearnerNode(RetainConfig config, PrometheusMeterRegistry registry) {
+    this(config, registry, true);
+  }
+
+  /**
+   * @param publish false: candidates are evaluated but never published (tools and tests of the
+   *     learner alone)
+   */
+  public LearnerNode(RetainConfig config, PrometheusMeterRegistry registry, boolean publish) {
     boolean train = config.getBoolean(RetainConfig.TRAIN_ENABLED);
     ExampleInbox inbox = new ExampleInbox(config.getInt(RetainConfig.INGEST_INBOX_CAPACITY));
     ingest = new IngestService(config, train ? inbox : ExampleSink.DISCARD, registry);
+    publisher =
+        train && publish
+            ? new AdapterPublisher(config, ingest.store(), KafkaClients.producer(config), registry)
+            : null;
+    CandidateHandler handler = publisher == null ? CandidateHandler.NONE : publisher;
     learner =
         train
-            ? new TrainingLoop(
-                config, ingest.store(), ingest.state(), inbox, handlers.apply(ingest), registry)
+            ? new TrainingLoop(config, ingest.store(), ingest.state(), inbox, handler, registry)
             : null;
     endpoint =
         new HttpEndpoint(
@@ -43,6 +55,19 @@ public final class LearnerNode implements AutoCloseable {
             config.getInt(RetainConfig.METRICS_PORT),
             registry,
             2);
+    if (publisher != null) {
+      AdminHandler admin =
+          new AdminHandler(
+              publisher,
+              config.getString(RetainConfig.MODEL_ID),
+              config.getPassword(RetainConfig.ADMIN_TOKEN).value());
+      endpoint.route(admin.path(), admin);
+    }
+  }
+
+  /** The publishing stage, or null when it is off. */
+  public AdapterPublisher publisher() {
+    return publisher;
   }
 
   public LearnerNode start() {
@@ -82,6 +107,9 @@ public final class LearnerNode implements AutoCloseable {
       learner.close();
     }
     ingest.close();
+    if (publisher != null) {
+      publisher.close();
+    }
     endpoint.close();
   }
 }

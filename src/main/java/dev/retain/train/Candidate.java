@@ -10,6 +10,9 @@ import org.apache.kafka.common.TopicPartition;
  * @param model the model id
  * @param adapter the adapter's tensors under PEFT names
  * @param evaluation accuracy per domain on the holdout sets
+ * @param championEvaluation the champion's accuracy on the same holdouts, measured at the same time
+ *     (the base alone, a zero adapter, when there is no champion yet)
+ * @param baseHash SHA-256 of the frozen base
  * @param positions next offset per partition: everything below was trained on
  * @param steps training steps taken so far
  * @param learnedDomain the domain learned most recently
@@ -19,6 +22,8 @@ public record Candidate(
     String model,
     Map<String, SafeTensors.Tensor> adapter,
     Map<String, Double> evaluation,
+    Map<String, Double> championEvaluation,
+    String baseHash,
     Map<TopicPartition, Long> positions,
     long steps,
     String learnedDomain,

@@ -13,6 +13,14 @@ public interface CandidateHandler {
    */
   Map<String, SafeTensors.Tensor> offer(Candidate candidate);
 
+  /** The champion's adapter to compare candidates with, or null (compare with the base alone). */
+  default Map<String, SafeTensors.Tensor> champion() {
+    return null;
+  }
+
+  /** Called once the frozen base is ready, with its hash and safetensors encoding. */
+  default void base(String hash, byte[] safetensors) {}
+
   /** Publishes nothing; training continues from every candidate. */
   CandidateHandler NONE = candidate -> null;
 }

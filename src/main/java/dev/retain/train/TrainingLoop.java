@@ -141,6 +141,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       domain = restored.domain();
       LOG.info("resumed the learner at step {} (domain {})", learner.steps(), domain);
     }
+    handler.base(model.baseHash(), BaseModels.encode(model));
     metrics = new TrainMetrics(registry, state.model(), matrix);
     metrics.evaluated(matrix.current().keySet());
     ready = true;
@@ -242,6 +243,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     }
     metrics.penalty(learner.ewcPenalty());
     Map<String, Double> accuracy = evaluate();
+    Map<String, Double> championAccuracy = evaluateChampion();
     matrix.record(domain == null ? "" : domain, accuracy);
     metrics.evaluated(accuracy.keySet());
     metrics.consolidations(trigger).increment();
@@ -250,6 +252,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
             state.model(),
             model.adapterTensors(),
             accuracy,
+            championAccuracy,
+            model.baseHash(),
             inbox.drainedThrough(),
             learner.steps(),
             domain,
@@ -277,6 +281,29 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         out.put(d, learner.accuracy(holdout));
       }
     }
+    return out;
+  }
+
+  /** The champion's accuracy on the same holdouts (the base alone before the first champion). */
+  private Map<String, Double> evaluateChampion() {
+    Map<String, SafeTensors.Tensor> current = model.adapterTensors();
+    Map<String, SafeTensors.Tensor> champion = handler.champion();
+    model.loadAdapter(champion != null ? champion : zeroAdapter(current));
+    try {
+      return evaluate();
+    } finally {
+      model.loadAdapter(current);
+    }
+  }
+
+  /** The same tensors with every LoRA B zero: an adapter that changes nothing. */
+  private static Map<String, SafeTensors.Tensor> zeroAdapter(Map<String, SafeTensors.Tensor> like) {
+    Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>(like);
+    out.replaceAll(
+        (k, t) ->
+            k.contains("lora_B")
+                ? new SafeTensors.Tensor(t.shape(), new float[t.data().length])
+                : t);
     return out;
   }
 

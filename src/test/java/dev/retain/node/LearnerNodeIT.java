@@ -11,7 +11,6 @@ import dev.retain.metrics.Metrics;
 import dev.retain.record.JsonExampleCodec;
 import dev.retain.testing.KafkaFixture;
 import dev.retain.testing.TestData;
-import dev.retain.train.CandidateHandler;
 import dev.retain.train.TrainingLoop;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.URI;
@@ -47,7 +46,7 @@ class LearnerNodeIT {
     produce(config, TestData.driftStream(), 3);
     List<Map<String, Double>> rows;
     PrometheusMeterRegistry registry = Metrics.registry("test");
-    try (LearnerNode node = new LearnerNode(config, registry, i -> CandidateHandler.NONE).start()) {
+    try (LearnerNode node = new LearnerNode(config, registry, false).start()) {
       TrainingLoop learner = node.learner();
       await()
           .atMost(Duration.ofMinutes(3))
@@ -68,7 +67,7 @@ class LearnerNodeIT {
       rows = learner.matrix().rows();
     }
     PrometheusMeterRegistry second = Metrics.registry("test");
-    try (LearnerNode node = new LearnerNode(config, second, i -> CandidateHandler.NONE).start()) {
+    try (LearnerNode node = new LearnerNode(config, second, false).start()) {
       // no new examples: becoming ready proves the base came from the store, not a new pretraining
       await()
           .atMost(Duration.ofSeconds(60))

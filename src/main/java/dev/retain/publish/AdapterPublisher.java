@@ -1,0 +1,246 @@
+package dev.retain.publish;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retain.config.RetainConfig;
+import dev.retain.model.SafeTensors;
+import dev.retain.store.RetainStore;
+import dev.retain.train.Candidate;
+import dev.retain.train.CandidateHandler;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The publishing stage: judges each candidate with the {@link PromotionGate} against the champion
+ * (both evaluated on the same holdouts), and publishes a promoted one as a PEFT archive on the
+ * adapters topic (key = model id; headers {@code version}, {@code parent}, {@code base-hash},
+ * {@code evaluation}) before recording it as champion in the registry. A crash in between can only
+ * publish the same id again: ids come from the training position, and a recorded id is never
+ * published twice. Also publishes the frozen base on the bases topic (key = its hash), which
+ * serving reads. Thread-safe: the learner offers candidates while the admin endpoint may roll back.
+ */
+public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(AdapterPublisher.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final Registry registry;
+  private final Producer<byte[], byte[]> producer;
+  private final PromotionGate gate;
+  private final PublishMetrics metrics;
+  private final AdapterArchive.LoraSpec lora;
+  private final String model;
+  private final String topic;
+  private final String basesTopic;
+  private final boolean revertOnReject;
+  private final int inlineMaxBytes;
+  private final Path blobDir;
+  private final long seed;
+  private Map<String, SafeTensors.Tensor> championTensors;
+
+  public AdapterPublisher(
+      RetainConfig config,
+      RetainStore store,
+      Producer<byte[], byte[]> producer,
+      io.micrometer.core.instrument.MeterRegistry meters) {
+    this.model = config.getString(RetainConfig.MODEL_ID);
+    this.registry = new Registry(store, model);
+    this.producer = producer;
+    this.gate = new PromotionGate(config.getDouble(RetainConfig.PUBLISH_EPSILON));
+    this.lora =
+        new AdapterArchive.LoraSpec(
+            config.getInt(RetainConfig.LORA_RANK),
+            config.getDouble(RetainConfig.LORA_ALPHA),
+            config.getBoolean(RetainConfig.LORA_RSLORA));
+    this.topic = config.adaptersTopic();
+    this.basesTopic = config.basesTopic();
+    this.revertOnReject = "revert".equals(config.getString(RetainConfig.PUBLISH_ON_REJECT));
+    this.inlineMaxBytes = config.getInt(RetainConfig.PUBLISH_INLINE_MAX_BYTES);
+    String dir = config.getString(RetainConfig.PUBLISH_BLOB_DIR);
+    this.blobDir =
+        dir.isBlank() ? Path.of(config.getString(RetainConfig.STORE_DIR), "blobs") : Path.of(dir);
+    this.seed = config.getLong(RetainConfig.TRAIN_SEED);
+    this.metrics = new PublishMetrics(meters, model, registry);
+  }
+
+  public Registry registry() {
+    return registry;
+  }
+
+  @Override
+  public synchronized Map<String, SafeTensors.Tensor> champion() {
+    if (championTensors == null) {
+      AdapterVersion champion = registry.champion();
+      if (champion != null) {
+        championTensors = AdapterArchive.fromZip(registry.archive(champion.id())).tensors();
+      }
+    }
+    return championTensors;
+  }
+
+  @Override
+  public void base(String hash, byte[] safetensors) {
+    send(
+        new ProducerRecord<>(
+            basesTopic,
+            null,
+            hash.getBytes(StandardCharsets.UTF_8),
+            safetensors,
+            new RecordHeaders()));
+  }
+
+  @Override
+  public synchronized Map<String, SafeTensors.Tensor> offer(Candidate candidate) {
+    Map<String, Long> positions = new LinkedHashMap<>();
+    candidate.positions().forEach((tp, offset) -> positions.put(tp.toString(), offset));
+    String id = VersionIds.of(model, positions, candidate.steps());
+    if (registry.version(id) != null) {
+      return null; // published and recorded before a restart: nothing new
+    }
+    AdapterVersion champion = registry.champion();
+    // the first candidate has no champion to protect: it becomes the first version served
+    Optional<PromotionGate.Reason> rejection =
+        champion == null
+            ? Optional.empty()
+            : champion.steps() == candidate.steps()
+                ? Optional.of(PromotionGate.Reason.UNCHANGED)
+                : gate.judge(candidate.evaluation(), candidate.championEvaluation());
+    if (rejection.isPresent()) {
+      metrics.rejected(rejection.get());
+      LOG.info(
+          "rejected candidate {} ({}): {} vs champion {}",
+          id,
+          rejection.get().tag(),
+          candidate.evaluation(),
+          candidate.championEvaluation());
+      return revertOnReject ? champion() : null;
+    }
+    AdapterVersion version =
+        new AdapterVersion(
+            id,
+            model,
+            champion == null ? "" : champion.id(),
+            candidate.baseHash(),
+            candidate.evaluation(),
+            positions,
+            candidate.steps(),
+            System.currentTimeMillis());
+    AdapterArchive archive =
+        AdapterArchive.of(version, lora, candidate.adapter(), provenance(candidate, champion));
+    byte[] zip = archive.toZip();
+    publish(version, zip, false);
+    registry.promote(version, zip);
+    championTensors = candidate.adapter();
+    metrics.promoted(version);
+    LOG.info("promoted {} (average {})", id, String.format("%.3f", version.averageAccuracy()));
+    return null;
+  }
+
+  private Map<String, String> provenance(Candidate candidate, AdapterVersion parent) {
+    Map<String, String> out = new LinkedHashMap<>();
+    out.put("seed", Long.toString(seed));
+    out.put("learned_domain", candidate.learnedDomain() == null ? "" : candidate.learnedDomain());
+    out.put("trigger", candidate.trigger());
+    out.put("learned_from", learnedFrom(candidate, parent));
+    out.put("code_version", CodeVersion.get());
+    return out;
+  }
+
+  /** "topic-partition:[from,to)" per partition: the offsets learned since the parent. */
+  private static String learnedFrom(Candidate candidate, AdapterVersion parent) {
+    StringBuilder out = new StringBuilder();
+    candidate
+        .positions()
+        .forEach(
+            (tp, to) -> {
+              long from = parent == null ? 0 : parent.positions().getOrDefault(tp.toString(), 0L);
+              out.append(out.length() == 0 ? "" : ",")
+                  .append(tp)
+                  .append(":[")
+                  .append(from)
+                  .append(",")
+                  .append(to)
+                  .append(")");
+            });
+    return out.toString();
+  }
+
+  /** Makes an earlier version champion again and publishes it, so serving follows. */
+  public synchronized AdapterVersion rollback(String id) {
+    AdapterVersion version = registry.version(id);
+    if (version == null) {
+      throw new IllegalArgumentException("unknown version " + id + " of model " + model);
+    }
+    byte[] zip = registry.archive(id);
+    publish(version, zip, true);
+    registry.setChampion(id);
+    championTensors = AdapterArchive.fromZip(zip).tensors();
+    metrics.rolledBack(version);
+    LOG.info("rolled back to {}", id);
+    return version;
+  }
+
+  private void publish(AdapterVersion version, byte[] zip, boolean rollback) {
+    RecordHeaders headers = new RecordHeaders();
+    headers.add("version", utf8(version.id()));
+    headers.add("parent", utf8(version.parent()));
+    headers.add("base-hash", utf8(version.baseHash()));
+    try {
+      headers.add("evaluation", JSON.writeValueAsBytes(version.evaluation()));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    if (rollback) {
+      headers.add("rollback", utf8("true"));
+    }
+    byte[] value = zip;
+    if (zip.length > inlineMaxBytes) {
+      value = utf8(pointer(version.id(), zip));
+      headers.add("pointer", utf8("true"));
+    }
+    send(new ProducerRecord<>(topic, null, utf8(model), value, headers));
+  }
+
+  /** Writes an archive too large to inline next to the store; returns its URI. */
+  private String pointer(String id, byte[] zip) {
+    try {
+      Files.createDirectories(blobDir);
+      Path file = blobDir.resolve(id + ".zip");
+      Files.write(file, zip);
+      return file.toUri().toString();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot store adapter archive " + id, e);
+    }
+  }
+
+  private void send(ProducerRecord<byte[], byte[]> record) {
+    try {
+      producer.send(record).get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while publishing", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(
+          "publishing to " + record.topic() + " failed: " + e.getCause(), e.getCause());
+    }
+  }
+
+  /** Closes the producer, which this publisher owns. */
+  @Override
+  public void close() {
+    producer.close();
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,84 @@
+package dev.retain.publish;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.EnumMap;
+import java.util.Map;
+
+/** Meters of the publishing stage, tagged with the model id. */
+final class PublishMetrics {
+  private final MeterRegistry registry;
+  private final String model;
+  private final Counter published;
+  private final Counter rollbacks;
+  private final Map<PromotionGate.Reason, Counter> rejected =
+      new EnumMap<>(PromotionGate.Reason.class);
+  private Meter current;
+  private volatile double championAverage = Double.NaN;
+  private volatile double championSteps = Double.NaN;
+
+  PublishMetrics(MeterRegistry registry, String model, Registry versions) {
+    this.registry = registry;
+    this.model = model;
+    published =
+        Counter.builder("retain.adapters.published")
+            .tag("model", model)
+            .description("Adapter versions promoted and published")
+            .register(registry);
+    rollbacks =
+        Counter.builder("retain.adapters.rollbacks")
+            .tag("model", model)
+            .description("Rollbacks to an earlier version")
+            .register(registry);
+    for (PromotionGate.Reason reason : PromotionGate.Reason.values()) {
+      rejected.put(
+          reason,
+          Counter.builder("retain.adapters.rejected")
+              .tags("model", model, "reason", reason.tag())
+              .description("Candidates the promotion gate rejected, by reason")
+              .register(registry));
+    }
+    Gauge.builder("retain.adapter.champion.average.accuracy", this, m -> m.championAverage)
+        .tag("model", model)
+        .description("Average holdout accuracy of the champion when it was promoted")
+        .register(registry);
+    Gauge.builder("retain.adapter.champion.steps", this, m -> m.championSteps)
+        .tag("model", model)
+        .description("Training steps behind the champion (grows with each promotion)")
+        .register(registry);
+    AdapterVersion champion = versions.champion();
+    if (champion != null) {
+      champion(champion);
+    }
+  }
+
+  void rejected(PromotionGate.Reason reason) {
+    rejected.get(reason).increment();
+  }
+
+  void promoted(AdapterVersion version) {
+    published.increment();
+    champion(version);
+  }
+
+  void rolledBack(AdapterVersion version) {
+    rollbacks.increment();
+    champion(version);
+  }
+
+  /** The champion as an info gauge (value 1, the version as a tag), replacing the previous one. */
+  private synchronized void champion(AdapterVersion version) {
+    if (current != null) {
+      registry.remove(current);
+    }
+    current =
+        Gauge.builder("retain.adapter.version", () -> 1)
+            .tags("model", model, "version", version.id())
+            .description("The champion adapter version (value 1, version in the tag)")
+            .register(registry);
+    championAverage = version.averageAccuracy();
+    championSteps = version.steps();
+  }
+}

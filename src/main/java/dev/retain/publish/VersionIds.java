@@ -1,0 +1,20 @@
+package dev.retain.publish;
+
+import dev.retain.model.Tensors;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Version ids: {@code <model>-s<steps>-<hash>}, the hash (12 hex digits of SHA-256) taken over the
+ * model id, the training position and the step count. The same position gives the same id, so a
+ * crash between publishing and recording can only publish that same id again.
+ */
+public final class VersionIds {
+  private VersionIds() {}
+
+  public static String of(String model, Map<String, Long> positions, long steps) {
+    String position = new TreeMap<>(positions).toString();
+    String hash = Tensors.sha256(model + "|" + position + "|" + steps).substring(0, 12);
+    return model + "-s" + steps + "-" + hash;
+  }
+}

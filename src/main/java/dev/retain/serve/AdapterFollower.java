@@ -1,0 +1,170 @@
+package dev.retain.serve;
+
+import dev.retain.cluster.KafkaClients;
+import dev.retain.config.RetainConfig;
+import dev.retain.model.SafeTensors;
+import dev.retain.publish.AdapterArchive;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Follows the bases and adapters topics from their beginning (both are compacted: the latest record
+ * per key survives) and swaps each new version of the model in, atomically: {@link #current()}
+ * returns either the old or the new model, never a mix. Records its publication-to-use latency
+ * (record timestamp to swap). Runs on its own thread; {@link #close()} stops it.
+ */
+public final class AdapterFollower implements Runnable, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(AdapterFollower.class);
+  private final Consumer<byte[], byte[]> consumer;
+  private final String model;
+  private final String adaptersTopic;
+  private final String basesTopic;
+  private final Map<String, Map<String, SafeTensors.Tensor>> bases = new HashMap<>();
+  private final AtomicReference<ServingModel> current = new AtomicReference<>();
+  private final Timer swapLatency;
+  private final Counter swaps;
+  private final Counter unusable;
+  private final Thread thread;
+  private ConsumerRecord<byte[], byte[]> waitingForBase;
+  private volatile boolean closed;
+
+  public AdapterFollower(RetainConfig config, MeterRegistry registry) {
+    this.model = config.getString(RetainConfig.MODEL_ID);
+    this.adaptersTopic = config.adaptersTopic();
+    this.basesTopic = config.basesTopic();
+    this.consumer = KafkaClients.follower(config, "retain-serve-" + model);
+    swapLatency =
+        Timer.builder("retain.serve.swap.latency")
+            .tag("model", model)
+            .description("From a version's publication (record timestamp) to its use in serving")
+            .publishPercentiles(0.5, 0.99)
+            .register(registry);
+    swaps =
+        Counter.builder("retain.serve.swaps")
+            .tag("model", model)
+            .description("Adapter versions swapped into serving")
+            .register(registry);
+    unusable =
+        Counter.builder("retain.serve.adapters.unusable")
+            .tag("model", model)
+            .description("Adapter records that could not be loaded (bad archive, missing blob)")
+            .register(registry);
+    thread = new Thread(this, "retain-adapter-follower");
+    thread.setDaemon(true);
+  }
+
+  public AdapterFollower start() {
+    thread.start();
+    return this;
+  }
+
+  /** The model serving now, or null before the first version arrived. */
+  public ServingModel current() {
+    return current.get();
+  }
+
+  @Override
+  public void run() {
+    try {
+      List<TopicPartition> partitions = new ArrayList<>();
+      for (String topic : List.of(basesTopic, adaptersTopic)) {
+        consumer
+            .partitionsFor(topic)
+            .forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
+      }
+      consumer.assign(partitions);
+      consumer.seekToBeginning(partitions);
+      while (!closed) {
+        for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+          handle(record);
+        }
+      }
+    } catch (WakeupException e) {
+      if (!closed) {
+        throw e;
+      }
+    } finally {
+      consumer.close();
+    }
+  }
+
+  private void handle(ConsumerRecord<byte[], byte[]> record) {
+    if (record.value() == null) {
+      return;
+    }
+    if (record.topic().equals(basesTopic)) {
+      String hash = new String(record.key(), StandardCharsets.UTF_8);
+      bases.put(hash, SafeTensors.read(record.value()).tensors());
+      if (waitingForBase != null) {
+        ConsumerRecord<byte[], byte[]> waiting = waitingForBase;
+        waitingForBase = null;
+        handle(waiting);
+      }
+      return;
+    }
+    if (record.key() == null || !model.equals(new String(record.key(), StandardCharsets.UTF_8))) {
+      return;
+    }
+    String baseHash = header(record, "base-hash");
+    if (!bases.containsKey(baseHash)) {
+      waitingForBase = record; // the base is published first; it may lie later in a fetch
+      return;
+    }
+    try {
+      AdapterArchive archive = AdapterArchive.fromZip(archiveBytes(record));
+      ServingModel next = ServingModel.merge(bases.get(baseHash), archive);
+      current.set(next);
+      swaps.increment();
+      swapLatency.record(
+          Math.max(0, System.currentTimeMillis() - record.timestamp()), TimeUnit.MILLISECONDS);
+      LOG.info("serving {}", next.version());
+    } catch (RuntimeException | IOException e) {
+      unusable.increment();
+      LOG.warn("cannot use adapter record at offset {}: {}", record.offset(), e.toString());
+    }
+  }
+
+  private static byte[] archiveBytes(ConsumerRecord<byte[], byte[]> record) throws IOException {
+    if ("true".equals(header(record, "pointer"))) {
+      return Files.readAllBytes(
+          Path.of(URI.create(new String(record.value(), StandardCharsets.UTF_8))));
+    }
+    return record.value();
+  }
+
+  private static String header(ConsumerRecord<byte[], byte[]> record, String name) {
+    Header header = record.headers().lastHeader(name);
+    return header == null ? "" : new String(header.value(), StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    consumer.wakeup();
+    try {
+      thread.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,200 @@
+package dev.retain.serve;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import dev.retain.metrics.HttpEndpoint;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code POST /v1/models/{model}/predict} with {@code {"features": [...]}} (one instance) or {@code
+ * {"instances": [[...], ...]}} (a batch), each optionally with {@code "id"} / {@code "ids"}; and
+ * {@code GET /v1/models/{model}} for the version serving now and its evaluation. A request takes
+ * the current model once and answers from it, so a swap never splits a request across versions. Bad
+ * input gets a 4xx with a JSON {@code error}.
+ */
+final class PredictHandler implements HttpHandler {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final AdapterFollower follower;
+  private final String model;
+  private final int maxBytes;
+  private final int maxBatch;
+  private final ServeMetrics metrics;
+  private final PredictionLog log;
+
+  PredictHandler(
+      AdapterFollower follower,
+      String model,
+      int maxBytes,
+      int maxBatch,
+      ServeMetrics metrics,
+      PredictionLog log) {
+    this.follower = follower;
+    this.model = model;
+    this.maxBytes = maxBytes;
+    this.maxBatch = maxBatch;
+    this.metrics = metrics;
+    this.log = log;
+  }
+
+  String path() {
+    return "/v1/models/" + model;
+  }
+
+  @Override
+  public void handle(HttpExchange exchange) throws IOException {
+    long start = System.nanoTime();
+    try (exchange) {
+      String rest = exchange.getRequestURI().getPath().substring(path().length());
+      String method = exchange.getRequestMethod();
+      if (rest.isEmpty() && method.equals("GET")) {
+        describe(exchange);
+      } else if (rest.equals("/predict") && method.equals("POST")) {
+        predict(exchange, start);
+      } else {
+        error(
+            exchange,
+            rest.isEmpty() || rest.equals("/predict") ? 405 : 404,
+            "no route " + method + " " + exchange.getRequestURI().getPath());
+      }
+    }
+  }
+
+  private void describe(HttpExchange exchange) throws IOException {
+    ServingModel serving = follower.current();
+    if (serving == null) {
+      error(exchange, 503, "no adapter version published yet");
+      return;
+    }
+    ObjectNode body = JSON.createObjectNode();
+    body.put("model", model);
+    body.put("version", serving.version());
+    body.set("adapter_config", serving.config());
+    HttpEndpoint.respond(exchange, 200, "application/json", JSON.writeValueAsString(body));
+  }
+
+  private void predict(HttpExchange exchange, long start) throws IOException {
+    byte[] bytes = readLimited(exchange.getRequestBody());
+    if (bytes == null) {
+      error(exchange, 413, "request larger than " + maxBytes + " bytes");
+      return;
+    }
+    ServingModel serving = follower.current();
+    if (serving == null) {
+      error(exchange, 503, "no adapter version published yet");
+      return;
+    }
+    Request request;
+    try {
+      request = Request.parse(JSON.readTree(bytes), serving.features(), maxBatch);
+    } catch (JsonProcessingException e) {
+      error(exchange, 400, "body is not JSON: " + e.getOriginalMessage());
+      return;
+    } catch (IllegalArgumentException e) {
+      error(exchange, 400, e.getMessage());
+      return;
+    }
+    ObjectNode body = JSON.createObjectNode();
+    body.put("model", model);
+    body.put("version", serving.version());
+    ArrayNode predictions = JSON.createArrayNode();
+    for (int i = 0; i < request.instances().size(); i++) {
+      float[] p = serving.probabilities(request.instances().get(i));
+      int best = argMax(p);
+      ObjectNode one = predictions.addObject();
+      String id = request.ids().get(i);
+      if (id != null) {
+        one.put("id", id);
+      }
+      one.put("class", best);
+      one.put("score", p[best]);
+      log.write(id, serving.version(), best, p[best], request.instances().get(i));
+    }
+    if (request.single()) {
+      body.setAll((ObjectNode) predictions.get(0));
+    } else {
+      body.set("predictions", predictions);
+    }
+    HttpEndpoint.respond(exchange, 200, "application/json", JSON.writeValueAsString(body));
+    metrics.served(serving.version(), request.instances().size(), System.nanoTime() - start);
+  }
+
+  /** The body, or null when it is larger than the limit. */
+  private byte[] readLimited(InputStream in) throws IOException {
+    byte[] bytes = in.readNBytes(maxBytes + 1);
+    return bytes.length > maxBytes ? null : bytes;
+  }
+
+  private static int argMax(float[] p) {
+    int best = 0;
+    for (int i = 1; i < p.length; i++) {
+      if (p[i] > p[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private void error(HttpExchange exchange, int status, String message) throws IOException {
+    metrics.error(status);
+    HttpEndpoint.respond(
+        exchange,
+        status,
+        "application/json",
+        JSON.writeValueAsString(java.util.Map.of("error", message)));
+  }
+
+  /** A parsed request: its instances and their ids (null where none was given). */
+  record Request(List<float[]> instances, List<String> ids, boolean single) {
+    static Request parse(JsonNode body, int features, int maxBatch) {
+      if (body == null || !body.isObject()) {
+        throw new IllegalArgumentException("body must be a JSON object with features or instances");
+      }
+      List<float[]> instances = new ArrayList<>();
+      List<String> ids = new ArrayList<>();
+      if (body.has("features")) {
+        instances.add(vector(body.get("features"), features, 0));
+        ids.add(body.hasNonNull("id") ? body.get("id").asText() : null);
+        return new Request(instances, ids, true);
+      }
+      JsonNode batch = body.get("instances");
+      if (batch == null || !batch.isArray() || batch.isEmpty()) {
+        throw new IllegalArgumentException(
+            "body needs \"features\" (one) or \"instances\" (a non-empty batch)");
+      }
+      if (batch.size() > maxBatch) {
+        throw new IllegalArgumentException("batch of " + batch.size() + " > limit " + maxBatch);
+      }
+      JsonNode idList = body.get("ids");
+      for (int i = 0; i < batch.size(); i++) {
+        instances.add(vector(batch.get(i), features, i));
+        ids.add(idList != null && idList.has(i) ? idList.get(i).asText() : null);
+      }
+      return new Request(instances, ids, false);
+    }
+
+    private static float[] vector(JsonNode node, int features, int index) {
+      if (node == null || !node.isArray() || node.size() != features) {
+        throw new IllegalArgumentException(
+            "instance " + index + ": expected an array of " + features + " numbers");
+      }
+      float[] x = new float[features];
+      for (int i = 0; i < features; i++) {
+        JsonNode v = node.get(i);
+        if (!v.isNumber() || !Double.isFinite(v.asDouble())) {
+          throw new IllegalArgumentException(
+              "instance " + index + ": feature " + i + " is not a finite number");
+        }
+        x[i] = (float) v.asDouble();
+      }
+      return x;
+    }
+  }
+}

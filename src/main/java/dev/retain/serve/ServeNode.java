@@ -1,0 +1,69 @@
+package dev.retain.serve;
+
+import dev.retain.cluster.KafkaClients;
+import dev.retain.config.RetainConfig;
+import dev.retain.metrics.HttpEndpoint;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+/**
+ * What {@code retain serve} runs: the adapter follower and the HTTP endpoint (predictions, model
+ * info and {@code /metrics}) on {@code retain.serve.host:port}, 127.0.0.1 by default.
+ */
+public final class ServeNode implements AutoCloseable {
+  private final AdapterFollower follower;
+  private final HttpEndpoint endpoint;
+  private final PredictionLog log;
+  private boolean closed;
+
+  public ServeNode(RetainConfig config, PrometheusMeterRegistry registry) {
+    String model = config.getString(RetainConfig.MODEL_ID);
+    follower = new AdapterFollower(config, registry);
+    log =
+        new PredictionLog(
+            config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
+                ? KafkaClients.producer(config)
+                : null,
+            config.predictionsTopic(),
+            model);
+    PredictHandler handler =
+        new PredictHandler(
+            follower,
+            model,
+            config.getInt(RetainConfig.SERVE_MAX_REQUEST_BYTES),
+            config.getInt(RetainConfig.SERVE_MAX_BATCH),
+            new ServeMetrics(registry, model),
+            log);
+    endpoint =
+        new HttpEndpoint(
+                config.getString(RetainConfig.SERVE_HOST),
+                config.getInt(RetainConfig.SERVE_PORT),
+                registry,
+                config.getInt(RetainConfig.SERVE_THREADS))
+            .route(handler.path(), handler);
+  }
+
+  public ServeNode start() {
+    follower.start();
+    endpoint.start();
+    return this;
+  }
+
+  public int port() {
+    return endpoint.port();
+  }
+
+  public AdapterFollower follower() {
+    return follower;
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    endpoint.close();
+    follower.close();
+    log.close();
+  }
+}

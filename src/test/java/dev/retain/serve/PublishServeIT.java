@@ -1,0 +1,222 @@
+package dev.retain.serve;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retain.cluster.KafkaClients;
+import dev.retain.cluster.Topics;
+import dev.retain.config.RetainConfig;
+import dev.retain.data.DriftStream;
+import dev.retain.metrics.Metrics;
+import dev.retain.node.LearnerNode;
+import dev.retain.publish.AdapterVersion;
+import dev.retain.record.Example;
+import dev.retain.record.JsonExampleCodec;
+import dev.retain.testing.KafkaFixture;
+import dev.retain.testing.TestData;
+import io.micrometer.core.instrument.search.Search;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Learner, publisher and serving endpoint together on a real broker: versions are published and
+ * hot-swapped into serving, bad requests get 4xx, a poisoned stream (domain 0's inputs with flipped
+ * labels) promotes nothing that forgets domain 0, and a rollback through the token-guarded admin
+ * endpoint is followed by serving.
+ */
+@Tag("integration")
+class PublishServeIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String TOKEN = "s3cret";
+  private final HttpClient http = HttpClient.newHttpClient();
+  private final DriftStream stream = TestData.driftStream();
+  @TempDir Path dir;
+
+  @Test
+  void shouldPublishServeGatePoisonAndRollBack() throws Exception {
+    Map<String, Object> props = TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir);
+    props.put(RetainConfig.ADMIN_TOKEN, TOKEN);
+    props.put(RetainConfig.SERVE_PORT, 0);
+    props.put(RetainConfig.SERVE_MAX_REQUEST_BYTES, 4096);
+    // 200 holdout examples per domain: sampling noise alone is about 0.02
+    props.put(RetainConfig.PUBLISH_EPSILON, 0.05);
+    // a naive learner (no replay, no EWC), so that the poison really damages candidates and only
+    // the gate stands between them and serving
+    props.put(RetainConfig.TRAIN_REPLAY_RATIO, 0.0);
+    props.put(RetainConfig.TRAIN_EWC_LAMBDA, 0.0);
+    RetainConfig config = new RetainConfig(props);
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    produce(config, 0, "domain-0", false);
+    produce(config, 1, "domain-1", false);
+    PrometheusMeterRegistry learnerMeters = Metrics.registry("learner");
+    PrometheusMeterRegistry serveMeters = Metrics.registry("serve");
+    try (LearnerNode learner = new LearnerNode(config, learnerMeters).start();
+        ServeNode serve = new ServeNode(config, serveMeters).start()) {
+      String api = "http://127.0.0.1:" + serve.port() + "/v1/models/default";
+      String admin = "http://127.0.0.1:" + learner.metricsPort() + "/v1/models/default";
+      AdapterVersion first = awaitServingChampion(learner, serve);
+      assertThat(first.evaluation()).containsKeys("domain-0", "domain-1");
+
+      JsonNode one = post(api + "/predict", body(stream.example(1, 9000)), 200);
+      assertThat(one.get("version").asText()).isEqualTo(first.id());
+      assertThat(one.get("class").asInt()).isBetween(0, 3);
+      JsonNode batch = post(api + "/predict", batchBody(3), 200);
+      assertThat(batch.get("predictions")).hasSize(3);
+      assertThat(get(api, 200).get("adapter_config").get("peft_type").asText()).isEqualTo("LORA");
+      post(api + "/predict", "{\"features\":[1,2,3]}", 400);
+      post(api + "/predict", "not json", 400);
+      post(api + "/predict", "{\"instances\":[" + "[0],".repeat(2000) + "[0]]}", 413);
+      get(api + "/nothing", 404);
+
+      double cleanBefore = servedAccuracy(serve, 0);
+      produce(config, 0, "poisoned", true);
+      await()
+          .atMost(Duration.ofMinutes(3))
+          .until(() -> learnedLast(learner, "poisoned") || !learner.learner().isAlive());
+      assertThat(learner.learner().failure()).isNull();
+      double candidateDomain0 = learner.learner().report().current().get("domain-0");
+      double rejected =
+          Search.in(learnerMeters).name("retain.adapters.rejected").counters().stream()
+              .mapToDouble(c -> c.count())
+              .sum();
+      assertThat(rejected).as("the gate rejected poisoned candidates").isPositive();
+      AdapterVersion champion = learner.publisher().registry().champion();
+      assertThat(champion.evaluation().get("domain-0"))
+          .as("the champion kept domain 0 while the candidate fell to %.3f", candidateDomain0)
+          .isGreaterThan(candidateDomain0 + 0.1);
+      assertThat(servedAccuracy(serve, 0))
+          .as("served accuracy on clean domain 0")
+          .isGreaterThan(cleanBefore - 0.05);
+
+      List<AdapterVersion> history = learner.publisher().registry().history();
+      String target = history.get(0).id();
+      double swaps = serveMeters.get("retain.serve.swaps").counter().count();
+      rollback(admin, target, "wrong", 401);
+      rollback(admin, target, TOKEN, 200);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  serveMeters.get("retain.serve.swaps").counter().count() > swaps
+                      && serve.follower().current().version().equals(target));
+      assertThat(learner.publisher().registry().champion().id()).isEqualTo(target);
+      assertThat(get(admin + "/versions", TOKEN, 200).get("champion").asText()).isEqualTo(target);
+    }
+  }
+
+  private static AdapterVersion awaitServingChampion(LearnerNode learner, ServeNode serve) {
+    await()
+        .atMost(Duration.ofMinutes(3))
+        .until(
+            () -> {
+              AdapterVersion champion = learner.publisher().registry().champion();
+              ServingModel serving = serve.follower().current();
+              return champion != null
+                  && serving != null
+                  && champion.evaluation().containsKey("domain-1")
+                  && serving.version().equals(champion.id());
+            });
+    return learner.publisher().registry().champion();
+  }
+
+  private static boolean learnedLast(LearnerNode node, String domain) {
+    List<String> learned = node.learner().matrix().learned();
+    return !learned.isEmpty() && learned.get(learned.size() - 1).equals(domain);
+  }
+
+  private double servedAccuracy(ServeNode serve, int domain) {
+    ServingModel model = serve.follower().current();
+    int right = 0;
+    int n = 1000;
+    for (int i = 0; i < n; i++) {
+      Example e = stream.example(domain, 20_000 + i);
+      float[] p = model.probabilities(e.features());
+      int best = 0;
+      for (int k = 1; k < p.length; k++) {
+        best = p[k] > p[best] ? k : best;
+      }
+      right += best == e.label() ? 1 : 0;
+    }
+    return right / (double) n;
+  }
+
+  private void produce(RetainConfig config, int domain, String name, boolean flipLabels) {
+    JsonExampleCodec codec = new JsonExampleCodec();
+    byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
+    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+      for (int i = 0; i < 2000; i++) {
+        Example e = stream.example(domain, 100_000L * (flipLabels ? 1 : 0) + i);
+        int label = flipLabels ? (e.label() + 1) % 4 : e.label();
+        Example out = new Example(name + "-" + i, e.features(), label, name, e.ts());
+        producer.send(new ProducerRecord<>(config.examplesTopic(), key, codec.encode(out)));
+      }
+    }
+  }
+
+  private String body(Example e) throws Exception {
+    return JSON.writeValueAsString(Map.of("id", e.id(), "features", e.features()));
+  }
+
+  private String batchBody(int n) throws Exception {
+    float[][] xs = new float[n][];
+    for (int i = 0; i < n; i++) {
+      xs[i] = stream.example(1, 9100 + i).features();
+    }
+    return JSON.writeValueAsString(Map.of("instances", xs));
+  }
+
+  private JsonNode post(String url, String body, int status) throws Exception {
+    HttpResponse<String> response =
+        http.send(
+            HttpRequest.newBuilder(URI.create(url))
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+    return JSON.readTree(response.body());
+  }
+
+  private JsonNode get(String url, int status) throws Exception {
+    return get(url, null, status);
+  }
+
+  private JsonNode get(String url, String token, int status) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url));
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
+    HttpResponse<String> response =
+        http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+    return JSON.readTree(response.body());
+  }
+
+  private void rollback(String admin, String to, String token, int status) throws Exception {
+    HttpResponse<String> response =
+        http.send(
+            HttpRequest.newBuilder(URI.create(admin + "/rollback"))
+                .header("Authorization", "Bearer " + token)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"to\":\"" + to + "\"}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+  }
+}

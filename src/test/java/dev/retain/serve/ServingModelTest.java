@@ -1,0 +1,56 @@
+package dev.retain.serve;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.retain.model.LoraMlp;
+import dev.retain.model.SafeTensors;
+import dev.retain.publish.AdapterArchive;
+import dev.retain.publish.AdapterVersion;
+import dev.retain.record.Example;
+import dev.retain.testing.TestData;
+import dev.retain.train.Learner;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The merged plain-Java model must answer like the engine's base + LoRA forward pass. */
+class ServingModelTest {
+  @Test
+  void shouldMatchTheEngineForwardPassAfterMergingTheAdapter() {
+    Engine.getInstance().setRandomSeed(11);
+    var stream = TestData.driftStream();
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraMlp model = LoraMlp.create(manager, new int[] {32, 24, 16, 4}, 4, 8, false)) {
+      Learner learner = new Learner(model, 32, 1e-2f, 0f, 1f);
+      for (int i = 0; i < 20; i++) {
+        List<Example> batch = new ArrayList<>();
+        for (int j = 0; j < 32; j++) {
+          batch.add(stream.example(1, i * 32L + j));
+        }
+        learner.step(batch, List.of());
+      }
+      AdapterVersion version =
+          new AdapterVersion("v", "m", "", model.baseHash(), Map.of(), Map.of(), 20, 0);
+      AdapterArchive archive =
+          AdapterArchive.of(
+              version, new AdapterArchive.LoraSpec(4, 8, false), model.adapterTensors(), Map.of());
+      Map<String, SafeTensors.Tensor> base = model.baseTensors();
+      ServingModel serving = ServingModel.merge(base, AdapterArchive.fromZip(archive.toZip()));
+      for (int i = 0; i < 50; i++) {
+        float[] x = stream.example(1, 5000 + i).features();
+        NDArray logits = model.forward(manager.create(x).reshape(1, 32));
+        float[] expected = logits.softmax(1).toFloatArray();
+        float[] actual = serving.probabilities(x);
+        for (int k = 0; k < expected.length; k++) {
+          assertThat(actual[k]).isCloseTo(expected[k], within(1e-4f));
+        }
+      }
+      assertThat(serving.version()).isEqualTo("v");
+    }
+  }
+}
