@@ -1,11 +1,12 @@
 package dev.retain.cli;
 
 import dev.retain.bench.IngestBench;
+import dev.retain.bench.ServeBench;
 import picocli.CommandLine.Command;
 
 /** Benchmarks: each prints a table and, with --json, one JSON object as its last line. */
 @Command(
     name = "bench",
     description = "Benchmarks that print a table (and one JSON object with --json).",
-    subcommands = {IngestBench.class})
+    subcommands = {IngestBench.class, ServeBench.class})
 final class BenchCommand {}

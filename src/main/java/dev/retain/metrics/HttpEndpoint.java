@@ -17,6 +17,14 @@ import java.util.concurrent.Executors;
  * whatever other handlers its owner adds. Binds the given host; port 0 picks a free port.
  */
 public final class HttpEndpoint implements AutoCloseable {
+  static {
+    // the JDK server writes headers and body separately; with Nagle on, each small response then
+    // waits for the client's delayed ACK (about 40 ms). Read once, when the server classes load.
+    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+      System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
+  }
+
   private final HttpServer server;
   private final ExecutorService executor;
 

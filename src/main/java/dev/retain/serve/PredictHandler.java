@@ -1,7 +1,9 @@
 package dev.retain.serve;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -93,7 +95,7 @@ final class PredictHandler implements HttpHandler {
     }
     Request request;
     try {
-      request = Request.parse(JSON.readTree(bytes), serving.features(), maxBatch);
+      request = Request.parse(bytes, serving.features(), maxBatch);
     } catch (JsonProcessingException e) {
       error(exchange, 400, "body is not JSON: " + e.getOriginalMessage());
       return;
@@ -105,8 +107,9 @@ final class PredictHandler implements HttpHandler {
     body.put("model", model);
     body.put("version", serving.version());
     ArrayNode predictions = JSON.createArrayNode();
+    float[][] probabilities = serving.probabilities(request.instances());
     for (int i = 0; i < request.instances().size(); i++) {
-      float[] p = serving.probabilities(request.instances().get(i));
+      float[] p = probabilities[i];
       int best = argMax(p);
       ObjectNode one = predictions.addObject();
       String id = request.ids().get(i);
@@ -153,48 +156,105 @@ final class PredictHandler implements HttpHandler {
 
   /** A parsed request: its instances and their ids (null where none was given). */
   record Request(List<float[]> instances, List<String> ids, boolean single) {
-    static Request parse(JsonNode body, int features, int maxBatch) {
-      if (body == null || !body.isObject()) {
-        throw new IllegalArgumentException("body must be a JSON object with features or instances");
+    private static final JsonFactory FACTORY =
+        JsonFactory.builder()
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.USE_FAST_DOUBLE_PARSER)
+            .build();
+
+    /** Parses with a streaming parser straight into float arrays (no tree per request). */
+    static Request parse(byte[] body, int features, int maxBatch) throws IOException {
+      try (JsonParser p = FACTORY.createParser(body)) {
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+          throw new IllegalArgumentException(
+              "body must be a JSON object with features or instances");
+        }
+        float[] single = null;
+        String id = null;
+        List<float[]> instances = null;
+        List<String> ids = new ArrayList<>();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String field = p.currentName();
+          JsonToken value = p.nextToken();
+          switch (field) {
+            case "features" -> single = vector(p, features, 0);
+            case "id" -> id = value == JsonToken.VALUE_NULL ? null : p.getValueAsString();
+            case "instances" -> instances = batch(p, features, maxBatch);
+            case "ids" -> ids = strings(p);
+            default -> p.skipChildren();
+          }
+        }
+        if (single != null) {
+          List<String> one = new ArrayList<>();
+          one.add(id);
+          return new Request(List.of(single), one, true);
+        }
+        if (instances == null || instances.isEmpty()) {
+          throw new IllegalArgumentException(
+              "body needs \"features\" (one) or \"instances\" (a non-empty batch)");
+        }
+        List<String> padded = new ArrayList<>(ids);
+        while (padded.size() < instances.size()) {
+          padded.add(null);
+        }
+        return new Request(instances, padded.subList(0, instances.size()), false);
       }
-      List<float[]> instances = new ArrayList<>();
-      List<String> ids = new ArrayList<>();
-      if (body.has("features")) {
-        instances.add(vector(body.get("features"), features, 0));
-        ids.add(body.hasNonNull("id") ? body.get("id").asText() : null);
-        return new Request(instances, ids, true);
-      }
-      JsonNode batch = body.get("instances");
-      if (batch == null || !batch.isArray() || batch.isEmpty()) {
-        throw new IllegalArgumentException(
-            "body needs \"features\" (one) or \"instances\" (a non-empty batch)");
-      }
-      if (batch.size() > maxBatch) {
-        throw new IllegalArgumentException("batch of " + batch.size() + " > limit " + maxBatch);
-      }
-      JsonNode idList = body.get("ids");
-      for (int i = 0; i < batch.size(); i++) {
-        instances.add(vector(batch.get(i), features, i));
-        ids.add(idList != null && idList.has(i) ? idList.get(i).asText() : null);
-      }
-      return new Request(instances, ids, false);
     }
 
-    private static float[] vector(JsonNode node, int features, int index) {
-      if (node == null || !node.isArray() || node.size() != features) {
+    private static List<float[]> batch(JsonParser p, int features, int maxBatch)
+        throws IOException {
+      if (p.currentToken() != JsonToken.START_ARRAY) {
+        throw new IllegalArgumentException("\"instances\" must be an array of arrays");
+      }
+      List<float[]> out = new ArrayList<>();
+      while (p.nextToken() != JsonToken.END_ARRAY) {
+        if (out.size() == maxBatch) {
+          throw new IllegalArgumentException("batch larger than the limit " + maxBatch);
+        }
+        out.add(vector(p, features, out.size()));
+      }
+      return out;
+    }
+
+    private static float[] vector(JsonParser p, int features, int index) throws IOException {
+      if (p.currentToken() != JsonToken.START_ARRAY) {
         throw new IllegalArgumentException(
             "instance " + index + ": expected an array of " + features + " numbers");
       }
       float[] x = new float[features];
-      for (int i = 0; i < features; i++) {
-        JsonNode v = node.get(i);
-        if (!v.isNumber() || !Double.isFinite(v.asDouble())) {
+      int i = 0;
+      for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+        if (i == features) {
           throw new IllegalArgumentException(
-              "instance " + index + ": feature " + i + " is not a finite number");
+              "instance " + index + ": more than " + features + " features");
         }
-        x[i] = (float) v.asDouble();
+        if (t != JsonToken.VALUE_NUMBER_FLOAT && t != JsonToken.VALUE_NUMBER_INT) {
+          throw new IllegalArgumentException(
+              "instance " + index + ": feature " + i + " is not a number");
+        }
+        float v = p.getFloatValue();
+        if (!Float.isFinite(v)) {
+          throw new IllegalArgumentException(
+              "instance " + index + ": feature " + i + " is not finite");
+        }
+        x[i++] = v;
+      }
+      if (i != features) {
+        throw new IllegalArgumentException(
+            "instance " + index + ": expected " + features + " features, got " + i);
       }
       return x;
+    }
+
+    private static List<String> strings(JsonParser p) throws IOException {
+      List<String> out = new ArrayList<>();
+      if (p.currentToken() != JsonToken.START_ARRAY) {
+        p.skipChildren();
+        return out;
+      }
+      while (p.nextToken() != JsonToken.END_ARRAY) {
+        out.add(p.currentToken() == JsonToken.VALUE_NULL ? null : p.getValueAsString());
+      }
+      return out;
     }
   }
 }
