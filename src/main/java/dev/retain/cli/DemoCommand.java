@@ -4,14 +4,25 @@ import dev.retain.cluster.EmbeddedKafka;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
-import dev.retain.ingest.ExampleInbox;
-import dev.retain.ingest.IngestService;
-import io.micrometer.core.instrument.MeterRegistry;
+import dev.retain.data.DomainStream;
+import dev.retain.data.FashionMnist;
+import dev.retain.metrics.Metrics;
+import dev.retain.node.LearnerNode;
+import dev.retain.publish.AdapterVersion;
+import dev.retain.record.Example;
+import dev.retain.serve.ServeNode;
+import dev.retain.train.TrainingLoop;
 import io.micrometer.core.instrument.search.Search;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
@@ -20,46 +31,77 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The demo: an embedded broker, the ingest service and a generated drift stream with some bad
- * records, then a table of what the store holds and what went to the dead-letter topic.
+ * The demo: an embedded broker, the learner (ingest, training, publishing), the serving endpoint
+ * and a drift stream (Fashion-MNIST with permuted domains when installed, generated otherwise) with
+ * some bad records; then the accuracy matrix, a plot of retained accuracy per domain, the adapter
+ * versions and a prediction served over HTTP.
  */
 @Command(name = "demo", description = "Run Retain end to end on an embedded broker.")
 final class DemoCommand implements Callable<Integer> {
   @Option(names = "--domains", defaultValue = "4", description = "Domains in the drift stream.")
   int domains;
 
-  @Option(names = "--per-domain", defaultValue = "3000", description = "Examples per domain.")
+  @Option(names = "--per-domain", defaultValue = "4000", description = "Examples per domain.")
   int perDomain;
+
+  @Option(
+      names = "--data",
+      defaultValue = "auto",
+      description =
+          "auto (Fashion-MNIST when installed), fashion-permuted, fashion-rotated, generated.")
+  String data;
 
   @Override
   public Integer call() throws Exception {
+    String chosen = chosenData();
+    System.err.println(
+        "data: "
+            + chosen
+            + (chosen.equals("generated") && data.equals("auto")
+                ? " (" + FashionMnist.INSTALL_HINT + ")"
+                : ""));
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-      Map<String, Object> props = new HashMap<>();
-      props.put(RetainConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-      props.put(RetainConfig.STORE_DIR, Files.createTempDirectory("retain-demo").toString());
-      RetainConfig config = new RetainConfig(props);
+      RetainConfig config = config(kafka.bootstrapServers());
       try (Admin admin = KafkaClients.admin(config)) {
         Topics.ensure(admin, config, 1, (short) 1);
       }
-      MeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-      ExampleInbox inbox = new ExampleInbox(1 << 20);
-      try (IngestService service = new IngestService(config, inbox, registry).start()) {
-        produce(config);
-        long expected = (long) domains * perDomain + domains * perDomain / 500;
-        while (service.loop().committedRecords() < expected && service.isAlive()) {
-          Thread.onSpinWait();
-          Thread.sleep(50); // progress display cadence, not a condition stand-in
-          System.err.printf(
-              "\ringested %,d of %,d records", service.loop().committedRecords(), expected);
-        }
-        System.err.println();
-        report(service, registry);
+      PrometheusMeterRegistry learnerMeters = Metrics.registry("retain-learner");
+      try (LearnerNode learner = new LearnerNode(config, learnerMeters).start();
+          ServeNode serve = new ServeNode(config, Metrics.registry("retain-serve")).start()) {
+        System.err.printf(
+            "learner metrics: http://127.0.0.1:%d/metrics   serving: http://127.0.0.1:%d/v1/models/default%n",
+            learner.metricsPort(), serve.port());
+        produce(config, chosen);
+        awaitSettled(learner, serve);
+        report(learner, serve, learnerMeters, DomainStream.named(chosen, 784, 10, 42));
       }
     }
     return 0;
   }
 
-  private void produce(RetainConfig config) {
+  private String chosenData() {
+    if (!data.equals("auto")) {
+      return data;
+    }
+    return FashionMnist.available(Path.of(FashionMnist.DEFAULT_DIR))
+        ? "fashion-permuted"
+        : "generated";
+  }
+
+  private RetainConfig config(String bootstrap) throws Exception {
+    Map<String, Object> props = new HashMap<>();
+    props.put(RetainConfig.BOOTSTRAP_SERVERS, bootstrap);
+    props.put(RetainConfig.STORE_DIR, Files.createTempDirectory("retain-demo").toString());
+    props.put(RetainConfig.STORE_SYNC, false);
+    props.put(RetainConfig.RECORD_CODEC, "binary");
+    props.put(RetainConfig.MODEL_PRETRAIN_EXAMPLES, Math.min(perDomain / 2, 3000));
+    props.put(RetainConfig.METRICS_PORT, 0);
+    props.put(RetainConfig.SERVE_PORT, 0);
+    props.put(RetainConfig.ADMIN_TOKEN, "demo");
+    return new RetainConfig(props);
+  }
+
+  private void produce(RetainConfig config, String chosen) {
     String[] args = {
       "--domains",
       String.valueOf(domains),
@@ -67,30 +109,131 @@ final class DemoCommand implements Callable<Integer> {
       String.valueOf(perDomain),
       "--bad-every",
       "500",
+      "--data",
+      chosen,
       "-s",
-      RetainConfig.BOOTSTRAP_SERVERS + "=" + config.getString(RetainConfig.BOOTSTRAP_SERVERS)
+      RetainConfig.BOOTSTRAP_SERVERS + "=" + config.getString(RetainConfig.BOOTSTRAP_SERVERS),
+      "-s",
+      RetainConfig.RECORD_CODEC + "=binary"
     };
     new CommandLine(new ProduceCommand()).execute(args);
   }
 
-  private static void report(IngestService service, MeterRegistry registry) {
-    System.out.printf("%-12s %8s %8s%n", "domain", "seen", "holdout");
-    service
-        .state()
-        .holdout()
-        .seenByDomain()
-        .forEach(
-            (d, seen) ->
-                System.out.printf(
-                    "%-12s %8d %8d%n", d, seen, service.state().holdout().sizeByDomain().get(d)));
+  /** Waits until the learner consolidated after the last domain went idle and serving caught up. */
+  private void awaitSettled(LearnerNode learner, ServeNode serve) throws InterruptedException {
+    String last = "domain-" + (domains - 1);
+    TrainingLoop loop = learner.learner();
+    while (loop.isAlive()) {
+      List<String> learned = loop.matrix().learned();
+      AdapterVersion champion = learner.publisher().registry().champion();
+      boolean settled =
+          !learned.isEmpty()
+              && learned.get(learned.size() - 1).equals(last)
+              && loop.lastTrigger().equals("idle")
+              && champion != null
+              && serve.follower().current() != null
+              && serve.follower().current().version().equals(champion.id());
+      if (settled) {
+        break;
+      }
+      System.err.printf(
+          "\ringested %,d records, learned %s, %d consolidations, champion %s      ",
+          learner.ingest().loop().committedRecords(),
+          learned.isEmpty() ? "-" : learned.get(learned.size() - 1),
+          learned.size(),
+          champion == null ? "-" : champion.id());
+      Thread.sleep(500); // progress display cadence, not a condition stand-in
+    }
+    System.err.println();
+    if (!loop.isAlive()) {
+      throw new IllegalStateException("the learner stopped: " + loop.failure());
+    }
+  }
+
+  private void report(
+      LearnerNode learner, ServeNode serve, PrometheusMeterRegistry meters, DomainStream stream)
+      throws Exception {
+    TrainingLoop loop = learner.learner();
+    List<Map<String, Double>> rows = loop.matrix().rows();
+    List<String> learned = loop.matrix().learned();
+    List<String> all = List.copyOf(loop.report().current().keySet());
+    System.out.println(
+        "\nAccuracy matrix R[i][j]: after learning domain i (row), accuracy on domain j");
+    System.out.printf("%-22s", "after learning");
+    all.forEach(d -> System.out.printf("%10s", d));
+    System.out.println();
+    for (int i = 0; i < rows.size(); i++) {
+      System.out.printf("%-22s", learned.get(i) + " (" + (i + 1) + ")");
+      Map<String, Double> row = rows.get(i);
+      all.forEach(
+          d ->
+              System.out.printf(
+                  "%10s", row.containsKey(d) ? String.format("%.3f", row.get(d)) : "-"));
+      System.out.println();
+    }
     System.out.printf(
-        "replay reservoir: %d slots, per class %s%n",
-        service.state().replay().size(), service.state().replay().sizeByClass());
-    Search.in(registry).name("retain.examples.rejected").counters().stream()
+        "%naverage accuracy %.3f, backward transfer %+.3f, forgetting %s%n",
+        loop.report().averageAccuracy(),
+        loop.report().backwardTransfer(),
+        format(loop.report().forgetting()));
+    plot(rows, all);
+    List<AdapterVersion> history = learner.publisher().registry().history();
+    double rejected =
+        Search.in(meters).name("retain.adapters.rejected").counters().stream()
+            .mapToDouble(c -> c.count())
+            .sum();
+    System.out.printf(
+        "%nadapter versions: %d promoted, %.0f rejected by the gate%n", history.size(), rejected);
+    history.forEach(v -> System.out.printf("  %-34s average %.3f%n", v.id(), v.averageAccuracy()));
+    Search.in(meters).name("retain.examples.rejected").counters().stream()
         .filter(c -> c.count() > 0)
         .forEach(
             c ->
                 System.out.printf(
                     "dead letters (%s): %.0f%n", c.getId().getTag("reason"), c.count()));
+    Example probe = stream.example(0, 59_999);
+    String body = "{\"id\":\"probe\",\"features\":" + Arrays.toString(probe.features()) + "}";
+    HttpResponse<String> response =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:" + serve.port() + "/v1/models/default/predict"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    System.out.printf(
+        "%nPOST /v1/models/default/predict (true class %d) -> %s%n",
+        probe.label(), response.body());
+  }
+
+  private static String format(Map<String, Double> values) {
+    StringBuilder out = new StringBuilder();
+    values.forEach(
+        (k, v) ->
+            out.append(out.length() == 0 ? "" : ", ").append(k).append(String.format(" %.3f", v)));
+    return out.toString();
+  }
+
+  /** Retained accuracy per domain over consolidations, as a text plot (one letter per domain). */
+  private static void plot(List<Map<String, Double>> rows, List<String> domains) {
+    int height = 10;
+    System.out.println(
+        "\nRetained accuracy per domain over consolidations (a = domain-0, b = domain-1, ...)");
+    for (int level = height; level >= 0; level--) {
+      StringBuilder line = new StringBuilder(String.format("%4.1f |", level / (double) height));
+      for (Map<String, Double> row : rows) {
+        char mark = ' ';
+        for (int d = 0; d < domains.size(); d++) {
+          Double acc = row.get(domains.get(d));
+          if (acc != null && Math.round(acc * height) == level) {
+            mark = mark == ' ' ? (char) ('a' + d) : '*';
+          }
+        }
+        line.append("  ").append(mark);
+      }
+      System.out.println(line);
+    }
+    System.out.println("     +" + "---".repeat(rows.size()) + "  consolidation ->");
   }
 }

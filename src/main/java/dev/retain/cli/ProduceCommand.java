@@ -2,7 +2,7 @@ package dev.retain.cli;
 
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
-import dev.retain.data.DriftStream;
+import dev.retain.data.DomainStream;
 import dev.retain.record.Example;
 import dev.retain.record.ExampleCodec;
 import java.nio.charset.StandardCharsets;
@@ -30,17 +30,24 @@ final class ProduceCommand implements Callable<Integer> {
       description = "Send a malformed record after every N good ones (0: never).")
   int badEvery;
 
+  @Option(
+      names = "--data",
+      defaultValue = "generated",
+      description =
+          "generated, fashion-permuted, fashion-rotated, or auto (Fashion-MNIST when installed).")
+  String data;
+
   @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated stream.")
   long seed;
 
   @Override
   public Integer call() {
     RetainConfig config = options.load();
-    DriftStream stream =
-        new DriftStream(
+    DomainStream stream =
+        DomainStream.named(
+            data,
             config.getInt(RetainConfig.RECORD_FEATURES),
             config.getInt(RetainConfig.RECORD_CLASSES),
-            1.0f,
             seed);
     ExampleCodec codec = ExampleCodec.named(config.getString(RetainConfig.RECORD_CODEC));
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);

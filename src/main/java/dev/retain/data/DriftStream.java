@@ -9,7 +9,7 @@ import java.util.SplittableRandom;
  * of the features (domain 0 is the identity), so a model that learns a new domain naively forgets
  * the old ones. Deterministic for a given seed.
  */
-public final class DriftStream {
+public final class DriftStream implements DomainStream {
   private final int features;
   private final int classes;
   private final float noise;
@@ -33,6 +33,7 @@ public final class DriftStream {
   /**
    * Example number {@code index} of domain {@code domain}; the same arguments give the same one.
    */
+  @Override
   public Example example(int domain, long index) {
     SplittableRandom random = new SplittableRandom(seed ^ (domain * 0x9E3779B97F4A7C15L) ^ index);
     int label = random.nextInt(classes);

@@ -59,6 +59,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private volatile boolean closed;
   private volatile Throwable failure;
   private volatile boolean ready;
+  private volatile String lastTrigger = "";
 
   public TrainingLoop(
       RetainConfig config,
@@ -94,11 +95,17 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   public void run() {
     try {
       initialise();
+      boolean idle = false;
       while (!closed) {
-        List<Example> fresh = inbox.drain(batchSize, idleMs);
+        boolean rehearsing = idle && rehearsed < rehearsalSteps && state.replay().size() > 0;
+        // while rehearsing, only look for new examples; otherwise wait for them up to idle.ms
+        List<Example> fresh = inbox.drain(batchSize, rehearsing ? 0 : idleMs);
         if (!fresh.isEmpty()) {
+          idle = false;
           learn(fresh);
-        } else if (rehearsed < rehearsalSteps && state.replay().size() > 0) {
+        } else if (!idle) {
+          idle = true;
+        } else if (rehearsing) {
           rehearse();
         } else if (sinceConsolidation > 0) {
           consolidate("idle");
@@ -264,6 +271,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     }
     Checkpoints.save(store, state.model(), learner, matrix.rows(), matrix.learned(), domain);
     sinceConsolidation = 0;
+    lastTrigger = trigger;
     LOG.info(
         "consolidated ({}) at step {}: average accuracy {}, per domain {}",
         trigger,
@@ -320,6 +328,11 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   /** True once the base is loaded or pretrained and the learner is running. */
   public boolean isReady() {
     return ready;
+  }
+
+  /** What caused the latest consolidation: domain, every or idle ("" before the first). */
+  public String lastTrigger() {
+    return lastTrigger;
   }
 
   public boolean isAlive() {

@@ -1,0 +1,38 @@
+package dev.retain.data;
+
+import dev.retain.record.Example;
+
+/** A labeled stream split into domains: example {@code index} of domain {@code domain}. */
+@FunctionalInterface
+public interface DomainStream {
+  Example example(int domain, long index);
+
+  /**
+   * The stream {@code name} names: {@code generated} (a {@link DriftStream} with the given shape),
+   * {@code fashion-permuted} or {@code fashion-rotated} (Fashion-MNIST training images; 784
+   * features, 10 classes), or {@code auto}: Fashion-MNIST permuted when installed, else generated.
+   */
+  static DomainStream named(String name, int features, int classes, long seed) {
+    String chosen =
+        name.equals("auto")
+            ? (FashionMnist.available(java.nio.file.Path.of(FashionMnist.DEFAULT_DIR))
+                ? "fashion-permuted"
+                : "generated")
+            : name;
+    return switch (chosen) {
+      case "generated" -> new DriftStream(features, classes, 1.0f, seed);
+      case "fashion-permuted", "fashion-rotated" -> {
+        if (features != FashionMnist.PIXELS || classes != 10) {
+          throw new IllegalArgumentException(
+              "Fashion-MNIST needs retain.record.features=784 and retain.record.classes=10");
+        }
+        FashionMnist data =
+            FashionMnist.load(java.nio.file.Path.of(FashionMnist.DEFAULT_DIR), true);
+        FashionMnist.Shift shift =
+            chosen.endsWith("permuted") ? FashionMnist.Shift.PERMUTED : FashionMnist.Shift.ROTATED;
+        yield (domain, index) -> data.example(shift, domain, (int) (index % data.size()), seed);
+      }
+      default -> throw new IllegalArgumentException("unknown data " + name);
+    };
+  }
+}

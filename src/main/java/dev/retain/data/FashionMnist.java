@@ -1,0 +1,158 @@
+package dev.retain.data;
+
+import dev.retain.record.Example;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Fashion-MNIST from Debian's {@code dataset-fashion-mnist} package (IDX files, gzipped, under
+ * {@value #DEFAULT_DIR}), as 784 pixel features scaled to [0, 1], with the continual-learning
+ * domains the benchmarks use: permuted (domain 0 = original, others = fixed pixel permutations) and
+ * rotated (by multiples of 45 degrees).
+ */
+public final class FashionMnist {
+  public static final String DEFAULT_DIR = "/usr/share/datasets/fashion-mnist";
+  public static final String INSTALL_HINT =
+      "Fashion-MNIST is missing: install it with `apt-get install dataset-fashion-mnist`"
+          + " (files under "
+          + DEFAULT_DIR
+          + ")";
+  public static final int PIXELS = 784;
+  private final float[][] images;
+  private final int[] labels;
+
+  private FashionMnist(float[][] images, int[] labels) {
+    this.images = images;
+    this.labels = labels;
+  }
+
+  /** True when the package's files are present in {@code dir}. */
+  public static boolean available(Path dir) {
+    return Files.isReadable(dir.resolve("train-images-idx3-ubyte.gz"))
+        && Files.isReadable(dir.resolve("t10k-images-idx3-ubyte.gz"));
+  }
+
+  /** The training (60,000) or test (10,000) split. */
+  public static FashionMnist load(Path dir, boolean train) {
+    String prefix = train ? "train" : "t10k";
+    try {
+      return new FashionMnist(
+          images(dir.resolve(prefix + "-images-idx3-ubyte.gz")),
+          labels(dir.resolve(prefix + "-labels-idx1-ubyte.gz")));
+    } catch (IOException e) {
+      throw new UncheckedIOException(INSTALL_HINT + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static DataInputStream open(Path file) throws IOException {
+    InputStream in = new GZIPInputStream(Files.newInputStream(file), 1 << 16);
+    return new DataInputStream(new java.io.BufferedInputStream(in, 1 << 16));
+  }
+
+  private static float[][] images(Path file) throws IOException {
+    try (DataInputStream in = open(file)) {
+      if (in.readInt() != 0x803) {
+        throw new IOException(file + " is not an IDX image file");
+      }
+      int n = in.readInt();
+      int pixels = in.readInt() * in.readInt();
+      float[][] out = new float[n][pixels];
+      byte[] row = new byte[pixels];
+      for (int i = 0; i < n; i++) {
+        in.readFully(row);
+        for (int p = 0; p < pixels; p++) {
+          out[i][p] = (row[p] & 0xff) / 255f;
+        }
+      }
+      return out;
+    }
+  }
+
+  private static int[] labels(Path file) throws IOException {
+    try (DataInputStream in = open(file)) {
+      if (in.readInt() != 0x801) {
+        throw new IOException(file + " is not an IDX label file");
+      }
+      int[] out = new int[in.readInt()];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = in.readUnsignedByte();
+      }
+      return out;
+    }
+  }
+
+  public int size() {
+    return labels.length;
+  }
+
+  /** The kinds of domain shift the benchmarks use. */
+  public enum Shift {
+    PERMUTED,
+    ROTATED
+  }
+
+  /**
+   * Image {@code index} as seen in {@code domain}: permuted pixels (domain 0 unchanged) or rotated
+   * by 45 degrees times the domain number.
+   */
+  public Example example(Shift shift, int domain, int index, long seed) {
+    float[] x =
+        shift == Shift.PERMUTED
+            ? permute(images[index], Permutations.of(PIXELS, domain, seed))
+            : rotate(images[index], domain * 45);
+    return new Example(
+        shift.name().toLowerCase(java.util.Locale.ROOT).charAt(0) + "d" + domain + "-" + index,
+        x,
+        labels[index],
+        "domain-" + domain,
+        0L);
+  }
+
+  /** Examples {@code from} (inclusive) to {@code to} of one domain. */
+  public List<Example> domain(Shift shift, int domain, int from, int to, long seed) {
+    List<Example> out = new ArrayList<>(to - from);
+    for (int i = from; i < to; i++) {
+      out.add(example(shift, domain, i, seed));
+    }
+    return out;
+  }
+
+  private static float[] permute(float[] image, int[] permutation) {
+    float[] out = new float[image.length];
+    for (int i = 0; i < image.length; i++) {
+      out[permutation[i]] = image[i];
+    }
+    return out;
+  }
+
+  /** Rotation about the image centre, nearest neighbour, zero outside. */
+  static float[] rotate(float[] image, int degrees) {
+    if (degrees % 360 == 0) {
+      return image.clone();
+    }
+    double rad = Math.toRadians(degrees);
+    double cos = Math.cos(rad);
+    double sin = Math.sin(rad);
+    float[] out = new float[image.length];
+    double c = 13.5;
+    for (int y = 0; y < 28; y++) {
+      for (int x = 0; x < 28; x++) {
+        double sx = cos * (x - c) + sin * (y - c) + c;
+        double sy = -sin * (x - c) + cos * (y - c) + c;
+        int ix = (int) Math.round(sx);
+        int iy = (int) Math.round(sy);
+        if (ix >= 0 && ix < 28 && iy >= 0 && iy < 28) {
+          out[y * 28 + x] = image[iy * 28 + ix];
+        }
+      }
+    }
+    return out;
+  }
+}
