@@ -33,8 +33,12 @@ public final class ConfigLoader {
     Map<String, String> out = new HashMap<>();
     env.forEach(
         (name, value) -> {
-          if (name.startsWith("RETAIN_")) {
-            out.put(name.toLowerCase(Locale.ROOT).replace('_', '.'), value);
+          String key = name.toLowerCase(Locale.ROOT).replace('_', '.');
+          // other RETAIN_* variables (RETAIN_JAVA_OPTS of the launcher) are not settings
+          if (name.startsWith("RETAIN_")
+              && (key.startsWith(RetainConfig.KAFKA_PREFIX)
+                  || RetainConfig.DEFINITION.names().contains(key))) {
+            out.put(key, value);
           }
         });
     return out;

@@ -104,7 +104,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
         new ExampleValidator(
             config.getInt(RetainConfig.RECORD_FEATURES),
             config.getInt(RetainConfig.RECORD_CLASSES));
-    this.metrics = new IngestMetrics(registry, state);
+    this.metrics = new IngestMetrics(registry, state, config.getInt(RetainConfig.RECORD_CLASSES));
     this.topic = config.examplesTopic();
     this.dlqTopic = config.deadLetterTopic();
     this.group = config.getString(RetainConfig.INGEST_GROUP_ID);

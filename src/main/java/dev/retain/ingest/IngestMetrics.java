@@ -17,8 +17,25 @@ final class IngestMetrics {
   private final Map<RejectReason, Counter> rejected = new EnumMap<>(RejectReason.class);
   final Timer commitDuration;
 
-  IngestMetrics(MeterRegistry registry, ModelState state) {
+  private final MeterRegistry registry;
+  private final ModelState state;
+  private final java.util.Set<String> domains = new java.util.HashSet<>();
+
+  IngestMetrics(MeterRegistry registry, ModelState state, int classes) {
+    this.registry = registry;
+    this.state = state;
     String model = state.model();
+    for (int c = 0; c < classes; c++) {
+      int label = c;
+      Gauge.builder(
+              "retain.replay.class.size",
+              state.replay(),
+              r -> r.sizeByClass().getOrDefault(label, 0))
+          .tags("model", model, "class", Integer.toString(c))
+          .description("Replay reservoir slots held by one class")
+          .register(registry);
+    }
+    state.holdout().domains().forEach(this::domainSeen);
     ingested =
         Counter.builder("retain.examples.ingested")
             .tag("model", model)
@@ -57,6 +74,20 @@ final class IngestMetrics {
   void ingested(int n, int heldOutCount) {
     ingested.increment(n);
     heldOut.increment(heldOutCount);
+    if (heldOutCount > 0 && domains.size() < state.holdout().domains().size()) {
+      state.holdout().domains().forEach(this::domainSeen);
+    }
+  }
+
+  /** Registers the holdout-size gauge of a domain the first time it is seen. */
+  private void domainSeen(String domain) {
+    if (domains.add(domain)) {
+      Gauge.builder(
+              "retain.holdout.size", state.holdout(), h -> h.sizeByDomain().getOrDefault(domain, 0))
+          .tags("model", state.model(), "domain", domain)
+          .description("Held-out evaluation examples of one domain")
+          .register(registry);
+    }
   }
 
   void rejected(RejectReason reason) {

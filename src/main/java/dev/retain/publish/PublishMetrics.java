@@ -18,6 +18,7 @@ final class PublishMetrics {
   private Meter current;
   private volatile double championAverage = Double.NaN;
   private volatile double championSteps = Double.NaN;
+  private volatile double lastPromotion = Double.NaN;
 
   PublishMetrics(MeterRegistry registry, String model, Registry versions) {
     this.registry = registry;
@@ -48,9 +49,15 @@ final class PublishMetrics {
         .tag("model", model)
         .description("Training steps behind the champion (grows with each promotion)")
         .register(registry);
+    Gauge.builder("retain.adapter.last.promotion.timestamp", this, m -> m.lastPromotion)
+        .tag("model", model)
+        .baseUnit("seconds")
+        .description("When the champion was promoted or rolled back to (Unix time)")
+        .register(registry);
     AdapterVersion champion = versions.champion();
     if (champion != null) {
       champion(champion);
+      lastPromotion = champion.createdAt() / 1000.0; // a restart is not a promotion
     }
   }
 
@@ -80,5 +87,6 @@ final class PublishMetrics {
             .register(registry);
     championAverage = version.averageAccuracy();
     championSteps = version.steps();
+    lastPromotion = (current == null ? version.createdAt() : System.currentTimeMillis()) / 1000.0;
   }
 }

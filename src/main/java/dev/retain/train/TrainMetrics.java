@@ -105,6 +105,15 @@ final class TrainMetrics {
     }
   }
 
+  /** A new domain label appeared in the stream: a drift announced by the producers. */
+  void driftDetected() {
+    Counter.builder("retain.drift.detections")
+        .tags("model", model, "source", "domain-label")
+        .description("Drifts detected: a change of the records' domain label")
+        .register(registry)
+        .increment();
+  }
+
   Counter consolidations(String trigger) {
     return Counter.builder("retain.train.consolidations")
         .tags("model", model, "trigger", trigger)

@@ -206,6 +206,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
           train(fresh.subList(start, i));
         }
         if (boundary) {
+          metrics.driftDetected();
           consolidate("domain");
         }
         start = i;

@@ -119,6 +119,9 @@ class PublishServeIT {
                       && serve.follower().current().version().equals(target));
       assertThat(learner.publisher().registry().champion().id()).isEqualTo(target);
       assertThat(get(admin + "/versions", TOKEN, 200).get("champion").asText()).isEqualTo(target);
+      assertThat(families(learnerMeters.scrape() + serveMeters.scrape()))
+          .as("retain_* families exposed vs the README's metric table")
+          .isEqualTo(readmeMetricTable());
     }
   }
 
@@ -135,6 +138,36 @@ class PublishServeIT {
                   && serving.version().equals(champion.id());
             });
     return learner.publisher().registry().champion();
+  }
+
+  private static java.util.Set<String> families(String scrape) {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    for (String line : scrape.split("\n")) {
+      if (line.startsWith("# TYPE retain_")) {
+        out.add(line.split(" ")[2]);
+      }
+    }
+    // a timer's companion gauge (<name>_max) is documented with the timer
+    out.removeIf(
+        name -> name.endsWith("_max") && out.contains(name.substring(0, name.length() - 4)));
+    return out;
+  }
+
+  private static java.util.Set<String> readmeMetricTable() throws java.io.IOException {
+    String readme = java.nio.file.Files.readString(Path.of("README.md"));
+    String table =
+        readme.substring(
+            readme.indexOf("<!-- metrics-table:begin -->"),
+            readme.indexOf("<!-- metrics-table:end -->"));
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(
+                "^\\| `(retain_[a-z_]+)`", java.util.regex.Pattern.MULTILINE)
+            .matcher(table);
+    while (m.find()) {
+      out.add(m.group(1));
+    }
+    return out;
   }
 
   private static boolean learnedLast(LearnerNode node, String domain) {
