@@ -1,5 +1,6 @@
 package dev.retain.cli;
 
+import dev.retain.bench.ContinualBench;
 import dev.retain.bench.IngestBench;
 import dev.retain.bench.ServeBench;
 import picocli.CommandLine.Command;
@@ -8,5 +9,5 @@ import picocli.CommandLine.Command;
 @Command(
     name = "bench",
     description = "Benchmarks that print a table (and one JSON object with --json).",
-    subcommands = {IngestBench.class, ServeBench.class})
+    subcommands = {IngestBench.class, ServeBench.class, ContinualBench.class})
 final class BenchCommand {}

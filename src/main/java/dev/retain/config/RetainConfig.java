@@ -409,10 +409,12 @@ public final class RetainConfig extends AbstractConfig {
         .define(
             TRAIN_EWC_LAMBDA,
             Type.DOUBLE,
-            100.0,
+            0.0,
             Range.atLeast(0.0),
             Importance.MEDIUM,
-            "EWC strength lambda (0: no EWC penalty).")
+            "EWC strength lambda (0: no EWC penalty). Off by default: on Permuted Fashion-MNIST"
+                + " with replay, lambda 1 cost 0.8 points and 10 or more stopped new domains from"
+                + " being learned (see README, bench continual).")
         .define(
             TRAIN_EWC_GAMMA,
             Type.DOUBLE,
@@ -438,10 +440,12 @@ public final class RetainConfig extends AbstractConfig {
         .define(
             TRAIN_IDLE_REHEARSAL_STEPS,
             Type.INT,
-            100,
+            0,
             Range.atLeast(0),
             Importance.LOW,
-            "Replay-only steps the learner takes when the stream goes idle, before it waits.")
+            "Replay-only steps the learner takes when the stream goes idle, before it waits. Off by"
+                + " default: the buffer under-represents the newest domain, and 100 steps after each"
+                + " domain cost 5 points on Permuted Fashion-MNIST.")
         .define(
             TRAIN_IDLE_MS,
             Type.LONG,

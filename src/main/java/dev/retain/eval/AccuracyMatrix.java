@@ -58,8 +58,10 @@ public final class AccuracyMatrix implements RetentionReport {
   }
 
   /**
-   * Mean over earlier domains j of (accuracy on j now − accuracy on j right after it was first
-   * learned); negative values mean forgetting.
+   * Mean over earlier domains j of R[last][j] − R[j][j]: accuracy on j now minus accuracy on j
+   * right after learning it (the first row recorded with j as the learned domain); domains never
+   * learned in a row of their own (a pretraining domain) and the domain learned last are left out.
+   * Negative values mean forgetting.
    */
   @Override
   public synchronized double backwardTransfer() {
@@ -67,27 +69,13 @@ public final class AccuracyMatrix implements RetentionReport {
     double sum = 0;
     int n = 0;
     for (String domain : now.keySet()) {
-      Double first = firstAfterLearning(domain);
-      if (first != null && rows.get(rows.size() - 1) != firstRow(domain)) {
-        sum += now.get(domain) - first;
+      int row = learned.indexOf(domain);
+      if (row >= 0 && row < rows.size() - 1 && rows.get(row).containsKey(domain)) {
+        sum += now.get(domain) - rows.get(row).get(domain);
         n++;
       }
     }
     return n == 0 ? 0.0 : sum / n;
-  }
-
-  private Map<String, Double> firstRow(String domain) {
-    for (Map<String, Double> row : rows) {
-      if (row.containsKey(domain)) {
-        return row;
-      }
-    }
-    return null;
-  }
-
-  private Double firstAfterLearning(String domain) {
-    Map<String, Double> row = firstRow(domain);
-    return row == null ? null : row.get(domain);
   }
 
   /** A copy of every row, oldest first. */

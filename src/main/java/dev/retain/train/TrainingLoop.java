@@ -48,6 +48,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private final int fisherSamples;
   private final int rehearsalSteps;
   private final long idleMs;
+  private final boolean ewc;
   private final Thread thread;
   private NDManager manager;
   private LoraMlp model;
@@ -81,6 +82,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.fisherSamples = config.getInt(RetainConfig.TRAIN_FISHER_SAMPLES);
     this.rehearsalSteps = config.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS);
     this.idleMs = config.getLong(RetainConfig.TRAIN_IDLE_MS);
+    this.ewc = config.getDouble(RetainConfig.TRAIN_EWC_LAMBDA) > 0;
     this.thread = new Thread(this, "retain-learner");
     thread.setDaemon(true);
     thread.setUncaughtExceptionHandler((t, e) -> failure = e);
@@ -245,10 +247,10 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   }
 
   private void consolidate(String trigger) {
-    if (!recent.isEmpty()) {
-      learner.consolidate(new ArrayList<>(recent));
-      recent.clear();
+    if (!recent.isEmpty() && ewc) {
+      learner.consolidate(new ArrayList<>(recent)); // the Fisher only matters with a penalty
     }
+    recent.clear();
     metrics.penalty(learner.ewcPenalty());
     Map<String, Double> accuracy = evaluate();
     Map<String, Double> championAccuracy = evaluateChampion();

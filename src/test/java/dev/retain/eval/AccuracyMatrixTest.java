@@ -38,4 +38,14 @@ class AccuracyMatrixTest {
     assertThat(matrix.averageAccuracy()).isNaN();
     assertThat(matrix.backwardTransfer()).isZero();
   }
+
+  @Test
+  void
+      shouldMeasureBackwardTransferFromTheRowAfterLearningEvenWhenLaterDomainsWereEvaluatedEarly() {
+    AccuracyMatrix matrix = new AccuracyMatrix();
+    // d0 trained the base (no row of its own); every domain is evaluated from the first row on
+    matrix.record("d1", row(0.90, 0.80, 0.10));
+    matrix.record("d2", row(0.85, 0.70, 0.90));
+    assertThat(matrix.backwardTransfer()).isCloseTo(-0.10, within(1e-9));
+  }
 }

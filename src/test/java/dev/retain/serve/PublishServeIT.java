@@ -54,6 +54,7 @@ class PublishServeIT {
     props.put(RetainConfig.ADMIN_TOKEN, TOKEN);
     props.put(RetainConfig.SERVE_PORT, 0);
     props.put(RetainConfig.SERVE_MAX_REQUEST_BYTES, 4096);
+    props.put(RetainConfig.SERVE_PREDICTIONS, true);
     // 200 holdout examples per domain: sampling noise alone is about 0.02
     props.put(RetainConfig.PUBLISH_EPSILON, 0.05);
     // a naive learner (no replay, no EWC), so that the poison really damages candidates and only
@@ -81,6 +82,7 @@ class PublishServeIT {
       JsonNode batch = post(api + "/predict", batchBody(3), 200);
       assertThat(batch.get("predictions")).hasSize(3);
       assertThat(get(api, 200).get("adapter_config").get("peft_type").asText()).isEqualTo("LORA");
+      assertPredictionLogged(config, one.get("id").asText(), first.id());
       post(api + "/predict", "{\"features\":[1,2,3]}", 400);
       post(api + "/predict", "not json", 400);
       post(api + "/predict", "{\"instances\":[" + "[0],".repeat(2000) + "[0]]}", 413);
@@ -122,6 +124,27 @@ class PublishServeIT {
       assertThat(families(learnerMeters.scrape() + serveMeters.scrape()))
           .as("retain_* families exposed vs the README's metric table")
           .isEqualTo(readmeMetricTable());
+    }
+  }
+
+  /** The prediction with {@code id} reached the predictions topic with its version. */
+  private static void assertPredictionLogged(RetainConfig config, String id, String version) {
+    try (var consumer = KafkaClients.consumer(config, "predictions-check")) {
+      consumer.subscribe(List.of(config.predictionsTopic()));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                for (var record : consumer.poll(Duration.ofMillis(200))) {
+                  JsonNode value = JSON.readTree(record.value());
+                  if (value.get("id").asText().equals(id)) {
+                    assertThat(value.get("version").asText()).isEqualTo(version);
+                    assertThat(value.get("features")).hasSize(32);
+                    return true;
+                  }
+                }
+                return false;
+              });
     }
   }
 

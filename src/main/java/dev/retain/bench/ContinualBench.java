@@ -1,0 +1,384 @@
+package dev.retain.bench;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import dev.retain.config.RetainConfig;
+import dev.retain.data.DriftStream;
+import dev.retain.data.FashionMnist;
+import dev.retain.eval.AccuracyMatrix;
+import dev.retain.model.LoraMlp;
+import dev.retain.model.SafeTensors;
+import dev.retain.record.Example;
+import dev.retain.store.ReplayBuffer;
+import dev.retain.store.RetainStore;
+import dev.retain.store.StoreBatch;
+import dev.retain.train.Learner;
+import dev.retain.train.Pretrainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Continual learning on Permuted (or Rotated) Fashion-MNIST: domain 0 pretrains the frozen base,
+ * domains 1..n-1 arrive one after another in a single pass, batch 64 new (+ 64 replayed where the
+ * policy replays). Compares policies over several seeds and prints the accuracy matrix of the first
+ * seed, the final average accuracy per policy with its spread, and training samples/s.
+ */
+@Command(
+    name = "continual",
+    description = "Retention of LoRA policies on Permuted/Rotated Fashion-MNIST.")
+public final class ContinualBench implements Callable<Integer> {
+  @Option(names = "--shift", defaultValue = "permuted", description = "permuted or rotated.")
+  String shift;
+
+  @Option(names = "--domains", defaultValue = "5", description = "Domains, domain 0 included.")
+  int domains;
+
+  @Option(
+      names = "--per-domain",
+      defaultValue = "60000",
+      description = "Training images per domain.")
+  int perDomain;
+
+  @Option(
+      names = "--eval",
+      defaultValue = "2000",
+      description = "Test images per domain for evaluation.")
+  int evalSize;
+
+  @Option(names = "--seeds", defaultValue = "3", description = "Seeds per policy.")
+  int seeds;
+
+  @Option(
+      names = "--pretrain-epochs",
+      defaultValue = "3",
+      description = "Passes over domain 0 for the base.")
+  int pretrainEpochs;
+
+  @Option(
+      names = "--policies",
+      split = ",",
+      defaultValue = "naive,ewc,replay,ewc+replay,retain,joint",
+      description =
+          "Policies to compare: naive, ewc, replay, ewc+replay, rehearse (ewc+replay plus"
+              + " --rehearsal replay-only steps after each domain), retain (Retain's default"
+              + " configuration), joint (all domains shuffled together: the upper bound).")
+  List<String> policies;
+
+  @Option(names = "--buffer", defaultValue = "2000", description = "Replay buffer capacity.")
+  int buffer;
+
+  @Option(names = "--lambda", defaultValue = "1", description = "EWC lambda of the ewc policies.")
+  float lambda;
+
+  @Option(names = "--lr", defaultValue = "1e-3", description = "Adam learning rate.")
+  float lr;
+
+  @Option(
+      names = "--rehearsal",
+      defaultValue = "500",
+      description = "Rehearsal steps after each domain (retain policy).")
+  int rehearsal;
+
+  @Option(
+      names = "--generated",
+      description = "Use the generated drift stream instead of Fashion-MNIST.")
+  boolean generated;
+
+  @Option(names = "--json", description = "Print one JSON object of the figures last.")
+  boolean json;
+
+  private static final int BATCH = 64;
+
+  /** One policy: which of replay, EWC, end-of-domain rehearsal and joint training it uses. */
+  record Policy(String name, boolean replay, boolean ewc, boolean rehearse, boolean joint) {
+    static Policy named(String name) {
+      return switch (name) {
+        case "naive" -> new Policy(name, false, false, false, false);
+        case "ewc" -> new Policy(name, false, true, false, false);
+        case "replay" -> new Policy(name, true, false, false, false);
+        case "ewc+replay" -> new Policy(name, true, true, false, false);
+        case "rehearse" -> new Policy(name, true, true, true, false);
+        case "retain" -> retainDefaults();
+        case "joint" -> new Policy(name, false, false, false, true);
+        default -> throw new IllegalArgumentException("unknown policy " + name);
+      };
+    }
+  }
+
+  /** The policy Retain's default configuration runs. */
+  static Policy retainDefaults() {
+    RetainConfig defaults = new RetainConfig(Map.of());
+    return new Policy(
+        "retain",
+        defaults.getDouble(RetainConfig.TRAIN_REPLAY_RATIO) > 0,
+        defaults.getDouble(RetainConfig.TRAIN_EWC_LAMBDA) > 0,
+        defaults.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS) > 0,
+        false);
+  }
+
+  /** What one run measured. */
+  record Run(AccuracyMatrix matrix, double samplesPerSecond) {}
+
+  @Override
+  public Integer call() throws Exception {
+    Data data = load();
+    if (data == null) {
+      System.err.println(FashionMnist.INSTALL_HINT + "; or pass --generated");
+      return 2;
+    }
+    Report report =
+        new Report(
+            String.format(
+                Locale.ROOT,
+                "continual: %s %s, %d domains x %,d images, single pass, batch %d(+%d replayed), buffer %,d, %d seeds",
+                data.name,
+                shift,
+                domains,
+                perDomain,
+                BATCH,
+                BATCH,
+                buffer,
+                seeds),
+            "policy",
+            "avg accuracy %",
+            "spread (sd)",
+            "min domain %",
+            "BWT %",
+            "samples/s");
+    Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
+    for (String name : policies) {
+      Policy policy = Policy.named(name);
+      double[] averages = new double[seeds];
+      double[] minimum = new double[seeds];
+      double bwt = 0;
+      double speed = 0;
+      for (int seed = 0; seed < seeds; seed++) {
+        Run run = run(data, policy, seed);
+        averages[seed] = run.matrix().averageAccuracy() * 100;
+        minimum[seed] =
+            run.matrix().current().values().stream().mapToDouble(v -> v).min().orElse(0) * 100;
+        bwt += run.matrix().backwardTransfer() * 100 / seeds;
+        speed += run.samplesPerSecond() / seeds;
+        if (seed == 0) {
+          firstSeed.put(name, run.matrix());
+        }
+        System.err.printf(Locale.ROOT, "%s seed %d: average %.1f%%%n", name, seed, averages[seed]);
+      }
+      double mean = mean(averages);
+      report.row(
+          name,
+          String.format(Locale.ROOT, "%.1f", mean),
+          String.format(Locale.ROOT, "%.1f", sd(averages)),
+          String.format(Locale.ROOT, "%.1f", mean(minimum)),
+          String.format(Locale.ROOT, "%+.1f", bwt),
+          speed);
+      report
+          .figure(name + "_average_accuracy", round(mean))
+          .figure(name + "_sd", round(sd(averages)))
+          .figure(name + "_min_domain", round(mean(minimum)))
+          .figure(name + "_samples_per_s", Math.round(speed));
+    }
+    firstSeed.forEach((name, matrix) -> printMatrix(name, matrix));
+    report.print(System.out, json);
+    return 0;
+  }
+
+  /** Trains a copy of the pretrained base's adapter through domains 1.. under {@code policy}. */
+  private Run run(Data data, Policy policy, int seed) throws Exception {
+    Engine.getInstance().setRandomSeed(1000 + seed);
+    Path dir = Files.createTempDirectory("retain-continual");
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraMlp model =
+            LoraMlp.create(manager, new int[] {data.features, 256, 256, 10}, 8, 16, false);
+        RetainStore store = RetainStore.open(dir, false)) {
+      model.loadBase(data.base(seed, pretrainEpochs, lr));
+      Learner learner = new Learner(model, data.features, lr, policy.ewc() ? lambda : 0f, 0.9f);
+      ReplayBuffer replay = ReplayBuffer.load(store, "bench", buffer, seed);
+      SplittableRandom random = new SplittableRandom(seed);
+      AccuracyMatrix matrix = new AccuracyMatrix();
+      offer(
+          replay,
+          store,
+          data.train.get(0).subList(0, Math.min(buffer * 5, data.train.get(0).size())));
+      if (policy.ewc()) {
+        learner.consolidate(data.train.get(0).subList(0, 1000));
+      }
+      long samples = 0;
+      long nanos = 0;
+      List<List<Example>> stream =
+          policy.joint() ? joint(data, seed) : data.train.subList(1, domains);
+      for (int d = 0; d < stream.size(); d++) {
+        List<Example> domain = stream.get(d);
+        long start = System.nanoTime();
+        for (int i = 0; i + BATCH <= domain.size(); i += BATCH) {
+          List<Example> fresh = domain.subList(i, i + BATCH);
+          List<Example> replayed = policy.replay() ? replay.sample(BATCH, random) : List.of();
+          learner.step(fresh, replayed);
+          samples += fresh.size() + replayed.size();
+          if (policy.replay()) {
+            offer(replay, store, fresh);
+          }
+        }
+        for (int r = 0; policy.rehearse() && r < rehearsal; r++) {
+          List<Example> replayed = replay.sample(2 * BATCH, random);
+          learner.step(List.of(), replayed);
+          samples += replayed.size();
+        }
+        nanos += System.nanoTime() - start;
+        if (policy.ewc()) {
+          learner.consolidate(domain.subList(domain.size() - 1000, domain.size()));
+        }
+        if (!policy.joint() || d == stream.size() - 1) {
+          matrix.record("domain-" + (d + 1), evaluate(learner, data));
+        }
+      }
+      return new Run(matrix, samples / (nanos / 1e9));
+    } finally {
+      deleteRecursively(dir);
+    }
+  }
+
+  /** Joint training: the images of every domain (domain 0 too), shuffled into one stream. */
+  private List<List<Example>> joint(Data data, int seed) {
+    List<Example> all = new ArrayList<>();
+    data.train.subList(0, domains).forEach(all::addAll);
+    Collections.shuffle(all, new Random(seed));
+    return List.of(all);
+  }
+
+  private Map<String, Double> evaluate(Learner learner, Data data) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    for (int d = 0; d < domains; d++) {
+      out.put("domain-" + d, learner.accuracy(data.test.get(d)));
+    }
+    return out;
+  }
+
+  private static void offer(ReplayBuffer replay, RetainStore store, List<Example> examples) {
+    StoreBatch batch = store.newBatch();
+    examples.forEach(e -> replay.offer(e, batch));
+    replay.flush(batch);
+    store.commit(batch);
+  }
+
+  private Data load() {
+    if (generated) {
+      DriftStream stream = new DriftStream(784, 10, 1.0f, 7);
+      return new Data(
+          "generated", 784, domains, (d, i) -> stream.example(d, i), perDomain, evalSize);
+    }
+    Path dir = Path.of(FashionMnist.DEFAULT_DIR);
+    if (!FashionMnist.available(dir)) {
+      return null;
+    }
+    FashionMnist train = FashionMnist.load(dir, true);
+    FashionMnist test = FashionMnist.load(dir, false);
+    FashionMnist.Shift s = FashionMnist.Shift.valueOf(shift.toUpperCase(Locale.ROOT));
+    Data data = new Data("Fashion-MNIST", 784, domains, null, 0, 0);
+    for (int d = 0; d < domains; d++) {
+      data.train.add(train.domain(s, d, 0, Math.min(perDomain, train.size()), 17));
+      data.test.add(test.domain(s, d, 0, Math.min(evalSize, test.size()), 17));
+    }
+    return data;
+  }
+
+  /** Training and test examples per domain, and the pretrained base per seed. */
+  private static final class Data {
+    final String name;
+    final int features;
+    final List<List<Example>> train = new ArrayList<>();
+    final List<List<Example>> test = new ArrayList<>();
+    private final Map<Integer, Map<String, SafeTensors.Tensor>> bases = new LinkedHashMap<>();
+
+    Data(
+        String name,
+        int features,
+        int domains,
+        dev.retain.data.DomainStream stream,
+        int perDomain,
+        int evalSize) {
+      this.name = name;
+      this.features = features;
+      for (int d = 0; stream != null && d < domains; d++) {
+        List<Example> tr = new ArrayList<>();
+        List<Example> te = new ArrayList<>();
+        for (int i = 0; i < perDomain; i++) {
+          tr.add(stream.example(d, i));
+        }
+        for (int i = 0; i < evalSize; i++) {
+          te.add(stream.example(d, 1_000_000 + i));
+        }
+        train.add(tr);
+        test.add(te);
+      }
+    }
+
+    /** The base pretrained on domain 0 for {@code seed} (trained once, then reused). */
+    Map<String, SafeTensors.Tensor> base(int seed, int epochs, float lr) {
+      return bases.computeIfAbsent(
+          seed,
+          s -> {
+            Engine.getInstance().setRandomSeed(seed);
+            try (NDManager manager = NDManager.newBaseManager();
+                LoraMlp model =
+                    LoraMlp.create(manager, new int[] {features, 256, 256, 10}, 8, 16, false)) {
+              Pretrainer.train(model, train.get(0), epochs, BATCH, lr, seed);
+              return model.baseTensors();
+            }
+          });
+    }
+  }
+
+  private void printMatrix(String policy, AccuracyMatrix matrix) {
+    System.out.println("\n" + policy + " (seed 0): accuracy % after learning each domain");
+    List<Map<String, Double>> rows = matrix.rows();
+    List<String> learned = matrix.learned();
+    for (int i = 0; i < rows.size(); i++) {
+      StringBuilder line =
+          new StringBuilder(String.format(Locale.ROOT, "  after %-9s", learned.get(i)));
+      rows.get(i).values().forEach(v -> line.append(String.format(Locale.ROOT, "%7.1f", v * 100)));
+      System.out.println(line);
+    }
+  }
+
+  private static double mean(double[] v) {
+    double s = 0;
+    for (double x : v) {
+      s += x;
+    }
+    return s / v.length;
+  }
+
+  private static double sd(double[] v) {
+    if (v.length < 2) {
+      return 0;
+    }
+    double m = mean(v);
+    double s = 0;
+    for (double x : v) {
+      s += (x - m) * (x - m);
+    }
+    return Math.sqrt(s / (v.length - 1));
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 10) / 10.0;
+  }
+
+  private static void deleteRecursively(Path dir) throws java.io.IOException {
+    try (var paths = Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+}
