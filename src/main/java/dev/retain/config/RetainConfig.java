@@ -59,6 +59,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String SERVE_MAX_BATCH = "retain.serve.max.batch";
   public static final String SERVE_THREADS = "retain.serve.threads";
   public static final String SERVE_PREDICTIONS = "retain.serve.predictions.enabled";
+  public static final String FEEDBACK_WINDOW_MS = "retain.feedback.window.ms";
   public static final String MODEL_HIDDEN = "retain.model.hidden.layers";
   public static final String MODEL_BASE_PATH = "retain.model.base.path";
   public static final String MODEL_PRETRAIN_EXAMPLES = "retain.model.pretrain.examples";
@@ -329,7 +330,15 @@ public final class RetainConfig extends AbstractConfig {
             false,
             Importance.LOW,
             "Write each prediction (id, version, class, score, features) to the predictions"
-                + " topic.")
+                + " topic, and join it with labels on the feedback topic into online accuracy per"
+                + " adapter version (Kafka Streams).")
+        .define(
+            FEEDBACK_WINDOW_MS,
+            Type.LONG,
+            3_600_000L,
+            Range.atLeast(1L),
+            Importance.LOW,
+            "How long after a prediction its label may arrive on the feedback topic.")
         .define(
             MODEL_HIDDEN,
             Type.LIST,

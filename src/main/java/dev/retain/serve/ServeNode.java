@@ -3,6 +3,7 @@ package dev.retain.serve;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import dev.retain.metrics.HttpEndpoint;
+import dev.retain.streams.OnlineAccuracy;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
 /**
@@ -13,6 +14,7 @@ public final class ServeNode implements AutoCloseable {
   private final AdapterFollower follower;
   private final HttpEndpoint endpoint;
   private final PredictionLog log;
+  private final OnlineAccuracy online;
   private boolean closed;
 
   public ServeNode(RetainConfig config, PrometheusMeterRegistry registry) {
@@ -25,6 +27,10 @@ public final class ServeNode implements AutoCloseable {
                 : null,
             config.predictionsTopic(),
             model);
+    online =
+        config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
+            ? new OnlineAccuracy(registry, model).start(config)
+            : null;
     PredictHandler handler =
         new PredictHandler(
             follower,
@@ -52,6 +58,11 @@ public final class ServeNode implements AutoCloseable {
     return endpoint.port();
   }
 
+  /** The feedback join, or null when predictions are not logged. */
+  public OnlineAccuracy online() {
+    return online;
+  }
+
   public AdapterFollower follower() {
     return follower;
   }
@@ -65,5 +76,8 @@ public final class ServeNode implements AutoCloseable {
     endpoint.close();
     follower.close();
     log.close();
+    if (online != null) {
+      online.close();
+    }
   }
 }

@@ -86,6 +86,7 @@ class PrometheusIT {
     Map<String, Object> props =
         TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir.resolve("store"));
     props.put(RetainConfig.SERVE_PORT, 0);
+    props.put(RetainConfig.SERVE_PREDICTIONS, true);
     RetainConfig config = new RetainConfig(props);
     try (Admin admin = KafkaClients.admin(config)) {
       Topics.ensure(admin, config, 1, (short) 1);
@@ -97,6 +98,8 @@ class PrometheusIT {
       for (int i = 0; i < 20; i++) {
         predict(serve.port());
       }
+      feedback(config);
+      await().atMost(Duration.ofSeconds(60)).until(() -> !serve.online().counts().isEmpty());
       int port = freePort();
       Process server = startPrometheus(prometheus.get(), port, learner.metricsPort(), serve.port());
       try {
@@ -214,14 +217,32 @@ class PrometheusIT {
     return JSON.readTree(response.body());
   }
 
+  private int predictions;
+
   private void predict(int port) throws Exception {
     float[] x = TestData.driftStream().example(0, 77).features();
+    String body = "{\"id\":\"p" + predictions++ + "\",\"features\":" + Arrays.toString(x) + "}";
     http.send(
         HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + port + "/v1/models/default/predict"))
-            .POST(HttpRequest.BodyPublishers.ofString("{\"features\":" + Arrays.toString(x) + "}"))
+            .POST(HttpRequest.BodyPublishers.ofString(body))
             .build(),
         HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Delayed labels for the predictions made so far. */
+  private void feedback(RetainConfig config) {
+    int label = TestData.driftStream().example(0, 77).label();
+    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+      for (int i = 0; i < predictions; i++) {
+        producer.send(
+            new ProducerRecord<>(
+                config.topic("feedback"),
+                "default".getBytes(StandardCharsets.UTF_8),
+                ("{\"id\":\"p" + i + "\",\"label\":" + label + "}")
+                    .getBytes(StandardCharsets.UTF_8)));
+      }
+    }
   }
 
   private static void produce(RetainConfig config) {

@@ -83,6 +83,14 @@ class PublishServeIT {
       assertThat(batch.get("predictions")).hasSize(3);
       assertThat(get(api, 200).get("adapter_config").get("peft_type").asText()).isEqualTo("LORA");
       assertPredictionLogged(config, one.get("id").asText(), first.id());
+      sendFeedback(config, one.get("id").asText(), stream.example(1, 9000).label());
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> serve.online().counts().containsKey(first.id()));
+      assertThat(serve.online().counts().get(first.id())[1]).isEqualTo(1);
+      assertThat(
+              serveMeters.get("retain.online.accuracy").tag("version", first.id()).gauge().value())
+          .isIn(0.0, 1.0);
       post(api + "/predict", "{\"features\":[1,2,3]}", 400);
       post(api + "/predict", "not json", 400);
       post(api + "/predict", "{\"instances\":[" + "[0],".repeat(2000) + "[0]]}", 413);
@@ -124,6 +132,17 @@ class PublishServeIT {
       assertThat(families(learnerMeters.scrape() + serveMeters.scrape()))
           .as("retain_* families exposed vs the README's metric table")
           .isEqualTo(readmeMetricTable());
+    }
+  }
+
+  private static void sendFeedback(RetainConfig config, String id, int label) {
+    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+      producer.send(
+          new ProducerRecord<>(
+              config.topic("feedback"),
+              "default".getBytes(StandardCharsets.UTF_8),
+              ("{\"id\":\"" + id + "\",\"label\":" + label + "}")
+                  .getBytes(StandardCharsets.UTF_8)));
     }
   }
 
