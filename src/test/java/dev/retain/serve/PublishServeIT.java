@@ -114,7 +114,8 @@ class PublishServeIT {
           .isGreaterThan(candidateDomain0 + 0.1);
       assertThat(servedAccuracy(serve, 0))
           .as("served accuracy on clean domain 0")
-          .isGreaterThan(cleanBefore - 0.05);
+          // the gate allows epsilon (0.05) per promotion, plus sampling noise of the two measures
+          .isGreaterThan(cleanBefore - 0.1);
 
       List<AdapterVersion> history = learner.publisher().registry().history();
       String target = history.get(0).id();
