@@ -1,0 +1,91 @@
+package dev.retain.publish;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.retain.cluster.KafkaClients;
+import dev.retain.cluster.Topics;
+import dev.retain.config.RetainConfig;
+import dev.retain.model.SafeTensors;
+import dev.retain.store.RetainStore;
+import dev.retain.testing.KafkaFixture;
+import dev.retain.testing.TestData;
+import dev.retain.train.Candidate;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.util.Map;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The publisher on a real broker and store: idempotent ids, and what follows a rejection. */
+@Tag("integration")
+class AdapterPublisherIT {
+  @TempDir Path dir;
+  private final java.util.List<RetainStore> stores = new java.util.ArrayList<>();
+
+  @org.junit.jupiter.api.AfterEach
+  void closeStores() {
+    stores.forEach(RetainStore::close);
+  }
+
+  private static Map<String, SafeTensors.Tensor> adapter(float value) {
+    return Map.of(
+        "base_model.model.layers.0.lora_A.weight",
+        new SafeTensors.Tensor(new long[] {1, 2}, new float[] {value, value}),
+        "base_model.model.layers.0.lora_B.weight",
+        new SafeTensors.Tensor(new long[] {2, 1}, new float[] {value, -value}));
+  }
+
+  private static Candidate candidate(float value, double accuracy, double champion, long offset) {
+    return new Candidate(
+        "default",
+        adapter(value),
+        Map.of("d0", accuracy),
+        Map.of("d0", champion),
+        "f".repeat(64),
+        Map.of(new TopicPartition("t", 0), offset),
+        offset / 10,
+        "d0",
+        "test");
+  }
+
+  private AdapterPublisher publisher(String onReject, String sub) {
+    Map<String, Object> props =
+        TestData.smallConfig(KafkaFixture.bootstrapServers(), dir.resolve(sub));
+    props.put(RetainConfig.PUBLISH_ON_REJECT, onReject);
+    RetainConfig config = new RetainConfig(props);
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    RetainStore store = RetainStore.open(dir.resolve(sub), false);
+    stores.add(store);
+    return new AdapterPublisher(
+        config, store, KafkaClients.producer(config), new SimpleMeterRegistry());
+  }
+
+  @Test
+  void shouldContinueFromTheCandidateOrRevertToTheChampionAfterARejection() {
+    try (AdapterPublisher revert = publisher("revert", "revert")) {
+      assertThat(revert.offer(candidate(1f, 0.9, 0.5, 100))).isNull(); // first: promoted
+      String champion = revert.registry().champion().id();
+      Map<String, SafeTensors.Tensor> resetTo = revert.offer(candidate(2f, 0.7, 0.9, 200));
+      assertThat(resetTo).isNotNull();
+      assertThat(resetTo.get("base_model.model.layers.0.lora_A.weight").data())
+          .containsExactly(1f, 1f);
+      assertThat(revert.registry().champion().id()).isEqualTo(champion);
+      // the same position again: already recorded, nothing published twice
+      assertThat(revert.offer(candidate(1f, 0.9, 0.5, 100))).isNull();
+      assertThat(revert.registry().history()).hasSize(1);
+    }
+    try (AdapterPublisher keepGoing = publisher("continue", "continue")) {
+      keepGoing.offer(candidate(1f, 0.9, 0.5, 100));
+      assertThat(keepGoing.offer(candidate(2f, 0.7, 0.9, 200))).isNull();
+      assertThat(keepGoing.offer(candidate(3f, 0.95, 0.9, 300))).isNull();
+      assertThat(keepGoing.registry().history()).hasSize(2);
+      assertThat(keepGoing.registry().champion().parent())
+          .isEqualTo(keepGoing.registry().history().get(0).id());
+    }
+  }
+}
