@@ -112,22 +112,20 @@ class PrometheusIT {
                     query(api, "up == 1").size() == 2
                         && query(api, "deriv(retain_replay_size[1m])").size() == 1);
         predict(serve.port());
-        Map<String, String> failures = new LinkedHashMap<>();
         List<String> expressions = expressions();
         assertThat(expressions).hasSizeGreaterThan(25);
         assertThat(query(api, "retain_eval_accuracy"))
             .as("per-domain accuracy series")
             .hasSizeGreaterThanOrEqualTo(2);
-        for (String expr : expressions) {
-          try {
-            if (query(api, expr).isEmpty()) {
-              failures.put(expr, "no series");
-            }
-          } catch (IllegalStateException e) {
-            failures.put(expr, e.getMessage());
-          }
-        }
-        assertThat(failures).as("expressions that failed or returned nothing").isEmpty();
+        // rates need two scrapes of each target: allow a few seconds for every series to appear
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .pollInterval(Duration.ofSeconds(1))
+            .untilAsserted(
+                () ->
+                    assertThat(failures(api, expressions))
+                        .as("expressions that failed or returned nothing")
+                        .isEmpty());
         await()
             .atMost(Duration.ofSeconds(30))
             .untilAsserted(
@@ -145,6 +143,20 @@ class PrometheusIT {
         server.waitFor();
       }
     }
+  }
+
+  private Map<String, String> failures(String api, List<String> expressions) throws Exception {
+    Map<String, String> failures = new LinkedHashMap<>();
+    for (String expr : expressions) {
+      try {
+        if (query(api, expr).isEmpty()) {
+          failures.put(expr, "no series");
+        }
+      } catch (IllegalStateException e) {
+        failures.put(expr, e.getMessage());
+      }
+    }
+    return failures;
   }
 
   /**
