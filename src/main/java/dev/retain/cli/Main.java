@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       RunCommand.class,
       ServeCommand.class,
+      PretrainCommand.class,
       RollbackCommand.class,
       ProduceCommand.class,
       InspectCommand.class,
