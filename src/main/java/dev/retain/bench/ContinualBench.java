@@ -91,6 +91,12 @@ public final class ContinualBench implements Callable<Integer> {
   int rehearsal;
 
   @Option(
+      names = "--replay-ratio",
+      defaultValue = "1.0",
+      description = "Replayed examples per new one in the replay policies (Retain's default: 1).")
+  double replayRatio;
+
+  @Option(
       names = "--generated",
       description = "Use the generated drift stream instead of Fashion-MNIST.")
   boolean generated;
@@ -223,7 +229,10 @@ public final class ContinualBench implements Callable<Integer> {
         long start = System.nanoTime();
         for (int i = 0; i + BATCH <= domain.size(); i += BATCH) {
           List<Example> fresh = domain.subList(i, i + BATCH);
-          List<Example> replayed = policy.replay() ? replay.sample(BATCH, random) : List.of();
+          List<Example> replayed =
+              policy.replay()
+                  ? replay.sample((int) Math.round(BATCH * replayRatio), random)
+                  : List.of();
           learner.step(fresh, replayed);
           samples += fresh.size() + replayed.size();
           if (policy.replay()) {
