@@ -10,6 +10,8 @@ final class ServeMetrics {
   private final MeterRegistry registry;
   private final String model;
   private final Timer latency;
+  private final java.util.Map<String, Counter> byVersion =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   ServeMetrics(MeterRegistry registry, String model) {
     this.registry = registry;
@@ -25,10 +27,14 @@ final class ServeMetrics {
 
   void served(String version, int predictions, long nanos) {
     latency.record(nanos, TimeUnit.NANOSECONDS);
-    Counter.builder("retain.serve.predictions")
-        .tags("model", model, "version", version)
-        .description("Predictions served, by the adapter version that made them")
-        .register(registry)
+    byVersion
+        .computeIfAbsent(
+            version,
+            v ->
+                Counter.builder("retain.serve.predictions")
+                    .tags("model", model, "version", v)
+                    .description("Predictions served, by the adapter version that made them")
+                    .register(registry))
         .increment(predictions);
   }
 
