@@ -283,9 +283,13 @@ public final class ContinualBench implements Callable<Integer> {
 
   private Data load() {
     if (generated) {
-      DriftStream stream = new DriftStream(784, 10, 1.0f, 7);
-      return new Data(
-          "generated", 784, domains, (d, i) -> stream.example(d, i), perDomain, evalSize);
+      DriftStream stream = new DriftStream(FashionMnist.PIXELS, 10, 1.0f, 7);
+      Data data = new Data("generated");
+      for (int d = 0; d < domains; d++) {
+        data.train.add(range(stream, d, 0, perDomain));
+        data.test.add(range(stream, d, 1_000_000, evalSize)); // indices never trained on
+      }
+      return data;
     }
     Path dir = Path.of(FashionMnist.DEFAULT_DIR);
     if (!FashionMnist.available(dir)) {
@@ -294,7 +298,7 @@ public final class ContinualBench implements Callable<Integer> {
     FashionMnist train = FashionMnist.load(dir, true);
     FashionMnist test = FashionMnist.load(dir, false);
     FashionMnist.Shift s = FashionMnist.Shift.valueOf(shift.toUpperCase(Locale.ROOT));
-    Data data = new Data("Fashion-MNIST", 784, domains, null, 0, 0);
+    Data data = new Data("Fashion-MNIST");
     for (int d = 0; d < domains; d++) {
       data.train.add(train.domain(s, d, 0, Math.min(perDomain, train.size()), 17));
       data.test.add(test.domain(s, d, 0, Math.min(evalSize, test.size()), 17));
@@ -302,35 +306,24 @@ public final class ContinualBench implements Callable<Integer> {
     return data;
   }
 
-  /** Training and test examples per domain, and the pretrained base per seed. */
+  private static List<Example> range(DriftStream stream, int domain, int from, int count) {
+    List<Example> out = new ArrayList<>(count);
+    for (int i = from; i < from + count; i++) {
+      out.add(stream.example(domain, i));
+    }
+    return out;
+  }
+
+  /** Training and test examples (784 features) per domain, and the pretrained base per seed. */
   private static final class Data {
     final String name;
-    final int features;
+    final int features = FashionMnist.PIXELS;
     final List<List<Example>> train = new ArrayList<>();
     final List<List<Example>> test = new ArrayList<>();
     private final Map<Integer, Map<String, SafeTensors.Tensor>> bases = new LinkedHashMap<>();
 
-    Data(
-        String name,
-        int features,
-        int domains,
-        dev.retain.data.DomainStream stream,
-        int perDomain,
-        int evalSize) {
+    Data(String name) {
       this.name = name;
-      this.features = features;
-      for (int d = 0; stream != null && d < domains; d++) {
-        List<Example> tr = new ArrayList<>();
-        List<Example> te = new ArrayList<>();
-        for (int i = 0; i < perDomain; i++) {
-          tr.add(stream.example(d, i));
-        }
-        for (int i = 0; i < evalSize; i++) {
-          te.add(stream.example(d, 1_000_000 + i));
-        }
-        train.add(tr);
-        test.add(te);
-      }
     }
 
     /** The base pretrained on domain 0 for {@code seed} (trained once, then reused). */

@@ -19,7 +19,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -53,7 +52,7 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    String chosen = chosenData();
+    String chosen = DomainStream.resolve(data);
     System.err.println(
         "data: "
             + chosen
@@ -77,15 +76,6 @@ final class DemoCommand implements Callable<Integer> {
       }
     }
     return 0;
-  }
-
-  private String chosenData() {
-    if (!data.equals("auto")) {
-      return data;
-    }
-    return FashionMnist.available(Path.of(FashionMnist.DEFAULT_DIR))
-        ? "fashion-permuted"
-        : "generated";
   }
 
   private RetainConfig config(String bootstrap) throws Exception {

@@ -13,12 +13,7 @@ public interface DomainStream {
    * features, 10 classes), or {@code auto}: Fashion-MNIST permuted when installed, else generated.
    */
   static DomainStream named(String name, int features, int classes, long seed) {
-    String chosen =
-        name.equals("auto")
-            ? (FashionMnist.available(java.nio.file.Path.of(FashionMnist.DEFAULT_DIR))
-                ? "fashion-permuted"
-                : "generated")
-            : name;
+    String chosen = resolve(name);
     return switch (chosen) {
       case "generated" -> new DriftStream(features, classes, 1.0f, seed);
       case "fashion-permuted", "fashion-rotated" -> {
@@ -34,5 +29,16 @@ public interface DomainStream {
       }
       default -> throw new IllegalArgumentException("unknown data " + name);
     };
+  }
+
+  /**
+   * The stream {@code auto} stands for here (Fashion-MNIST permuted when installed); others as is.
+   */
+  static String resolve(String name) {
+    if (!name.equals("auto")) {
+      return name;
+    }
+    boolean fashion = FashionMnist.available(java.nio.file.Path.of(FashionMnist.DEFAULT_DIR));
+    return fashion ? "fashion-permuted" : "generated";
   }
 }

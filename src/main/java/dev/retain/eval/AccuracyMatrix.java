@@ -11,16 +11,11 @@ import java.util.Map;
  * accuracy minus current) and backward transfer. Thread-safe: the learner writes, readers copy.
  */
 public final class AccuracyMatrix implements RetentionReport {
-  private final List<String> domains = new ArrayList<>();
   private final List<Map<String, Double>> rows = new ArrayList<>();
   private final List<String> learned = new ArrayList<>();
 
   /** Adds the row measured after learning {@code learned}. */
   public synchronized void record(String learned, Map<String, Double> accuracy) {
-    if (!domains.contains(learned)) {
-      domains.add(learned);
-    }
-    accuracy.keySet().stream().filter(d -> !domains.contains(d)).forEach(domains::add);
     rows.add(new LinkedHashMap<>(accuracy));
     this.learned.add(learned);
   }

@@ -145,10 +145,6 @@ public final class LoraMlp implements AutoCloseable {
     return "base_model.model." + module(layer) + ".lora_" + ab + ".weight";
   }
 
-  public float scaling() {
-    return scaling;
-  }
-
   /** The trainable LoRA parameters, A then B per layer. */
   public List<NDArray> adapterParameters() {
     return interleave(loraA, loraB);

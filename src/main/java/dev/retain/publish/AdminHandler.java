@@ -43,10 +43,9 @@ public final class AdminHandler implements HttpHandler {
       String action = exchange.getRequestURI().getPath().substring(path().length());
       String method = exchange.getRequestMethod();
       if (action.equals("versions") && method.equals("GET")) {
-        Map<String, Object> body =
-            Map.of(
-                "champion", String.valueOf(idOf(publisher.registry().champion())),
-                "history", publisher.registry().history());
+        Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("champion", idOf(publisher.registry().champion())); // null before the first
+        body.put("history", publisher.registry().history());
         HttpEndpoint.respond(exchange, 200, "application/json", JSON.writeValueAsString(body));
       } else if (action.equals("rollback") && method.equals("POST")) {
         rollback(exchange);

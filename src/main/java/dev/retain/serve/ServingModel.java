@@ -83,14 +83,7 @@ public final class ServingModel {
 
   /** Class probabilities for one input. */
   public float[] probabilities(float[] x) {
-    if (x.length != sizes[0]) {
-      throw new IllegalArgumentException("expected " + sizes[0] + " features, got " + x.length);
-    }
-    float[] h = x;
-    for (int l = 0; l < weights.length; l++) {
-      h = layer(l, h, l < weights.length - 1);
-    }
-    return softmax(h);
+    return probabilities(List.of(x))[0];
   }
 
   /**
@@ -125,18 +118,6 @@ public final class ServingModel {
         float sum = biases[l][o] + dot(weights[l], row, h[b]);
         y[b][o] = relu && sum < 0 ? 0 : sum;
       }
-    }
-    return y;
-  }
-
-  private float[] layer(int l, float[] h, boolean relu) {
-    int out = biases[l].length;
-    int in = h.length;
-    float[] w = weights[l];
-    float[] y = new float[out];
-    for (int o = 0; o < out; o++) {
-      float sum = biases[l][o] + dot(w, o * in, h);
-      y[o] = relu && sum < 0 ? 0 : sum;
     }
     return y;
   }

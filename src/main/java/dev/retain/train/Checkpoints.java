@@ -9,6 +9,7 @@ import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,7 +74,7 @@ final class Checkpoints {
     }
     List<Map<String, Double>> rows = parse(main.metadata().get("matrix"), new TypeReference<>() {});
     List<String> learned = parse(main.metadata().get("learned"), new TypeReference<>() {});
-    List<Row> out = new java.util.ArrayList<>();
+    List<Row> out = new ArrayList<>();
     for (int i = 0; i < rows.size(); i++) {
       out.add(new Row(learned.get(i), rows.get(i)));
     }

@@ -17,6 +17,7 @@ final class TrainMetrics {
   private final Counter steps;
   private final Counter fresh;
   private final Counter replayed;
+  private final Counter drifts;
   private final Timer stepDuration;
   private final Set<String> domains = new HashSet<>();
   private volatile double loss = Double.NaN;
@@ -30,6 +31,11 @@ final class TrainMetrics {
     steps = counter("retain.train.steps", "Optimisation steps of the adapter");
     fresh = counter("retain.train.examples.new", "New examples trained on");
     replayed = counter("retain.train.examples.replayed", "Replayed examples trained on");
+    drifts =
+        Counter.builder("retain.drift.detections")
+            .tags("model", model, "source", "domain-label")
+            .description("Drifts detected: a change of the records' domain label")
+            .register(registry);
     stepDuration =
         Timer.builder("retain.train.step.duration")
             .tag("model", model)
@@ -107,11 +113,7 @@ final class TrainMetrics {
 
   /** A new domain label appeared in the stream: a drift announced by the producers. */
   void driftDetected() {
-    Counter.builder("retain.drift.detections")
-        .tags("model", model, "source", "domain-label")
-        .description("Drifts detected: a change of the records' domain label")
-        .register(registry)
-        .increment();
+    drifts.increment();
   }
 
   Counter consolidations(String trigger) {

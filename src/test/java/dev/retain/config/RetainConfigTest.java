@@ -57,6 +57,20 @@ class RetainConfigTest {
   }
 
   @Test
+  void shouldIgnoreRetainEnvironmentVariablesThatAreNotSettingsWhenLoading() {
+    RetainConfig config =
+        ConfigLoader.load(
+            null,
+            Map.of(
+                "RETAIN_JAVA_OPTS", "-Xmx1g",
+                "RETAIN_KAFKA_SECURITY_PROTOCOL", "SSL",
+                "RETAIN_TRAIN_EWC_LAMBDA", "2"),
+            List.of());
+    assertThat(config.getDouble(RetainConfig.TRAIN_EWC_LAMBDA)).isEqualTo(2.0);
+    assertThat(config.kafkaClientProperties()).containsEntry("security.protocol", "SSL");
+  }
+
+  @Test
   void shouldApplyFileThenEnvironmentThenFlagsWhenLoading(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("retain.properties");
     Files.writeString(
