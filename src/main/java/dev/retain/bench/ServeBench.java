@@ -56,7 +56,10 @@ public final class ServeBench implements Callable<Integer> {
   @Option(names = "--json", description = "Print one JSON object of the figures last.")
   boolean json;
 
-  private final HttpClient http = HttpClient.newHttpClient();
+  // HTTP/1.1 keep-alive (no h2c upgrade headers on every request), responses completed on the
+  // client's selector thread rather than handed to another pool thread: fewer hops per request.
+  private final HttpClient http =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(Runnable::run).build();
   private io.micrometer.prometheusmetrics.PrometheusMeterRegistry serveMeters;
 
   @Override
