@@ -1,5 +1,6 @@
 package dev.retain.bench;
 
+import com.sun.management.OperatingSystemMXBean;
 import dev.retain.cluster.EmbeddedKafka;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
@@ -11,6 +12,8 @@ import dev.retain.store.ModelState;
 import dev.retain.store.RetainStore;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,7 +78,8 @@ public final class IngestBench implements Callable<Integer> {
             "bare consumer rec/s",
             "retain ingest rec/s",
             "ratio",
-            "MB/s (ingest)");
+            "MB/s (ingest)",
+            "process CPU % (bare / ingest)");
     report.figure("records", records).figure("features", features).figure("sync", sync);
     try (EmbeddedKafka broker = bootstrap == null ? EmbeddedKafka.start() : null) {
       String servers = broker == null ? bootstrap : broker.bootstrapServers();
@@ -91,14 +95,23 @@ public final class IngestBench implements Callable<Integer> {
     String topic = "bench-" + codec + "-" + System.nanoTime();
     RetainConfig config = config(servers, codec, topic);
     long bytes = produce(config, codec);
-    double bare = bareConsumer(config);
-    double ingest = retainIngest(config);
-    double mbps = ingest * bytes / records / 1e6;
-    report.row(codec, bare, ingest, String.format("%.2f", ingest / bare), mbps);
+    Rate bare = bareConsumer(config);
+    Rate ingest = retainIngest(config);
+    double ratio = ingest.perSecond() / bare.perSecond();
+    double mbps = ingest.perSecond() * bytes / records / 1e6;
+    report.row(
+        codec,
+        bare.perSecond(),
+        ingest.perSecond(),
+        String.format("%.2f", ratio),
+        mbps,
+        String.format("%.0f / %.0f", bare.cpuPercent(), ingest.cpuPercent()));
     report
-        .figure(codec + "_bare_records_per_s", Math.round(bare))
-        .figure(codec + "_ingest_records_per_s", Math.round(ingest))
-        .figure(codec + "_ratio", Math.round(ingest / bare * 1000) / 1000.0);
+        .figure(codec + "_bare_records_per_s", Math.round(bare.perSecond()))
+        .figure(codec + "_ingest_records_per_s", Math.round(ingest.perSecond()))
+        .figure(codec + "_ratio", Math.round(ratio * 1000) / 1000.0)
+        .figure(codec + "_bare_cpu_percent", Math.round(bare.cpuPercent()))
+        .figure(codec + "_ingest_cpu_percent", Math.round(ingest.cpuPercent()));
   }
 
   private RetainConfig config(String servers, String codec, String topicPrefix) throws IOException {
@@ -130,28 +143,30 @@ public final class IngestBench implements Callable<Integer> {
     return bytes;
   }
 
-  /** Records per second of a plain consumer that only touches each value. */
-  private double bareConsumer(RetainConfig config) {
-    try (KafkaConsumer<byte[], byte[]> consumer =
-        KafkaClients.consumer(config, "bare-" + System.nanoTime())) {
+  /**
+   * Records per second of a plain consumer that only touches each value. Values are views into the
+   * fetched data, as in Retain's ingest, so the ratio measures Retain's own work only.
+   */
+  private Rate bareConsumer(RetainConfig config) {
+    try (KafkaConsumer<byte[], ByteBuffer> consumer =
+        KafkaClients.bufferConsumer(config, "bare-" + System.nanoTime())) {
       consumer.subscribe(List.of(config.examplesTopic()));
-      long start = 0;
+      Clock clock = null;
       long seen = 0;
       long checksum = 0;
       while (seen < records) {
-        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          start = seen == 0 ? System.nanoTime() : start;
-          checksum += r.value().length;
+        for (ConsumerRecord<byte[], ByteBuffer> r : consumer.poll(Duration.ofMillis(200))) {
+          clock = seen == 0 ? new Clock() : clock;
+          checksum += r.value().remaining();
           seen++;
         }
       }
-      double seconds = (System.nanoTime() - start) / 1e9;
-      return checksum > 0 ? seen / seconds : 0;
+      return clock.rate(checksum > 0 ? seen : 0);
     }
   }
 
   /** Records per second of Retain's ingest loop, run on this thread. */
-  private double retainIngest(RetainConfig config) throws IOException {
+  private Rate retainIngest(RetainConfig config) throws IOException {
     Path dir = Path.of(config.getString(RetainConfig.STORE_DIR));
     try (RetainStore store = RetainStore.open(dir, sync)) {
       ModelState state = ModelState.load(store, config);
@@ -169,15 +184,31 @@ public final class IngestBench implements Callable<Integer> {
         loop.pollOnce(); // group join and first fetch, as for the bare consumer
       }
       long first = loop.committedRecords();
-      long start = System.nanoTime();
+      Clock clock = new Clock();
       while (loop.committedRecords() < records) {
         loop.pollOnce();
       }
-      double seconds = (System.nanoTime() - start) / 1e9;
+      Rate rate = clock.rate(loop.committedRecords() - first);
       loop.shutdownClients();
-      return (loop.committedRecords() - first) / seconds;
+      return rate;
     } finally {
       deleteTree(dir);
+    }
+  }
+
+  /** Records per second, and the CPU the whole process used meanwhile (200% = both cores). */
+  record Rate(double perSecond, double cpuPercent) {}
+
+  /** Wall time and the process's CPU time since it was made. */
+  private static final class Clock {
+    private static final OperatingSystemMXBean OS =
+        (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    private final long wall = System.nanoTime();
+    private final long cpu = OS.getProcessCpuTime();
+
+    Rate rate(long records) {
+      double seconds = (System.nanoTime() - wall) / 1e9;
+      return new Rate(records / seconds, 100.0 * (OS.getProcessCpuTime() - cpu) / 1e9 / seconds);
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.retain.cluster;
 
 import dev.retain.config.RetainConfig;
+import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
@@ -10,6 +11,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.ByteBufferDeserializer;
+import org.apache.kafka.common.serialization.Deserializer;
 
 /**
  * Kafka clients configured from {@link RetainConfig}: the pass-through {@code retain.kafka.*}
@@ -18,20 +21,33 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 public final class KafkaClients {
   private KafkaClients() {}
 
-  /** The ingest consumer: manual positions (kept in the store), no auto commit. */
-  public static KafkaConsumer<byte[], byte[]> ingestConsumer(RetainConfig config) {
+  /**
+   * The ingest consumer: manual positions (kept in the store), no auto commit. Values are views
+   * into the fetched data rather than copies; they are valid until the next poll.
+   */
+  public static KafkaConsumer<byte[], ByteBuffer> ingestConsumer(RetainConfig config) {
     Map<String, Object> extra = new HashMap<>();
     extra.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     String instance = config.getString(RetainConfig.INGEST_INSTANCE_ID);
     if (!instance.isEmpty()) {
       extra.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
     }
-    return consumer(config, config.getString(RetainConfig.INGEST_GROUP_ID), extra);
+    return consumer(
+        config,
+        config.getString(RetainConfig.INGEST_GROUP_ID),
+        extra,
+        new ByteBufferDeserializer());
   }
 
   /** A plain consumer outside any group's bookkeeping (benchmarks, tools). */
   public static KafkaConsumer<byte[], byte[]> consumer(RetainConfig config, String group) {
-    return consumer(config, group, Map.of());
+    return consumer(config, group, Map.of(), new ByteArrayDeserializer());
+  }
+
+  /** A plain consumer whose values are views into the fetched data (benchmarks, tools). */
+  public static KafkaConsumer<byte[], ByteBuffer> bufferConsumer(
+      RetainConfig config, String group) {
+    return consumer(config, group, Map.of(), new ByteBufferDeserializer());
   }
 
   /**
@@ -45,11 +61,12 @@ public final class KafkaClients {
         Map.of(
             ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 1,
             ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100,
-            ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16));
+            ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16),
+        new ByteArrayDeserializer());
   }
 
-  private static KafkaConsumer<byte[], byte[]> consumer(
-      RetainConfig config, String group, Map<String, Object> extra) {
+  private static <V> KafkaConsumer<byte[], V> consumer(
+      RetainConfig config, String group, Map<String, Object> extra, Deserializer<V> values) {
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
     props.putAll(extra);
     props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -61,7 +78,7 @@ public final class KafkaClients {
     props.putIfAbsent(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 1 << 16);
     props.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 50);
     props.putIfAbsent(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 8 << 20);
-    return new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    return new KafkaConsumer<>(props, new ByteArrayDeserializer(), values);
   }
 
   /** An idempotent producer (acks=all) for examples, dead letters and adapters. */

@@ -10,6 +10,7 @@ import dev.retain.store.ModelState;
 import dev.retain.store.Offsets;
 import dev.retain.store.RetainStore;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,7 +51,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class IngestLoop implements Runnable, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IngestLoop.class);
-  private final Consumer<byte[], byte[]> consumer;
+  private final Consumer<byte[], ByteBuffer> consumer;
   private final Producer<byte[], byte[]> deadLetters;
   private final RetainStore store;
   private final ModelState state;
@@ -90,7 +91,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
       RetainConfig config,
       RetainStore store,
       ModelState state,
-      Consumer<byte[], byte[]> consumer,
+      Consumer<byte[], ByteBuffer> consumer,
       Producer<byte[], byte[]> deadLetters,
       ExampleSink sink,
       MeterRegistry registry) {
@@ -157,7 +158,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
    * thread.
    */
   public void pollOnce() {
-    ConsumerRecords<byte[], byte[]> records = consumer.poll(pollTimeout);
+    ConsumerRecords<byte[], ByteBuffer> records = consumer.poll(pollTimeout);
     if (!records.isEmpty()) {
       absorb(records);
     }
@@ -166,13 +167,13 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     applyBackpressure();
   }
 
-  private void absorb(ConsumerRecords<byte[], byte[]> records) {
+  private void absorb(ConsumerRecords<byte[], ByteBuffer> records) {
     if (pending == null) {
       pending = new PendingCommit(store);
     }
     for (TopicPartition tp : records.partitions()) {
-      List<ConsumerRecord<byte[], byte[]>> part = records.records(tp);
-      for (ConsumerRecord<byte[], byte[]> record : part) {
+      List<ConsumerRecord<byte[], ByteBuffer>> part = records.records(tp);
+      for (ConsumerRecord<byte[], ByteBuffer> record : part) {
         absorb(record);
       }
       pending.position(tp, part.get(part.size() - 1).offset() + 1);
@@ -180,7 +181,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     pending.records += records.count();
   }
 
-  private void absorb(ConsumerRecord<byte[], byte[]> record) {
+  private void absorb(ConsumerRecord<byte[], ByteBuffer> record) {
     Example example = accept(record, pending.rejects);
     if (example == null) {
       return;
@@ -290,7 +291,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
 
   /** The example of {@code record}, or null when it is skipped or rejected. */
   private Example accept(
-      ConsumerRecord<byte[], byte[]> record, List<ProducerRecord<byte[], byte[]>> rejects) {
+      ConsumerRecord<byte[], ByteBuffer> record, List<ProducerRecord<byte[], byte[]>> rejects) {
     if (record.key() != null && !Arrays.equals(modelKey, record.key())) {
       metrics.skipped();
       return null;
@@ -309,14 +310,14 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     }
   }
 
-  private Example decode(ConsumerRecord<byte[], byte[]> record) throws InvalidExampleException {
-    byte[] value = record.value();
+  private Example decode(ConsumerRecord<byte[], ByteBuffer> record) throws InvalidExampleException {
+    ByteBuffer value = record.value();
     if (value == null) {
       throw new InvalidExampleException(RejectReason.UNPARSABLE, "null value");
     }
-    if (value.length > maxBytes) {
+    if (value.remaining() > maxBytes) {
       throw new InvalidExampleException(
-          RejectReason.OVERSIZED, value.length + " bytes > limit " + maxBytes);
+          RejectReason.OVERSIZED, value.remaining() + " bytes > limit " + maxBytes);
     }
     Example example = codec.decode(value, defaultDomain);
     validator.validate(example);

@@ -6,6 +6,7 @@ import dev.retain.store.ModelState;
 import dev.retain.store.RetainStore;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
@@ -28,7 +29,7 @@ public final class IngestService implements AutoCloseable {
             Path.of(config.getString(RetainConfig.STORE_DIR)),
             config.getBoolean(RetainConfig.STORE_SYNC));
     state = ModelState.load(store, config);
-    KafkaConsumer<byte[], byte[]> consumer = KafkaClients.ingestConsumer(config);
+    KafkaConsumer<byte[], ByteBuffer> consumer = KafkaClients.ingestConsumer(config);
     consumerMetrics = new KafkaClientMetrics(consumer);
     consumerMetrics.bindTo(registry);
     loop =

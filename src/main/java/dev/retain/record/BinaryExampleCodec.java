@@ -36,9 +36,9 @@ public final class BinaryExampleCodec implements ExampleCodec {
   }
 
   @Override
-  public Example decode(byte[] value, String defaultDomain) throws InvalidExampleException {
+  public Example decode(ByteBuffer value, String defaultDomain) throws InvalidExampleException {
     try {
-      ByteBuffer in = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer in = value.slice().order(ByteOrder.LITTLE_ENDIAN);
       if (in.get() != MAGIC || in.get() != VERSION) {
         throw new InvalidExampleException(RejectReason.UNPARSABLE, "not a Retain binary example");
       }

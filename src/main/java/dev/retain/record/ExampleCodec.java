@@ -1,17 +1,25 @@
 package dev.retain.record;
 
+import java.nio.ByteBuffer;
+
 /** Turns examples into record values and back. Implementations are thread-safe. */
 public interface ExampleCodec {
   byte[] encode(Example example);
 
   /**
-   * Decodes one record value.
+   * Decodes one record value: the buffer's remaining bytes, which may be a view into a larger
+   * buffer (a Kafka fetch). The buffer's position is left as it was.
    *
    * @param defaultDomain domain given to an example that carries none
    * @throws InvalidExampleException with {@link RejectReason#UNPARSABLE} when the bytes are not an
    *     example
    */
-  Example decode(byte[] value, String defaultDomain) throws InvalidExampleException;
+  Example decode(ByteBuffer value, String defaultDomain) throws InvalidExampleException;
+
+  /** Decodes a whole array; see {@link #decode(ByteBuffer, String)}. */
+  default Example decode(byte[] value, String defaultDomain) throws InvalidExampleException {
+    return decode(ByteBuffer.wrap(value), defaultDomain);
+  }
 
   /** The codec for a configured name: {@code json} or {@code binary}. */
   static ExampleCodec named(String name) {

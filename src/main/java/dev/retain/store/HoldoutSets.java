@@ -74,10 +74,7 @@ public final class HoldoutSets {
       domain = domain(example.domain());
     }
     domain.seen++;
-    batch.put(
-        Family.META,
-        Keys.of("domain-seen").str(model).str(example.domain()).bytes(),
-        Keys.longValue(domain.seen));
+    domain.dirty = true; // the counter is written once per batch, by flush
     if (domain.seen % every != 0 || domain.examples.size() >= maxPerDomain) {
       return false;
     }

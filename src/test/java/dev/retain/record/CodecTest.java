@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.retain.testing.TestData;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 import org.junit.jupiter.api.Test;
@@ -20,6 +21,24 @@ class CodecTest {
   void shouldRoundTripWhenEncodedThenDecoded(String name) throws Exception {
     ExampleCodec codec = ExampleCodec.named(name);
     assertThat(codec.decode(codec.encode(example), "other")).isEqualTo(example);
+  }
+
+  /** Ingest hands codecs views into a Kafka fetch buffer: bytes before and after must not leak. */
+  @ParameterizedTest
+  @ValueSource(strings = {"json", "binary"})
+  void shouldDecodeAViewInsideALargerBufferAndLeaveItsPosition(String name) throws Exception {
+    ExampleCodec codec = ExampleCodec.named(name);
+    byte[] value = codec.encode(example);
+    ByteBuffer fetch = ByteBuffer.allocate(value.length + 20);
+    fetch.put(new byte[7]).put(value).put(new byte[13]);
+    ByteBuffer view = fetch.position(7).limit(7 + value.length).slice();
+    view.position(0);
+    ByteBuffer readOnly = fetch.asReadOnlyBuffer().position(7).limit(7 + value.length);
+
+    assertThat(codec.decode(view, "other")).isEqualTo(example);
+    assertThat(view.position()).isZero();
+    assertThat(codec.decode(readOnly, "other")).isEqualTo(example); // no backing array exposed
+    assertThat(readOnly.position()).isEqualTo(7);
   }
 
   @Test
