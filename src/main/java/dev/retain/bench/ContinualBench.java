@@ -6,7 +6,8 @@ import dev.retain.config.RetainConfig;
 import dev.retain.data.DriftStream;
 import dev.retain.data.FashionMnist;
 import dev.retain.eval.AccuracyMatrix;
-import dev.retain.model.LoraMlp;
+import dev.retain.model.Architecture;
+import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.record.Example;
 import dev.retain.store.ReplayBuffer;
@@ -101,6 +102,15 @@ public final class ContinualBench implements Callable<Integer> {
       description = "Use the generated drift stream instead of Fashion-MNIST.")
   boolean generated;
 
+  @Option(
+      names = "--arch",
+      defaultValue = "mlp",
+      description = "Base: mlp (784-256-256-10) or cnn (convolutions 16, 32, then 256-256-10).")
+  String arch;
+
+  @Option(names = "--lora-conv", description = "With --arch cnn: adapt the convolutions too.")
+  boolean loraConv;
+
   @Option(names = "--json", description = "Print one JSON object of the figures last.")
   boolean json;
 
@@ -143,13 +153,19 @@ public final class ContinualBench implements Callable<Integer> {
       System.err.println(FashionMnist.INSTALL_HINT + "; or pass --generated");
       return 2;
     }
+    data.architecture =
+        new RetainConfig(
+                Map.of(RetainConfig.MODEL_ARCH, arch, RetainConfig.RECORD_FEATURES, data.features))
+            .architecture();
     Report report =
         new Report(
             String.format(
                 Locale.ROOT,
-                "continual: %s %s, %d domains x %,d images, single pass, batch %d(+%d replayed), buffer %,d, %d seeds",
+                "continual: %s %s, %s%s, %d domains x %,d images, single pass, batch %d(+%d replayed), buffer %,d, %d seeds",
                 data.name,
                 shift,
+                data.architecture,
+                loraConv ? " (LoRA on convolutions too)" : "",
                 domains,
                 perDomain,
                 BATCH,
@@ -205,8 +221,7 @@ public final class ContinualBench implements Callable<Integer> {
     Engine.getInstance().setRandomSeed(1000 + seed);
     Path dir = Files.createTempDirectory("retain-continual");
     try (NDManager manager = NDManager.newBaseManager();
-        LoraMlp model =
-            LoraMlp.create(manager, new int[] {data.features, 256, 256, 10}, 8, 16, false);
+        LoraNet model = data.newModel(manager, loraConv);
         RetainStore store = RetainStore.open(dir, false)) {
       model.loadBase(data.base(seed, pretrainEpochs, lr));
       Learner learner = new Learner(model, data.features, lr, policy.ewc() ? lambda : 0f, 0.9f);
@@ -320,7 +335,13 @@ public final class ContinualBench implements Callable<Integer> {
     final int features = FashionMnist.PIXELS;
     final List<List<Example>> train = new ArrayList<>();
     final List<List<Example>> test = new ArrayList<>();
+    Architecture architecture;
     private final Map<Integer, Map<String, SafeTensors.Tensor>> bases = new LinkedHashMap<>();
+
+    /** A model of the bench's architecture: rank 8, alpha 16. */
+    LoraNet newModel(NDManager manager, boolean loraConv) {
+      return LoraNet.create(manager, architecture, 8, 16, false, loraConv);
+    }
 
     Data(String name) {
       this.name = name;
@@ -333,8 +354,7 @@ public final class ContinualBench implements Callable<Integer> {
           s -> {
             Engine.getInstance().setRandomSeed(seed);
             try (NDManager manager = NDManager.newBaseManager();
-                LoraMlp model =
-                    LoraMlp.create(manager, new int[] {features, 256, 256, 10}, 8, 16, false)) {
+                LoraNet model = newModel(manager, false)) {
               Pretrainer.train(model, train.get(0), epochs, BATCH, lr, seed);
               return model.baseTensors();
             }

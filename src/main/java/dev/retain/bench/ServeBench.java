@@ -7,7 +7,7 @@ import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
 import dev.retain.data.DriftStream;
 import dev.retain.metrics.Metrics;
-import dev.retain.model.LoraMlp;
+import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.publish.AdapterPublisher;
 import dev.retain.serve.ServeNode;
@@ -79,7 +79,7 @@ public final class ServeBench implements Callable<Integer> {
         Topics.ensure(admin, config, 1, (short) 1);
       }
       try (NDManager manager = NDManager.newBaseManager();
-          LoraMlp model = LoraMlp.create(manager, config.layerSizes(), 8, 16, false);
+          LoraNet model = BaseModels.create(manager, config);
           RetainStore store =
               RetainStore.open(
                   java.nio.file.Path.of(config.getString(RetainConfig.STORE_DIR)), false);
@@ -184,9 +184,9 @@ public final class ServeBench implements Callable<Integer> {
   /** Publishes version {@code i} through the publisher and times it until serving uses it. */
   private static final class Versions {
     private final AdapterPublisher publisher;
-    private final LoraMlp model;
+    private final LoraNet model;
 
-    Versions(AdapterPublisher publisher, LoraMlp model) {
+    Versions(AdapterPublisher publisher, LoraNet model) {
       this.publisher = publisher;
       this.model = model;
     }

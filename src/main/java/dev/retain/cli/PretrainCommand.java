@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import dev.retain.data.DomainStream;
-import dev.retain.model.LoraMlp;
+import dev.retain.model.LoraNet;
 import dev.retain.record.Example;
 import dev.retain.record.ExampleCodec;
 import dev.retain.record.ExampleValidator;
@@ -75,18 +75,12 @@ final class PretrainCommand implements Callable<Integer> {
     long seed = config.getLong(RetainConfig.TRAIN_SEED);
     Engine.getInstance().setRandomSeed((int) seed);
     try (NDManager manager = NDManager.newBaseManager();
-        LoraMlp model =
-            LoraMlp.create(
-                manager,
-                config.layerSizes(),
-                config.getInt(RetainConfig.LORA_RANK),
-                config.getDouble(RetainConfig.LORA_ALPHA).floatValue(),
-                config.getBoolean(RetainConfig.LORA_RSLORA))) {
+        LoraNet model = BaseModels.create(manager, config)) {
       Pretrainer.train(model, train, epochs, 64, 1e-3f, seed);
       BaseModels.writeFile(model, out);
       System.out.printf(
           "wrote %s: base %s, trained on %,d examples, sha256 %s%n",
-          out, java.util.Arrays.toString(model.sizes()), train.size(), model.baseHash());
+          out, model.architecture(), train.size(), model.baseHash());
     }
     return 0;
   }

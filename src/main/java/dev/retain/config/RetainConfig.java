@@ -1,5 +1,6 @@
 package dev.retain.config;
 
+import dev.retain.model.Architecture;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -60,6 +61,8 @@ public final class RetainConfig extends AbstractConfig {
   public static final String SERVE_THREADS = "retain.serve.threads";
   public static final String SERVE_PREDICTIONS = "retain.serve.predictions.enabled";
   public static final String FEEDBACK_WINDOW_MS = "retain.feedback.window.ms";
+  public static final String MODEL_ARCH = "retain.model.arch";
+  public static final String MODEL_CONV_CHANNELS = "retain.model.conv.channels";
   public static final String MODEL_HIDDEN = "retain.model.hidden.layers";
   public static final String MODEL_BASE_PATH = "retain.model.base.path";
   public static final String MODEL_PRETRAIN_EXAMPLES = "retain.model.pretrain.examples";
@@ -67,6 +70,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String LORA_RANK = "retain.lora.rank";
   public static final String LORA_ALPHA = "retain.lora.alpha";
   public static final String LORA_RSLORA = "retain.lora.rslora";
+  public static final String LORA_CONV = "retain.lora.conv";
   public static final String TRAIN_ENABLED = "retain.train.enabled";
   public static final String TRAIN_BATCH_SIZE = "retain.train.batch.size";
   public static final String TRAIN_REPLAY_RATIO = "retain.train.replay.ratio";
@@ -86,6 +90,11 @@ public final class RetainConfig extends AbstractConfig {
   public RetainConfig(Map<?, ?> originals) {
     super(DEFINITION, originals, false);
     rejectUnknownRetainKeys(originals);
+    try {
+      architecture();
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(MODEL_ARCH, getString(MODEL_ARCH), e.getMessage());
+    }
   }
 
   private static ConfigDef define() {
@@ -340,13 +349,29 @@ public final class RetainConfig extends AbstractConfig {
             Importance.LOW,
             "How long after a prediction its label may arrive on the feedback topic.")
         .define(
+            MODEL_ARCH,
+            Type.STRING,
+            "mlp",
+            ValidString.in("mlp", "cnn"),
+            Importance.MEDIUM,
+            "Base architecture: mlp (Linear layers over the feature vector) or cnn (3x3"
+                + " convolutions, each with ReLU and 2x2 max pooling, over a square one-channel"
+                + " image of the features, e.g. 784 = 28x28; then the hidden Linear layers).")
+        .define(
+            MODEL_CONV_CHANNELS,
+            Type.LIST,
+            "16,32",
+            new PositiveInts(),
+            Importance.LOW,
+            "Output channels of each convolution of the cnn base.")
+        .define(
             MODEL_HIDDEN,
             Type.LIST,
             "256,256",
             new PositiveInts(),
             Importance.MEDIUM,
-            "Hidden layer sizes of the MLP base; inputs and outputs follow the record's features"
-                + " and classes.")
+            "Hidden Linear layer sizes of the base; inputs and outputs follow the record's"
+                + " features (or the convolutions) and classes.")
         .define(
             MODEL_BASE_PATH,
             Type.STRING,
@@ -388,6 +413,13 @@ public final class RetainConfig extends AbstractConfig {
             false,
             Importance.LOW,
             "Scale by alpha/sqrt(r) (rsLoRA) instead of alpha/r.")
+        .define(
+            LORA_CONV,
+            Type.BOOLEAN,
+            false,
+            Importance.LOW,
+            "Also adapt the cnn base's convolutions (PEFT's Conv2d LoRA: a 3x3 convolution to r"
+                + " channels, then a 1x1 one back); otherwise only the Linear layers.")
         .define(
             TRAIN_ENABLED,
             Type.BOOLEAN,
@@ -506,6 +538,33 @@ public final class RetainConfig extends AbstractConfig {
   }
 
   /** Layer sizes of the base: features, hidden layers, classes. */
+  /** The base's architecture: the MLP of {@link #layerSizes()}, or the configured CNN. */
+  public Architecture architecture() {
+    if (getString(MODEL_ARCH).equals("mlp")) {
+      return Architecture.mlp(layerSizes());
+    }
+    int features = getInt(RECORD_FEATURES);
+    int side = (int) Math.round(Math.sqrt(features));
+    if (side * side != features) {
+      throw new IllegalArgumentException(
+          "cnn needs a square image: "
+              + RECORD_FEATURES
+              + "="
+              + features
+              + " is not a square number");
+    }
+    int[] sizes = layerSizes();
+    return Architecture.cnn(
+        side,
+        ints(getList(MODEL_CONV_CHANNELS)),
+        java.util.Arrays.copyOfRange(sizes, 1, sizes.length - 1),
+        getInt(RECORD_CLASSES));
+  }
+
+  private static int[] ints(List<String> values) {
+    return values.stream().mapToInt(v -> Integer.parseInt(v.trim())).toArray();
+  }
+
   public int[] layerSizes() {
     List<String> hidden = getList(MODEL_HIDDEN);
     int[] sizes = new int[hidden.size() + 2];

@@ -7,9 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One adapter version ready to serve: the base's Linear layers with the adapter merged in ({@code W
- * + s B A}), evaluated in plain Java. Immutable, so a request that took it keeps using it while a
- * newer version is swapped in, and nothing native has to be released when it is dropped.
+ * One adapter version ready to serve: the base's layers with the adapter merged in ({@code W + s B
+ * A}; for a convolution A is (r, in, 3, 3) and B (out, r, 1, 1), so the same product gives the
+ * merged 3x3 kernel), evaluated in plain Java. Immutable, so a request that took it keeps using it
+ * while a newer version is swapped in, and nothing native has to be released when it is dropped.
  */
 public final class ServingModel {
   /** Rows of W^T read per block of a batch: 64 KiB, well inside a core's L2 cache. */
@@ -17,19 +18,32 @@ public final class ServingModel {
 
   private final String version;
   private final JsonNode config;
+  private final List<Conv> convs; // empty for an MLP
+  private final int side; // image side of a CNN, 0 for an MLP
   private final float[][] weights; // per layer, (in, out) row-major: W transposed
   private final float[][] biases;
   private final int[] sizes;
 
-  private ServingModel(String version, JsonNode config, float[][] weights, float[][] biases) {
+  /** A merged 3x3 convolution (padding 1) with ReLU and 2x2 max pooling after it. */
+  private record Conv(int in, int out, float[] weight, float[] bias) {}
+
+  private ServingModel(
+      String version, JsonNode config, List<Conv> convs, float[][] weights, float[][] biases) {
     this.version = version;
     this.config = config;
+    this.convs = convs;
     this.weights = weights;
     this.biases = biases;
     this.sizes = new int[weights.length + 1];
     for (int l = 0; l < weights.length; l++) {
       sizes[l + 1] = biases[l].length;
       sizes[l] = weights[l].length / biases[l].length; // weights are (in, out)
+    }
+    if (convs.isEmpty()) {
+      side = 0;
+    } else {
+      int pooled = (int) Math.round(Math.sqrt(sizes[0] / convs.get(convs.size() - 1).out()));
+      side = pooled << convs.size();
     }
   }
 
@@ -40,6 +54,21 @@ public final class ServingModel {
     double alpha = config.path("lora_alpha").asDouble();
     float scaling =
         (float) (config.path("use_rslora").asBoolean() ? alpha / Math.sqrt(rank) : alpha / rank);
+    List<Conv> convs = new java.util.ArrayList<>();
+    for (int c = 0; base.containsKey("convs." + c + ".weight"); c++) {
+      SafeTensors.Tensor w = base.get("convs." + c + ".weight");
+      int out = (int) w.shape()[0];
+      int in = (int) w.shape()[1];
+      float[] merged = w.data().clone();
+      SafeTensors.Tensor a =
+          adapter.tensors().get("base_model.model.convs." + c + ".lora_A.weight");
+      SafeTensors.Tensor b =
+          adapter.tensors().get("base_model.model.convs." + c + ".lora_B.weight");
+      if (a != null && b != null) { // conv LoRA is optional
+        addProduct(merged, b, a, scaling, out, in * 9);
+      }
+      convs.add(new Conv(in, out, merged, base.get("convs." + c + ".bias").data().clone()));
+    }
     int layers = 0;
     while (base.containsKey("layers." + layers + ".weight")) {
       layers++;
@@ -60,14 +89,14 @@ public final class ServingModel {
       addProduct(weights[l], b, a, scaling, (int) w.shape()[0], (int) w.shape()[1]);
       weights[l] = transpose(weights[l], (int) w.shape()[0], (int) w.shape()[1]);
     }
-    return new ServingModel(adapter.version(), config, weights, biases);
+    return new ServingModel(adapter.version(), config, convs, weights, biases);
   }
 
-  /** w += s * B (out x r) * A (r x in). */
+  /** w += s * B (out x r) * A (r x in), trailing dimensions of A and B flattened. */
   private static void addProduct(
       float[] w, SafeTensors.Tensor b, SafeTensors.Tensor a, float s, int out, int in) {
     int rank = (int) a.shape()[0];
-    if (b.shape()[0] != out || b.shape()[1] != rank || a.shape()[1] != in) {
+    if (b.shape()[0] != out || b.data().length != out * rank || a.data().length != rank * in) {
       throw new IllegalArgumentException("adapter shapes do not fit the base");
     }
     for (int o = 0; o < out; o++) {
@@ -108,9 +137,14 @@ public final class ServingModel {
     float[][] h = new float[xs.size()][];
     for (int b = 0; b < h.length; b++) {
       h[b] = xs.get(b);
-      if (h[b].length != sizes[0]) {
+      if (h[b].length != features()) {
         throw new IllegalArgumentException(
-            "expected " + sizes[0] + " features, got " + h[b].length);
+            "expected " + features() + " features, got " + h[b].length);
+      }
+      int s = side;
+      for (Conv conv : convs) {
+        h[b] = convolve(conv, h[b], s);
+        s /= 2;
       }
     }
     for (int l = 0; l < weights.length; l++) {
@@ -165,6 +199,49 @@ public final class ServingModel {
     }
   }
 
+  /**
+   * One channel-major image (in, s, s) through a 3x3 convolution with padding 1, ReLU and 2x2 max
+   * pooling: (out, s/2, s/2), the layout PyTorch flattens.
+   */
+  private static float[] convolve(Conv conv, float[] x, int s) {
+    float[] y = new float[conv.out() * s * s];
+    for (int o = 0; o < conv.out(); o++) {
+      int plane = o * s * s;
+      java.util.Arrays.fill(y, plane, plane + s * s, conv.bias()[o]);
+      for (int i = 0; i < conv.in(); i++) {
+        int kernel = (o * conv.in() + i) * 9;
+        int input = i * s * s;
+        for (int ky = 0; ky < 3; ky++) {
+          for (int kx = 0; kx < 3; kx++) {
+            float k = conv.weight()[kernel + ky * 3 + kx];
+            // output (r, c) reads input (r + ky - 1, c + kx - 1); the rest is zero padding
+            int c0 = Math.max(0, 1 - kx);
+            int c1 = Math.min(s, s + 1 - kx);
+            for (int r = Math.max(0, 1 - ky); r < Math.min(s, s + 1 - ky); r++) {
+              int out = plane + r * s;
+              int in = input + (r + ky - 1) * s + kx - 1;
+              for (int c = c0; c < c1; c++) {
+                y[out + c] += k * x[in + c];
+              }
+            }
+          }
+        }
+      }
+    }
+    int half = s / 2;
+    float[] pooled = new float[conv.out() * half * half];
+    for (int o = 0; o < conv.out(); o++) {
+      for (int r = 0; r < half; r++) {
+        for (int c = 0; c < half; c++) {
+          int at = o * s * s + 2 * r * s + 2 * c;
+          float m = Math.max(Math.max(y[at], y[at + 1]), Math.max(y[at + s], y[at + s + 1]));
+          pooled[(o * half + r) * half + c] = Math.max(m, 0f); // ReLU commutes with max
+        }
+      }
+    }
+    return pooled;
+  }
+
   private static float[] softmax(float[] z) {
     float max = Float.NEGATIVE_INFINITY;
     for (float v : z) {
@@ -192,6 +269,6 @@ public final class ServingModel {
   }
 
   public int features() {
-    return sizes[0];
+    return convs.isEmpty() ? sizes[0] : side * side;
   }
 }

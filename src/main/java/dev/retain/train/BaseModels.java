@@ -1,6 +1,8 @@
 package dev.retain.train;
 
-import dev.retain.model.LoraMlp;
+import ai.djl.ndarray.NDManager;
+import dev.retain.config.RetainConfig;
+import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.store.Family;
 import dev.retain.store.Keys;
@@ -10,7 +12,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Map;
 
 /**
@@ -25,6 +26,17 @@ public final class BaseModels {
     return Keys.of("base").str(model).bytes();
   }
 
+  /** A fresh model of the configured architecture and adapter; its base is random until loaded. */
+  public static LoraNet create(NDManager manager, RetainConfig config) {
+    return LoraNet.create(
+        manager,
+        config.architecture(),
+        config.getInt(RetainConfig.LORA_RANK),
+        config.getDouble(RetainConfig.LORA_ALPHA).floatValue(),
+        config.getBoolean(RetainConfig.LORA_RSLORA),
+        config.getBoolean(RetainConfig.LORA_CONV));
+  }
+
   /** The base kept in the store for {@code model}, or null. */
   public static SafeTensors.Contents load(RetainStore store, String model) {
     byte[] bytes = store.get(Family.META, key(model));
@@ -32,17 +44,17 @@ public final class BaseModels {
   }
 
   /** Adds the model's base to {@code batch}, so that every restart uses the same one. */
-  public static void save(StoreBatch batch, String model, LoraMlp base) {
+  public static void save(StoreBatch batch, String model, LoraNet base) {
     batch.put(Family.META, key(model), encode(base));
   }
 
-  /** The base in safetensors form, with its layer sizes and hash as metadata. */
-  public static byte[] encode(LoraMlp base) {
+  /** The base in safetensors form, with its architecture and hash as metadata. */
+  public static byte[] encode(LoraNet base) {
     return SafeTensors.write(
         base.baseTensors(),
         Map.of(
-            "format", "retain-mlp-base",
-            "sizes", Arrays.toString(base.sizes()),
+            "format", "retain-base",
+            "architecture", base.architecture().toString(),
             "base_hash", base.baseHash()));
   }
 
@@ -56,7 +68,7 @@ public final class BaseModels {
   }
 
   /** Writes {@code base} to {@code path} atomically (temporary file, then rename). */
-  public static void writeFile(LoraMlp base, Path path) {
+  public static void writeFile(LoraNet base, Path path) {
     try {
       Path tmp = path.resolveSibling(path.getFileName() + ".tmp");
       Files.write(tmp, encode(base));

@@ -8,7 +8,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.loss.Loss;
-import dev.retain.model.LoraMlp;
+import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.model.Tensors;
 import dev.retain.record.Example;
@@ -26,7 +26,7 @@ import java.util.Map;
  */
 public final class Learner {
   private static final Loss CROSS_ENTROPY = Loss.softmaxCrossEntropyLoss();
-  private final LoraMlp model;
+  private final LoraNet model;
   private final List<NDArray> params;
   private final Adam adam;
   private final Batch batch;
@@ -36,7 +36,7 @@ public final class Learner {
   private final List<NDArray> anchors = new ArrayList<>();
   private long steps;
 
-  public Learner(LoraMlp model, int features, float learningRate, float lambda, float gamma) {
+  public Learner(LoraNet model, int features, float learningRate, float lambda, float gamma) {
     this.model = model;
     this.params = model.adapterParameters();
     this.adam = new Adam(params, learningRate);

@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.loss.Loss;
-import dev.retain.model.LoraMlp;
+import dev.retain.model.LoraNet;
 import dev.retain.record.Example;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -23,11 +23,11 @@ public final class Pretrainer {
 
   /** Trains the base for {@code epochs} passes over {@code examples} in shuffled mini-batches. */
   public static void train(
-      LoraMlp model, List<Example> examples, int epochs, int batchSize, float lr, long seed) {
+      LoraNet model, List<Example> examples, int epochs, int batchSize, float lr, long seed) {
     List<NDArray> base = model.baseParameters();
     base.forEach(p -> p.setRequiresGradient(true));
     Adam adam = new Adam(base, lr);
-    Batch batch = new Batch(model.sizes()[0]);
+    Batch batch = new Batch(model.features());
     List<Example> order = new ArrayList<>(examples);
     Random random = new Random(seed);
     for (int epoch = 0; epoch < epochs; epoch++) {

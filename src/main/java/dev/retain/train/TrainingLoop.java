@@ -6,7 +6,7 @@ import dev.retain.config.RetainConfig;
 import dev.retain.eval.AccuracyMatrix;
 import dev.retain.eval.RetentionReport;
 import dev.retain.ingest.ExampleInbox;
-import dev.retain.model.LoraMlp;
+import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.record.Example;
 import dev.retain.store.ModelState;
@@ -51,7 +51,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private final boolean ewc;
   private final Thread thread;
   private NDManager manager;
-  private LoraMlp model;
+  private LoraNet model;
   private Learner learner;
   private TrainMetrics metrics;
   private String domain;
@@ -126,13 +126,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     Devices.configureThreads(config.getInt(RetainConfig.TRAIN_THREADS));
     Engine.getInstance().setRandomSeed(config.getLong(RetainConfig.TRAIN_SEED).intValue());
     manager = Devices.manager(config.getString(RetainConfig.TRAIN_DEVICE));
-    model =
-        LoraMlp.create(
-            manager,
-            config.layerSizes(),
-            config.getInt(RetainConfig.LORA_RANK),
-            config.getDouble(RetainConfig.LORA_ALPHA).floatValue(),
-            config.getBoolean(RetainConfig.LORA_RSLORA));
+    model = BaseModels.create(manager, config);
     if (!loadBase()) {
       pretrainBase();
     }

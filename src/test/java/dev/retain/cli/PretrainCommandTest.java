@@ -3,7 +3,7 @@ package dev.retain.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDManager;
-import dev.retain.model.LoraMlp;
+import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.record.JsonExampleCodec;
 import dev.retain.testing.TestData;
@@ -52,7 +52,7 @@ class PretrainCommandTest {
     SafeTensors.Contents base = BaseModels.readFile(out);
     assertThat(base.tensors()).containsKeys("layers.0.weight", "layers.1.bias");
     try (NDManager manager = NDManager.newBaseManager();
-        LoraMlp model = LoraMlp.create(manager, new int[] {32, 64, 4}, 8, 16, false)) {
+        LoraNet model = LoraNet.create(manager, new int[] {32, 64, 4}, 8, 16, false)) {
       model.loadBase(base.tensors());
       assertThat(model.baseHash()).isEqualTo(base.metadata().get("base_hash"));
       List<dev.retain.record.Example> test = new ArrayList<>();

@@ -34,6 +34,29 @@ class RetainConfigTest {
   }
 
   @Test
+  void shouldBuildTheConfiguredArchitectureAndRejectACnnOverANonSquareImage() {
+    assertThat(new RetainConfig(Map.of()).architecture()).hasToString("mlp 784-256-256-10");
+    assertThat(
+            new RetainConfig(
+                    Map.of(RetainConfig.MODEL_ARCH, "cnn", RetainConfig.MODEL_HIDDEN, "128"))
+                .architecture())
+        .hasToString("cnn 28x28 c16-32 dense 1568-128-10");
+    assertThatThrownBy(
+            () ->
+                new RetainConfig(
+                    Map.of(RetainConfig.MODEL_ARCH, "cnn", RetainConfig.RECORD_FEATURES, "30")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining(RetainConfig.MODEL_ARCH)
+        .hasMessageContaining("retain.record.features=30 is not a square");
+    assertThatThrownBy(
+            () ->
+                new RetainConfig(
+                    Map.of(
+                        RetainConfig.MODEL_ARCH, "cnn", RetainConfig.MODEL_CONV_CHANNELS, "8,8,8")))
+        .hasMessageContaining("multiple of 8");
+  }
+
+  @Test
   void shouldRejectUnknownRetainKeysWhenMisspelt() {
     assertThatThrownBy(() -> new RetainConfig(Map.of("retain.replay.capacty", "10")))
         .hasMessageContaining("retain.replay.capacty");

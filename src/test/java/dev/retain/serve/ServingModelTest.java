@@ -7,7 +7,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.retain.data.DriftStream;
-import dev.retain.model.LoraMlp;
+import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.publish.AdapterArchive;
 import dev.retain.publish.AdapterVersion;
@@ -26,7 +26,7 @@ class ServingModelTest {
     // 200 inputs into 96 outputs: wider than one cache block of the merged forward pass
     var stream = new DriftStream(200, 4, 1.5f, 5);
     try (NDManager manager = NDManager.newBaseManager();
-        LoraMlp model = LoraMlp.create(manager, new int[] {200, 96, 16, 4}, 4, 8, false)) {
+        LoraNet model = LoraNet.create(manager, new int[] {200, 96, 16, 4}, 4, 8, false)) {
       Learner learner = new Learner(model, 200, 1e-2f, 0f, 1f);
       for (int i = 0; i < 20; i++) {
         List<Example> batch = new ArrayList<>();

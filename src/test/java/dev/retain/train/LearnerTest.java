@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import dev.retain.data.DriftStream;
-import dev.retain.model.LoraMlp;
+import dev.retain.model.LoraNet;
 import dev.retain.record.Example;
 import dev.retain.store.ReplayBuffer;
 import dev.retain.store.RetainStore;
@@ -35,7 +35,7 @@ class LearnerTest {
   void shouldStartWithAZeroAdapterAndLearnTheBaseWhenPretrained() {
     Engine.getInstance().setRandomSeed(1);
     try (NDManager manager = NDManager.newBaseManager();
-        LoraMlp model = LoraMlp.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
+        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
       Learner learner = new Learner(model, FEATURES, 1e-3f, 0f, 1f);
       List<Example> test = domain(0, 0, 200);
       double before = learner.accuracy(test);
@@ -50,8 +50,8 @@ class LearnerTest {
   void shouldContinueExactlyFromACheckpointInAFreshModel() {
     Engine.getInstance().setRandomSeed(3);
     try (NDManager manager = NDManager.newBaseManager();
-        LoraMlp first = LoraMlp.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false);
-        LoraMlp second = LoraMlp.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
+        LoraNet first = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false);
+        LoraNet second = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
       Pretrainer.train(first, domain(0, 0, 500), 1, 32, 1e-2f, 1);
       Learner a = new Learner(first, FEATURES, 1e-2f, 50f, 0.9f);
       for (int i = 0; i < 10; i++) {
@@ -93,7 +93,7 @@ class LearnerTest {
   private double run(boolean replayAndEwc) {
     Engine.getInstance().setRandomSeed(42);
     try (NDManager manager = NDManager.newBaseManager();
-        LoraMlp model = LoraMlp.create(manager, new int[] {FEATURES, 64, 4}, 8, 16, false);
+        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 64, 4}, 8, 16, false);
         RetainStore store = RetainStore.open(dir.resolve(replayAndEwc ? "ewc" : "naive"), false)) {
       List<Example> base = domain(0, 0, PER_DOMAIN);
       Pretrainer.train(model, base, 3, 32, 1e-2f, 7);
