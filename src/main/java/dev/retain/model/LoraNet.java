@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
 import ai.djl.nn.pooling.Pool;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -130,9 +131,11 @@ public final class LoraNet implements AutoCloseable {
       h = h.reshape(n, -1);
     }
     for (int l = 0; l < weights.length; l++) {
-      NDArray base = h.matMul(weights[l].transpose()).add(biases[l]);
-      NDArray lora = h.matMul(loraA[l].transpose()).matMul(loraB[l].transpose()).mul(scaling);
-      h = base.add(lora);
+      // torch's linear (x W^T + b in one op) keeps the per-step operation count low
+      NDArray base = Linear.linear(h, weights[l], biases[l]).singletonOrThrow();
+      NDArray lora =
+          Linear.linear(Linear.linear(h, loraA[l]).singletonOrThrow(), loraB[l]).singletonOrThrow();
+      h = base.add(lora.mul(scaling));
       if (l < weights.length - 1) {
         h = h.getNDArrayInternal().relu();
       }

@@ -8,7 +8,7 @@ import dev.retain.record.Example;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.IntBuffer;
+import java.nio.LongBuffer;
 import java.util.List;
 
 /**
@@ -37,10 +37,10 @@ final class Batch {
   /** Labels (n) as int64 in {@code scope}. */
   NDArray labels(NDManager scope, List<Example> examples) {
     int n = examples.size();
-    y = ensure(y, n * Integer.BYTES);
-    IntBuffer l = y.asIntBuffer();
+    y = ensure(y, n * Long.BYTES);
+    LongBuffer l = y.asLongBuffer();
     examples.forEach(e -> l.put(e.label()));
-    return scope.create(y, new Shape(n), DataType.INT32).toType(DataType.INT64, false);
+    return scope.create(y, new Shape(n), DataType.INT64);
   }
 
   private static ByteBuffer ensure(ByteBuffer buffer, int bytes) {

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.loss.Loss;
 import dev.retain.model.LoraNet;
@@ -75,7 +74,7 @@ public final class Learner {
           loss = loss.add(penalty());
         }
         collector.backward(loss);
-        result = new StepResult(loss.getFloat(), correct(logits, y, fresh.size()));
+        result = new StepResult(loss.getFloat(), correct(logits, fresh));
       }
       adam.step(); // outside the collector: leaf parameters are updated in place
       steps++;
@@ -83,12 +82,17 @@ public final class Learner {
     }
   }
 
-  private static int correct(NDArray logits, NDArray labels, int first) {
-    if (first == 0) {
+  /** How many of the first {@code fresh.size()} rows of {@code logits} predict their label. */
+  private static int correct(NDArray logits, List<Example> fresh) {
+    if (fresh.isEmpty()) {
       return 0;
     }
-    NDIndex head = new NDIndex("0:" + first);
-    return (int) logits.get(head).argMax(1).eq(labels.get(head)).sum().getLong();
+    long[] predicted = logits.argMax(1).toLongArray(); // one op and one copy, compared here
+    int correct = 0;
+    for (int i = 0; i < fresh.size(); i++) {
+      correct += predicted[i] == fresh.get(i).label() ? 1 : 0;
+    }
+    return correct;
   }
 
   private NDArray penalty() {
