@@ -98,6 +98,14 @@ public final class ContinualBench implements Callable<Integer> {
   double replayRatio;
 
   @Option(
+      names = "--balance",
+      defaultValue = "class",
+      description =
+          "Replay reservoir of the replay policies: class (equal slots per class) or domain (per"
+              + " domain and class). The retain policy uses Retain's default.")
+  String balance;
+
+  @Option(
       names = "--generated",
       description = "Use the generated drift stream instead of Fashion-MNIST.")
   boolean generated;
@@ -117,16 +125,17 @@ public final class ContinualBench implements Callable<Integer> {
   private static final int BATCH = 64;
 
   /** One policy: which of replay, EWC, end-of-domain rehearsal and joint training it uses. */
-  record Policy(String name, boolean replay, boolean ewc, boolean rehearse, boolean joint) {
-    static Policy named(String name) {
+  record Policy(
+      String name, boolean replay, boolean ewc, boolean rehearse, boolean joint, boolean byDomain) {
+    static Policy named(String name, boolean byDomain) {
       return switch (name) {
-        case "naive" -> new Policy(name, false, false, false, false);
-        case "ewc" -> new Policy(name, false, true, false, false);
-        case "replay" -> new Policy(name, true, false, false, false);
-        case "ewc+replay" -> new Policy(name, true, true, false, false);
-        case "rehearse" -> new Policy(name, true, true, true, false);
+        case "naive" -> new Policy(name, false, false, false, false, false);
+        case "ewc" -> new Policy(name, false, true, false, false, false);
+        case "replay" -> new Policy(name, true, false, false, false, byDomain);
+        case "ewc+replay" -> new Policy(name, true, true, false, false, byDomain);
+        case "rehearse" -> new Policy(name, true, true, true, false, byDomain);
         case "retain" -> retainDefaults();
-        case "joint" -> new Policy(name, false, false, false, true);
+        case "joint" -> new Policy(name, false, false, false, true, false);
         default -> throw new IllegalArgumentException("unknown policy " + name);
       };
     }
@@ -140,7 +149,8 @@ public final class ContinualBench implements Callable<Integer> {
         defaults.getDouble(RetainConfig.TRAIN_REPLAY_RATIO) > 0,
         defaults.getDouble(RetainConfig.TRAIN_EWC_LAMBDA) > 0,
         defaults.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS) > 0,
-        false);
+        false,
+        defaults.getString(RetainConfig.REPLAY_BALANCE).equals("domain"));
   }
 
   /** What one run measured. */
@@ -180,7 +190,7 @@ public final class ContinualBench implements Callable<Integer> {
             "samples/s");
     Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
     for (String name : policies) {
-      Policy policy = Policy.named(name);
+      Policy policy = Policy.named(name, balance.equals("domain"));
       double[] averages = new double[seeds];
       double[] minimum = new double[seeds];
       double bwt = 0;
@@ -225,7 +235,7 @@ public final class ContinualBench implements Callable<Integer> {
         RetainStore store = RetainStore.open(dir, false)) {
       model.loadBase(data.base(seed, pretrainEpochs, lr));
       Learner learner = new Learner(model, data.features, lr, policy.ewc() ? lambda : 0f, 0.9f);
-      ReplayBuffer replay = ReplayBuffer.load(store, "bench", buffer, seed);
+      ReplayBuffer replay = ReplayBuffer.load(store, "bench", buffer, seed, policy.byDomain());
       SplittableRandom random = new SplittableRandom(seed);
       AccuracyMatrix matrix = new AccuracyMatrix();
       offer(

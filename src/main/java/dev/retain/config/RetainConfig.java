@@ -45,6 +45,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String STORE_DIR = "retain.store.dir";
   public static final String STORE_SYNC = "retain.store.sync";
   public static final String REPLAY_CAPACITY = "retain.replay.capacity";
+  public static final String REPLAY_BALANCE = "retain.replay.balance";
   public static final String HOLDOUT_EVERY = "retain.holdout.every";
   public static final String HOLDOUT_MAX_PER_DOMAIN = "retain.holdout.max.per.domain";
   public static final String METRICS_PORT = "retain.metrics.port";
@@ -233,7 +234,15 @@ public final class RetainConfig extends AbstractConfig {
             2000,
             Range.atLeast(1),
             Importance.HIGH,
-            "Slots of the class-balanced replay reservoir per model.")
+            "Slots of the balanced replay reservoir per model.")
+        .define(
+            REPLAY_BALANCE,
+            Type.STRING,
+            "class",
+            ValidString.in("class", "domain"),
+            Importance.MEDIUM,
+            "How the replay reservoir shares its slots: equally among classes, or equally among"
+                + " (domain, class) pairs, so that early domains keep as many slots as recent ones.")
         .define(
             HOLDOUT_EVERY,
             Type.INT,

@@ -379,7 +379,11 @@ public final class IngestLoop implements Runnable, AutoCloseable {
           consumer.seek(tp, offset);
         }
       }
-      consumer.seekToBeginning(fresh);
+      if (!fresh.isEmpty()) {
+        // never with an empty list: the consumer reads that as "every assigned partition", which
+        // would undo the seeks above and re-read the topic from the start
+        consumer.seekToBeginning(fresh);
+      }
       stored.forEach(
           (tp, offset) -> {
             if (partitions.contains(tp)) {

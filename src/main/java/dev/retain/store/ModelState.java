@@ -13,7 +13,12 @@ public record ModelState(
     String model = config.getString(RetainConfig.MODEL_ID);
     return new ModelState(
         model,
-        ReplayBuffer.load(store, model, config.getInt(RetainConfig.REPLAY_CAPACITY), seed(model)),
+        ReplayBuffer.load(
+            store,
+            model,
+            config.getInt(RetainConfig.REPLAY_CAPACITY),
+            seed(model),
+            config.getString(RetainConfig.REPLAY_BALANCE).equals("domain")),
         HoldoutSets.load(
             store,
             model,

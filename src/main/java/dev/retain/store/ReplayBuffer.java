@@ -8,10 +8,12 @@ import java.util.SplittableRandom;
 import java.util.TreeMap;
 
 /**
- * Class-balanced reservoir of one model's examples. Every class seen so far owns an equal share of
- * the capacity ({@code capacity / classes seen}); within a class, reservoir sampling keeps a
- * uniform sample of that class's stream. When a new class appears, classes above the smaller share
- * evict random slots.
+ * Balanced reservoir of one model's examples. Examples fall into groups: by class, or (with {@code
+ * byDomain}) by domain and class. Every group seen so far owns an equal share of the capacity
+ * ({@code capacity / groups seen}); within a group, reservoir sampling keeps a uniform sample of
+ * that group's stream. When a new group appears, groups above the smaller share evict random slots.
+ * Sampling is uniform over the slots, so over groups too: by domain, an early domain keeps as many
+ * slots as the latest one instead of fading with its share of the stream.
  *
  * <p>Written by the ingest thread through {@link #offer}, read by the learner through {@link
  * #sample}; both are synchronized. Changes go to the given {@link StoreBatch} and are applied in
@@ -21,8 +23,18 @@ public final class ReplayBuffer {
   private final String model;
   private final int capacity;
   private final SplittableRandom random;
-  private final Map<Integer, ClassSlots> classes = new TreeMap<>();
+  private final boolean byDomain;
+  private final Map<Group, ClassSlots> groups = new TreeMap<>();
   private int size;
+
+  /** A group of slots: a class, within a domain when balancing by domain ("" otherwise). */
+  private record Group(String domain, int label) implements Comparable<Group> {
+    @Override
+    public int compareTo(Group o) {
+      int byDomain = domain.compareTo(o.domain);
+      return byDomain != 0 ? byDomain : Integer.compare(label, o.label);
+    }
+  }
 
   private static final class ClassSlots {
     final List<Example> slots = new ArrayList<>();
@@ -30,18 +42,32 @@ public final class ReplayBuffer {
     boolean dirty;
   }
 
-  private ReplayBuffer(String model, int capacity, long seed) {
+  private ReplayBuffer(String model, int capacity, long seed, boolean byDomain) {
     if (capacity < 1) {
       throw new IllegalArgumentException("replay capacity must be >= 1, was " + capacity);
     }
     this.model = model;
     this.capacity = capacity;
     this.random = new SplittableRandom(seed);
+    this.byDomain = byDomain;
   }
 
-  /** Loads the reservoir of {@code model} from the store (empty when none was stored). */
+  /**
+   * Loads the class-balanced reservoir of {@code model}; see {@link #load(RetainStore, String, int,
+   * long, boolean)}.
+   */
   public static ReplayBuffer load(RetainStore store, String model, int capacity, long seed) {
-    ReplayBuffer buffer = new ReplayBuffer(model, capacity, seed);
+    return load(store, model, capacity, seed, false);
+  }
+
+  /**
+   * Loads the reservoir of {@code model} from the store (empty when none was stored).
+   *
+   * @param byDomain balance over (domain, class) groups rather than classes
+   */
+  public static ReplayBuffer load(
+      RetainStore store, String model, int capacity, long seed, boolean byDomain) {
+    ReplayBuffer buffer = new ReplayBuffer(model, capacity, seed, byDomain);
     store.scan(
         Family.META,
         Keys.of("replay-seen").str(model).bytes(),
@@ -49,7 +75,7 @@ public final class ReplayBuffer {
           Keys.Reader reader = new Keys.Reader(key);
           reader.str();
           reader.str();
-          buffer.slots(reader.i32()).seen = Keys.readLong(value);
+          buffer.slots(new Group(reader.str(), reader.i32())).seen = Keys.readLong(value);
         });
     store.scan(
         Family.REPLAY,
@@ -57,56 +83,61 @@ public final class ReplayBuffer {
         (key, value) -> {
           Keys.Reader reader = new Keys.Reader(key);
           reader.str();
-          buffer.slots(reader.i32()).slots.add(StoredExample.decode(value, "replay"));
+          buffer
+              .slots(new Group(reader.str(), reader.i32()))
+              .slots
+              .add(StoredExample.decode(value, "replay"));
           buffer.size++;
         });
     return buffer;
   }
 
-  private ClassSlots slots(int label) {
-    return classes.computeIfAbsent(label, l -> new ClassSlots());
+  private ClassSlots slots(Group group) {
+    return groups.computeIfAbsent(group, g -> new ClassSlots());
+  }
+
+  private Group group(Example example) {
+    return new Group(byDomain ? example.domain() : "", example.label());
   }
 
   /** Offers one example; it may take a slot (possibly replacing another) or be dropped. */
   public synchronized void offer(Example example, StoreBatch batch) {
-    boolean newClass = !classes.containsKey(example.label());
-    ClassSlots own = slots(example.label());
+    Group group = group(example);
+    boolean newGroup = !groups.containsKey(group);
+    ClassSlots own = slots(group);
     own.seen++;
     own.dirty = true;
-    int share = capacity / classes.size();
-    if (newClass) {
+    int share = Math.max(1, capacity / groups.size());
+    if (newGroup) {
       shrinkTo(share, batch);
     }
     if (own.slots.size() < share) {
       own.slots.add(example);
       size++;
-      batch.put(
-          Family.REPLAY,
-          slotKey(example.label(), own.slots.size() - 1),
-          StoredExample.encode(example));
+      batch.put(Family.REPLAY, slotKey(group, own.slots.size() - 1), StoredExample.encode(example));
     } else {
       long j = random.nextLong(own.seen);
       if (j < own.slots.size()) {
         own.slots.set((int) j, example);
-        batch.put(Family.REPLAY, slotKey(example.label(), (int) j), StoredExample.encode(example));
+        batch.put(Family.REPLAY, slotKey(group, (int) j), StoredExample.encode(example));
       }
     }
   }
 
   /** Writes the per-class counters changed since the last flush; called once per batch. */
   public synchronized void flush(StoreBatch batch) {
-    classes.forEach(
-        (label, c) -> {
+    groups.forEach(
+        (group, c) -> {
           if (c.dirty) {
-            batch.put(Family.META, seenKey(label), Keys.longValue(c.seen));
+            batch.put(Family.META, seenKey(group), Keys.longValue(c.seen));
             c.dirty = false;
           }
         });
   }
 
-  /** Evicts random slots from every class holding more than {@code share}. */
+  /** Evicts random slots from every group holding more than {@code share}. */
   private void shrinkTo(int share, StoreBatch batch) {
-    for (Map.Entry<Integer, ClassSlots> entry : classes.entrySet()) {
+    for (Map.Entry<Group, ClassSlots> entry : groups.entrySet()) {
       List<Example> slots = entry.getValue().slots;
       while (slots.size() > share) {
         int victim = random.nextInt(slots.size());
@@ -129,7 +160,7 @@ public final class ReplayBuffer {
       return out;
     }
     List<List<Example>> all = new ArrayList<>();
-    classes.values().forEach(c -> all.add(c.slots));
+    groups.values().forEach(c -> all.add(c.slots));
     for (int i = 0; i < n; i++) {
       int k = rng.nextInt(size);
       for (List<Example> slots : all) {
@@ -151,32 +182,39 @@ public final class ReplayBuffer {
     return capacity;
   }
 
-  /** Slots held per class. */
+  /** Slots held per class (summed over domains). */
   public synchronized Map<Integer, Integer> sizeByClass() {
     Map<Integer, Integer> out = new TreeMap<>();
-    classes.forEach((label, c) -> out.put(label, c.slots.size()));
+    groups.forEach((g, c) -> out.merge(g.label(), c.slots.size(), Integer::sum));
+    return out;
+  }
+
+  /** Slots held per domain; one entry, "", when not balancing by domain. */
+  public synchronized Map<String, Integer> sizeByDomain() {
+    Map<String, Integer> out = new TreeMap<>();
+    groups.forEach((g, c) -> out.merge(g.domain(), c.slots.size(), Integer::sum));
     return out;
   }
 
   /** Examples of each class offered so far. */
   public synchronized Map<Integer, Long> seenByClass() {
     Map<Integer, Long> out = new TreeMap<>();
-    classes.forEach((label, c) -> out.put(label, c.seen));
+    groups.forEach((g, c) -> out.merge(g.label(), c.seen, Long::sum));
     return out;
   }
 
   /** A copy of every stored example. */
   public synchronized List<Example> snapshot() {
     List<Example> out = new ArrayList<>(size);
-    classes.values().forEach(c -> out.addAll(c.slots));
+    groups.values().forEach(c -> out.addAll(c.slots));
     return out;
   }
 
-  private byte[] slotKey(int label, int slot) {
-    return Keys.of(model).i32(label).i32(slot).bytes();
+  private byte[] slotKey(Group group, int slot) {
+    return Keys.of(model).str(group.domain()).i32(group.label()).i32(slot).bytes();
   }
 
-  private byte[] seenKey(int label) {
-    return Keys.of("replay-seen").str(model).i32(label).bytes();
+  private byte[] seenKey(Group group) {
+    return Keys.of("replay-seen").str(model).str(group.domain()).i32(group.label()).bytes();
   }
 }

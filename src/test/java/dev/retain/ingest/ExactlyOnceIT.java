@@ -10,6 +10,7 @@ import dev.retain.data.DriftStream;
 import dev.retain.record.BinaryExampleCodec;
 import dev.retain.record.Example;
 import dev.retain.store.ModelState;
+import dev.retain.store.Offsets;
 import dev.retain.store.RetainStore;
 import dev.retain.testing.KafkaFixture;
 import dev.retain.testing.TestData;
@@ -25,7 +26,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -72,6 +73,14 @@ class ExactlyOnceIT {
     assertThat(last.waitFor()).isIn(0, 143);
 
     assertExactlyOnce(config, produced);
+    // and through stored positions, not the dedup window: no restart re-read a record, so not
+    // one was dead-lettered as a duplicate
+    try (Admin admin = KafkaClients.admin(config)) {
+      TopicPartition dlq = new TopicPartition(config.deadLetterTopic(), 0);
+      long deadLetters =
+          admin.listOffsets(Map.of(dlq, OffsetSpec.latest())).all().get().get(dlq).offset();
+      assertThat(deadLetters).as("records re-read after a restart").isZero();
+    }
   }
 
   private List<Example> produce(RetainConfig config, DriftStream stream) {
@@ -119,29 +128,43 @@ class ExactlyOnceIT {
     return child;
   }
 
-  /** Waits until the group's mirrored position reaches {@code target} (or the end). */
+  /**
+   * Waits until the position stored with the data reaches {@code target} (or the end). The store is
+   * read through a read-only RocksDB instance, which needs no lock, while the child writes; an open
+   * that races a flush fails and is tried again at the next poll.
+   */
   private static long awaitProgress(RetainConfig config, long target, Process child) {
     long goal = Math.min(target, N);
     long[] seen = {0};
-    try (Admin admin = KafkaClients.admin(config)) {
+    TopicPartition partition = new TopicPartition(config.examplesTopic(), 0);
+    String group = config.getString(RetainConfig.INGEST_GROUP_ID);
+    try {
       await()
           .atMost(Duration.ofSeconds(90))
-          .pollInterval(Duration.ofMillis(20))
+          .pollInterval(Duration.ofMillis(50))
           .until(
               () -> {
                 assertThat(child.isAlive()).as("child ingest process exited").isTrue();
-                Map<TopicPartition, OffsetAndMetadata> offsets =
-                    admin
-                        .listConsumerGroupOffsets(config.getString(RetainConfig.INGEST_GROUP_ID))
-                        .partitionsToOffsetAndMetadata()
-                        .get();
-                OffsetAndMetadata om = offsets.get(new TopicPartition(config.examplesTopic(), 0));
-                seen[0] = om == null ? 0 : om.offset();
+                try (RetainStore store = RetainStore.openReadOnly(dir(config))) {
+                  seen[0] = Offsets.read(store, group).getOrDefault(partition, 0L);
+                } catch (RuntimeException e) {
+                  return false;
+                }
                 return seen[0] >= goal;
               });
     } catch (org.awaitility.core.ConditionTimeoutException e) {
       throw new AssertionError(
-          "position " + seen[0] + " < " + goal + "; child log:\n" + tail(LOGS.get(child)), e);
+          "position "
+              + seen[0]
+              + " < "
+              + goal
+              + "; child log:\n"
+              + tail(LOGS.get(child))
+              + "\nchild's ingest metrics:\n"
+              + ingestMetrics(LOGS.get(child))
+              + "\nchild's threads:\n"
+              + threadDump(child),
+          e);
     }
     return seen[0];
   }
@@ -178,6 +201,50 @@ class ExactlyOnceIT {
       replay.forEach(e -> assertThat(e).isEqualTo(byId.get(e.id())));
       heldOut.forEach(e -> assertThat(e).isEqualTo(byId.get(e.id())));
       assertThat(ids).hasSize(N);
+    }
+  }
+
+  /** The child's retain_examples / retain_ingest lines from its /metrics (port from its log). */
+  private static String ingestMetrics(Path log) {
+    try {
+      java.util.regex.Matcher port =
+          java.util.regex.Pattern.compile("metrics on :(\\d+)")
+              .matcher(java.nio.file.Files.readString(log));
+      if (!port.find()) {
+        return "(no metrics port in the log)";
+      }
+      String scrape =
+          java.net.http.HttpClient.newHttpClient()
+              .send(
+                  java.net.http.HttpRequest.newBuilder(
+                          java.net.URI.create("http://127.0.0.1:" + port.group(1) + "/metrics"))
+                      .build(),
+                  java.net.http.HttpResponse.BodyHandlers.ofString())
+              .body();
+      return scrape
+          .lines()
+          .filter(l -> l.startsWith("retain_examples") || l.startsWith("retain_ingest"))
+          .collect(java.util.stream.Collectors.joining("\n"));
+    } catch (Exception e) {
+      return "(metrics unreadable: " + e + ")";
+    }
+  }
+
+  /** A thread dump of the child (jcmd), for a child that stopped making progress. */
+  private static String threadDump(Process child) {
+    try {
+      Process jcmd =
+          new ProcessBuilder(
+                  Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                  Long.toString(child.pid()),
+                  "Thread.print")
+              .redirectErrorStream(true)
+              .start();
+      String out = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      jcmd.waitFor();
+      return out;
+    } catch (Exception e) {
+      return "(no thread dump: " + e + ")";
     }
   }
 

@@ -20,8 +20,10 @@ import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -79,6 +81,12 @@ class IngestIT {
       await()
           .atMost(Duration.ofSeconds(60))
           .until(() -> service.loop().committedRecords() == values.size());
+      // positions live in the store; the copy in the group's offsets (for lag tools) catches up
+      try (Admin admin = KafkaClients.admin(config)) {
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> mirroredPosition(admin, config) == values.size());
+      }
       assertThat(service.state().holdout().seenByDomain().values()).containsOnly(20L);
       assertThat(
               inbox.size()
@@ -164,5 +172,15 @@ class IngestIT {
 
   private static String header(ConsumerRecord<byte[], byte[]> record, String name) {
     return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
+  }
+
+  private static long mirroredPosition(Admin admin, RetainConfig config) throws Exception {
+    OffsetAndMetadata om =
+        admin
+            .listConsumerGroupOffsets(config.getString(RetainConfig.INGEST_GROUP_ID))
+            .partitionsToOffsetAndMetadata()
+            .get()
+            .get(new TopicPartition(config.examplesTopic(), 0));
+    return om == null ? -1 : om.offset();
   }
 }

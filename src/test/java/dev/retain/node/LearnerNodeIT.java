@@ -52,11 +52,7 @@ class LearnerNodeIT {
     PrometheusMeterRegistry registry = Metrics.registry("test");
     try (LearnerNode node = new LearnerNode(config, registry, false).start()) {
       TrainingLoop learner = node.learner();
-      await()
-          .atMost(Duration.ofMinutes(3))
-          .until(() -> learnedLast(learner, "domain-2") || !learner.isAlive());
-      assertThat(learner.failure()).isNull();
-      Map<String, Double> now = learner.report().current();
+      Map<String, Double> now = accuracyAfterLearning(learner, "domain-2");
       assertThat(now).containsOnlyKeys("domain-0", "domain-1", "domain-2");
       // chance is 0.25; LearnerTest measures retention against naive training with a margin
       assertThat(now.values()).as("every domain learned: %s", now).allMatch(a -> a > 0.6);
@@ -95,11 +91,7 @@ class LearnerNodeIT {
     produce(config, new DriftStream(64, 4, 1.5f, 5), 3);
     try (LearnerNode node = new LearnerNode(config, Metrics.registry("test"), true).start()) {
       TrainingLoop learner = node.learner();
-      await()
-          .atMost(Duration.ofMinutes(3))
-          .until(() -> learnedLast(learner, "domain-2") || !learner.isAlive());
-      assertThat(learner.failure()).isNull();
-      Map<String, Double> now = learner.report().current();
+      Map<String, Double> now = accuracyAfterLearning(learner, "domain-2");
       System.out.println("cnn accuracy per domain: " + now);
       // chance is 0.25; these generated domains are not images, so a CNN learns them less well
       assertThat(now.values()).as("every domain learned: %s", now).allMatch(a -> a > 0.4);
@@ -114,6 +106,15 @@ class LearnerNodeIT {
           .as("the convolutions' adapter trained")
           .isNotEqualTo(new float[16 * 8]);
     }
+  }
+
+  /** Waits until {@code domain} is learned and evaluated, then returns the current accuracies. */
+  private static Map<String, Double> accuracyAfterLearning(TrainingLoop learner, String domain) {
+    await()
+        .atMost(Duration.ofMinutes(3))
+        .until(() -> learnedLast(learner, domain) || !learner.isAlive());
+    assertThat(learner.failure()).isNull();
+    return learner.report().current();
   }
 
   private static boolean learnedLast(TrainingLoop learner, String domain) {

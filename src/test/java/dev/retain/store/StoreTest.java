@@ -36,6 +36,42 @@ class StoreTest {
   }
 
   @Test
+  void shouldKeepEveryDomainAnEqualShareWhenBalancingByDomainAndReloadIt() {
+    Map<String, Integer> classBalanced = domainShares(false);
+    Map<String, Integer> domainBalanced = domainShares(true);
+    // by class, the first domain fades to its share of the stream (400 of 3,400 offers)
+    assertThat(classBalanced.get("")).isEqualTo(60);
+    assertThat(domainBalanced).isEqualTo(Map.of("d0", 20, "d1", 20, "d2", 20));
+    try (RetainStore store = RetainStore.open(dir.resolve("true"), false)) {
+      ReplayBuffer reloaded = ReplayBuffer.load(store, "m", 60, 9, true);
+      assertThat(reloaded.sizeByDomain()).isEqualTo(domainBalanced);
+      assertThat(reloaded.sizeByClass()).isEqualTo(Map.of(0, 30, 1, 30));
+      assertThat(reloaded.seenByClass()).isEqualTo(Map.of(0, 1700L, 1, 1700L));
+    }
+  }
+
+  /** Slots per domain after 400 examples of d0, then 1,500 of d1 and of d2, two classes each. */
+  private Map<String, Integer> domainShares(boolean byDomain) {
+    try (RetainStore store = RetainStore.open(dir.resolve(Boolean.toString(byDomain)), false)) {
+      ReplayBuffer replay = ReplayBuffer.load(store, "m", 60, 5, byDomain);
+      int[] counts = {400, 1500, 1500};
+      StoreBatch batch = store.newBatch();
+      for (int d = 0; d < 3; d++) {
+        for (int i = 0; i < counts[d]; i++) {
+          replay.offer(TestData.example(d + "-" + i, i % 2, "d" + d, 4), batch);
+        }
+      }
+      replay.flush(batch);
+      store.commit(batch);
+      if (!byDomain) {
+        long early = replay.snapshot().stream().filter(e -> e.domain().equals("d0")).count();
+        assertThat(early).as("d0 slots by class").isLessThan(15);
+      }
+      return replay.sizeByDomain();
+    }
+  }
+
+  @Test
   void shouldSampleWithinClassUniformlyWhenStreamIsLong() {
     try (RetainStore store = RetainStore.open(dir, false)) {
       ReplayBuffer replay = ReplayBuffer.load(store, "m", 100, 7);
