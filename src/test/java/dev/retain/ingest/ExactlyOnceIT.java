@@ -30,6 +30,7 @@ import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,6 +50,13 @@ class ExactlyOnceIT {
   private static final Map<Process, Path> LOGS = new HashMap<>();
 
   @TempDir Path dir;
+
+  /** A child left running by a failed assertion must not outlive the test. */
+  @AfterEach
+  void killChildren() {
+    LOGS.keySet().forEach(Process::destroyForcibly);
+    LOGS.clear();
+  }
 
   @Test
   void shouldCountEveryExampleExactlyOnceWhenTheProcessIsKilledRepeatedly() throws Exception {
