@@ -4,16 +4,23 @@ import dev.retain.cluster.EmbeddedKafka;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ServiceConfigurationError;
+import org.junit.platform.launcher.LauncherSession;
+import org.junit.platform.launcher.LauncherSessionListener;
 import org.testcontainers.DockerClientFactory;
 import org.testcontainers.kafka.KafkaContainer;
 
 /**
  * The one real Kafka broker shared by every integration test in this JVM: Testcontainers' Kafka
  * when a Docker engine is available, otherwise Retain's embedded KRaft broker (Kafka's own test
- * kit, combined mode, one node). Started on first use, stopped when the JVM exits.
+ * kit, combined mode, one node). Started on first use; stopped when the test session ends ({@link
+ * SessionListener}), before the JVM's shutdown hooks run. The kit deletes its directories from a
+ * shutdown hook of its own; a broker stopped by another hook races that deletion, and a broker that
+ * loses its log directory halts the JVM (once, a test fork exited non-zero after every test had
+ * passed). A shutdown hook remains as a fallback.
  */
 public final class KafkaFixture {
   private static String bootstrap;
+  private static AutoCloseable running;
 
   private KafkaFixture() {}
 
@@ -40,13 +47,40 @@ public final class KafkaFixture {
   private static String startContainer() {
     KafkaContainer kafka = new KafkaContainer("apache/kafka-native:4.1.0");
     kafka.start();
-    Runtime.getRuntime().addShutdownHook(new Thread(kafka::stop));
+    keep(kafka::stop);
     return kafka.getBootstrapServers();
   }
 
   private static String startEmbedded() {
     EmbeddedKafka kafka = EmbeddedKafka.start();
-    Runtime.getRuntime().addShutdownHook(new Thread(kafka::close));
+    keep(kafka);
     return kafka.bootstrapServers();
+  }
+
+  private static void keep(AutoCloseable broker) {
+    running = broker;
+    Runtime.getRuntime().addShutdownHook(new Thread(KafkaFixture::stop));
+  }
+
+  /** Stops the broker, once; later calls do nothing. */
+  public static synchronized void stop() {
+    if (running == null) {
+      return;
+    }
+    try {
+      running.close();
+    } catch (Exception e) {
+      System.err.println("stopping the test broker failed: " + e);
+    } finally {
+      running = null;
+    }
+  }
+
+  /** Stops the shared broker when the JUnit launcher session closes (registered as a service). */
+  public static final class SessionListener implements LauncherSessionListener {
+    @Override
+    public void launcherSessionClosed(LauncherSession session) {
+      stop();
+    }
   }
 }
