@@ -10,10 +10,10 @@ import java.util.TreeMap;
 /**
  * Balanced reservoir of one model's examples. Examples fall into groups: by class, or (with {@code
  * byDomain}) by domain and class. Every group seen so far owns an equal share of the capacity
- * ({@code capacity / groups seen}); within a group, reservoir sampling keeps a uniform sample of
- * that group's stream. When a new group appears, groups above the smaller share evict random slots.
- * Sampling is uniform over the slots, so over groups too: by domain, an early domain keeps as many
- * slots as the latest one instead of fading with its share of the stream.
+ * ({@code capacity / groups seen}, at least one slot); within a group, reservoir sampling keeps a
+ * uniform sample of that group's stream. When a new group appears, groups above the smaller share
+ * evict random slots. Sampling is uniform over the slots, so over groups too: by domain, an early
+ * domain keeps as many slots as the latest one instead of fading with its share of the stream.
  *
  * <p>Written by the ingest thread through {@link #offer}, read by the learner through {@link
  * #sample}; both are synchronized. Changes go to the given {@link StoreBatch} and are applied in
