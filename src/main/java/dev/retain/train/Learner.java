@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.loss.Loss;
 import dev.retain.model.LoraNet;
@@ -15,6 +16,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Trains a model's LoRA adapter online: each step learns from new examples joined with replayed
@@ -24,7 +27,9 @@ import java.util.Map;
  * thread-safe: one training thread.
  */
 public final class Learner {
+  private static final Logger LOG = LoggerFactory.getLogger(Learner.class);
   private static final Loss CROSS_ENTROPY = Loss.softmaxCrossEntropyLoss();
+  private static final NDIndex EVERYTHING = new NDIndex("...");
   private final LoraNet model;
   private final List<NDArray> params;
   private final Adam adam;
@@ -34,6 +39,7 @@ public final class Learner {
   private final List<NDArray> fisher = new ArrayList<>();
   private final List<NDArray> anchors = new ArrayList<>();
   private long steps;
+  private long skipped;
 
   public Learner(LoraNet model, int features, float learningRate, float lambda, float gamma) {
     this.model = model;
@@ -75,6 +81,14 @@ public final class Learner {
         }
         collector.backward(loss);
         result = new StepResult(loss.getFloat(), correct(logits, fresh));
+        if (!Float.isFinite(result.loss())) {
+          // a diverged batch must not poison the adapter: drop its gradients (overwritten, as
+          // NaN - NaN is still NaN), keep the weights
+          params.forEach(p -> p.getGradient().set(EVERYTHING, 0f));
+          skipped++;
+          LOG.warn("skipped a step with a non-finite loss ({}); {} so far", result, skipped);
+          return result;
+        }
       }
       adam.step(); // outside the collector: leaf parameters are updated in place
       steps++;
@@ -178,6 +192,11 @@ public final class Learner {
 
   public long steps() {
     return steps;
+  }
+
+  /** Steps whose loss was not finite, so that no update was made. */
+  public long skippedSteps() {
+    return skipped;
   }
 
   /** True once a consolidation has set a Fisher and anchors. */

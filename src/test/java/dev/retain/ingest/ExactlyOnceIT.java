@@ -77,6 +77,11 @@ class ExactlyOnceIT {
     }
     Process last = startChild(props);
     awaitProgress(config, N, last);
+    // the earlier children may have stored everything already: let this one start up and take
+    // its partition before the graceful stop, so that the stop exercises a running service
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> java.nio.file.Files.readString(LOGS.get(last)).contains("assigned ["));
     last.destroy();
     assertThat(last.waitFor()).isIn(0, 143);
 

@@ -77,6 +77,32 @@ class LearnerTest {
     }
   }
 
+  @Test
+  void shouldSkipAStepWhoseLossIsNotFiniteAndKeepTheWeights() {
+    Engine.getInstance().setRandomSeed(5);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
+      Learner learner = new Learner(model, FEATURES, 1e-2f, 0f, 1f);
+      learner.step(domain(1, 0, 32), List.of());
+      var before = model.adapterTensors();
+      float[] huge = new float[FEATURES];
+      java.util.Arrays.fill(huge, 3e38f); // finite, as validation requires, but the logits overflow
+      List<Example> diverging = List.of(new Example("x", huge, 1, "domain-1", 0L));
+
+      assertThat(learner.step(diverging, List.of()).loss()).isNotFinite();
+      assertThat(learner.skippedSteps()).isEqualTo(1);
+      assertThat(learner.steps()).isEqualTo(1);
+      model
+          .adapterTensors()
+          .forEach((k, t) -> assertThat(t.data()).as(k).isEqualTo(before.get(k).data()));
+      // the next good step starts from clean gradients and moves the weights again
+      assertThat(learner.step(domain(1, 32, 32), List.of()).loss()).isFinite();
+      assertThat(model.adapterTensors().get("base_model.model.layers.0.lora_B.weight").data())
+          .isNotEqualTo(before.get("base_model.model.layers.0.lora_B.weight").data());
+      model.adapterTensors().values().forEach(t -> assertThat(t.data()).doesNotContain(Float.NaN));
+    }
+  }
+
   /** Replay + EWC must retain earlier domains clearly better than naive LoRA training. */
   @Test
   void shouldRetainEarlierDomainsBetterWithReplayAndEwcThanNaively() {
