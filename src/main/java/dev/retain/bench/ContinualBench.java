@@ -119,23 +119,55 @@ public final class ContinualBench implements Callable<Integer> {
   @Option(names = "--lora-conv", description = "With --arch cnn: adapt the convolutions too.")
   boolean loraConv;
 
+  @Option(names = "--rank", defaultValue = "8", description = "LoRA rank.")
+  int rank;
+
+  @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha.")
+  float alpha;
+
+  @Option(names = "--rslora", description = "Scale LoRA by alpha/sqrt(rank) instead of alpha/rank.")
+  boolean rsLora;
+
+  @Option(
+      names = "--logit-replay",
+      defaultValue = "0",
+      description =
+          "Weight of logit replay (as in DER++) in the replay policies (0: off). The retain"
+              + " policy uses Retain's default.")
+  float logitReplay;
+
+  @Option(
+      names = "--iterations",
+      defaultValue = "1",
+      description = "Steps per batch of new examples, each with freshly replayed ones.")
+  int iterations;
+
   @Option(names = "--json", description = "Print one JSON object of the figures last.")
   boolean json;
 
   private static final int BATCH = 64;
 
-  /** One policy: which of replay, EWC, end-of-domain rehearsal and joint training it uses. */
+  /**
+   * One policy: which of replay, EWC, end-of-domain rehearsal and joint training it uses, and the
+   * weight of logit replay.
+   */
   record Policy(
-      String name, boolean replay, boolean ewc, boolean rehearse, boolean joint, boolean byDomain) {
-    static Policy named(String name, boolean byDomain) {
+      String name,
+      boolean replay,
+      boolean ewc,
+      boolean rehearse,
+      boolean joint,
+      boolean byDomain,
+      float logitReplay) {
+    static Policy named(String name, boolean byDomain, float logitReplay) {
       return switch (name) {
-        case "naive" -> new Policy(name, false, false, false, false, false);
-        case "ewc" -> new Policy(name, false, true, false, false, false);
-        case "replay" -> new Policy(name, true, false, false, false, byDomain);
-        case "ewc+replay" -> new Policy(name, true, true, false, false, byDomain);
-        case "rehearse" -> new Policy(name, true, true, true, false, byDomain);
+        case "naive" -> new Policy(name, false, false, false, false, false, 0f);
+        case "ewc" -> new Policy(name, false, true, false, false, false, 0f);
+        case "replay" -> new Policy(name, true, false, false, false, byDomain, logitReplay);
+        case "ewc+replay" -> new Policy(name, true, true, false, false, byDomain, logitReplay);
+        case "rehearse" -> new Policy(name, true, true, true, false, byDomain, logitReplay);
         case "retain" -> retainDefaults();
-        case "joint" -> new Policy(name, false, false, false, true, false);
+        case "joint" -> new Policy(name, false, false, false, true, false, 0f);
         default -> throw new IllegalArgumentException("unknown policy " + name);
       };
     }
@@ -150,7 +182,8 @@ public final class ContinualBench implements Callable<Integer> {
         defaults.getDouble(RetainConfig.TRAIN_EWC_LAMBDA) > 0,
         defaults.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS) > 0,
         false,
-        defaults.getString(RetainConfig.REPLAY_BALANCE).equals("domain"));
+        defaults.getString(RetainConfig.REPLAY_BALANCE).equals("domain"),
+        defaults.getDouble(RetainConfig.TRAIN_LOGIT_REPLAY).floatValue());
   }
 
   /** What one run measured. */
@@ -190,7 +223,7 @@ public final class ContinualBench implements Callable<Integer> {
             "samples/s");
     Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
     for (String name : policies) {
-      Policy policy = Policy.named(name, balance.equals("domain"));
+      Policy policy = Policy.named(name, balance.equals("domain"), logitReplay);
       double[] averages = new double[seeds];
       double[] minimum = new double[seeds];
       double bwt = 0;
@@ -231,19 +264,22 @@ public final class ContinualBench implements Callable<Integer> {
     Engine.getInstance().setRandomSeed(1000 + seed);
     Path dir = Files.createTempDirectory("retain-continual");
     try (NDManager manager = NDManager.newBaseManager();
-        LoraNet model = data.newModel(manager, loraConv);
+        LoraNet model = LoraNet.create(manager, data.architecture, rank, alpha, rsLora, loraConv);
         RetainStore store = RetainStore.open(dir, false)) {
       model.loadBase(data.base(seed, pretrainEpochs, lr));
       Learner learner = new Learner(model, data.features, lr, policy.ewc() ? lambda : 0f, 0.9f);
       ReplayBuffer replay = ReplayBuffer.load(store, "bench", buffer, seed, policy.byDomain());
       SplittableRandom random = new SplittableRandom(seed);
       AccuracyMatrix matrix = new AccuracyMatrix();
-      offer(
-          replay,
-          store,
-          data.train.get(0).subList(0, Math.min(buffer * 5, data.train.get(0).size())));
+      List<Example> pretrained =
+          data.train.get(0).subList(0, Math.min(buffer * 5, data.train.get(0).size()));
+      offer(replay, store, pretrained);
+      replay.markLearned(pretrained); // the base has learned domain 0
       if (policy.ewc()) {
         learner.consolidate(data.train.get(0).subList(0, 1000));
+      }
+      if (policy.logitReplay() > 0) {
+        recordTargets(learner, replay);
       }
       long samples = 0;
       long nanos = 0;
@@ -254,22 +290,28 @@ public final class ContinualBench implements Callable<Integer> {
         long start = System.nanoTime();
         for (int i = 0; i + BATCH <= domain.size(); i += BATCH) {
           List<Example> fresh = domain.subList(i, i + BATCH);
-          List<Example> replayed =
-              policy.replay()
-                  ? replay.sample((int) Math.round(BATCH * replayRatio), random)
-                  : List.of();
-          learner.step(fresh, replayed);
-          samples += fresh.size() + replayed.size();
+          for (int k = 0; k < iterations; k++) {
+            List<Example> replayed =
+                policy.replay()
+                    ? replay.sample((int) Math.round(BATCH * replayRatio), random)
+                    : List.of();
+            learner.step(fresh, replayed, replay.targets(replayed), policy.logitReplay());
+            samples += fresh.size() + replayed.size();
+          }
           if (policy.replay()) {
             offer(replay, store, fresh);
+            replay.markLearned(fresh);
           }
         }
         for (int r = 0; policy.rehearse() && r < rehearsal; r++) {
           List<Example> replayed = replay.sample(2 * BATCH, random);
-          learner.step(List.of(), replayed);
+          learner.step(List.of(), replayed, replay.targets(replayed), policy.logitReplay());
           samples += replayed.size();
         }
         nanos += System.nanoTime() - start;
+        if (policy.logitReplay() > 0) {
+          recordTargets(learner, replay);
+        }
         if (policy.ewc()) {
           learner.consolidate(domain.subList(domain.size() - 1000, domain.size()));
         }
@@ -280,6 +322,15 @@ public final class ContinualBench implements Callable<Integer> {
       return new Run(matrix, samples / (nanos / 1e9));
     } finally {
       deleteRecursively(dir);
+    }
+  }
+
+  /** Gives the held examples without a target the current logits, as the service does. */
+  private static void recordTargets(Learner learner, ReplayBuffer replay) {
+    List<Example> untargeted = replay.untargeted();
+    if (!untargeted.isEmpty()) {
+      float[] logits = learner.logits(untargeted);
+      replay.target(untargeted, logits, logits.length / untargeted.size());
     }
   }
 

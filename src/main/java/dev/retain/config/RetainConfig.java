@@ -75,6 +75,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String TRAIN_ENABLED = "retain.train.enabled";
   public static final String TRAIN_BATCH_SIZE = "retain.train.batch.size";
   public static final String TRAIN_REPLAY_RATIO = "retain.train.replay.ratio";
+  public static final String TRAIN_LOGIT_REPLAY = "retain.train.logit.replay";
   public static final String TRAIN_LEARNING_RATE = "retain.train.learning.rate";
   public static final String TRAIN_EWC_LAMBDA = "retain.train.ewc.lambda";
   public static final String TRAIN_EWC_GAMMA = "retain.train.ewc.gamma";
@@ -449,6 +450,15 @@ public final class RetainConfig extends AbstractConfig {
             Range.between(0.0, 16.0),
             Importance.MEDIUM,
             "Replayed examples per new example in each step (0: no replay).")
+        .define(
+            TRAIN_LOGIT_REPLAY,
+            Type.DOUBLE,
+            0.5,
+            Range.between(0.0, 100.0),
+            Importance.MEDIUM,
+            "Weight of logit replay (as in DER++): replayed examples' logits are pulled towards"
+                + " the logits the model gave them at the consolidation after they arrived, by"
+                + " this times their mean squared difference (0: labels only).")
         .define(
             TRAIN_LEARNING_RATE,
             Type.DOUBLE,

@@ -2,6 +2,7 @@ package dev.retain.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -12,6 +13,8 @@ import java.util.Map;
 
 /** Conversions between engine arrays and {@link SafeTensors.Tensor}s. */
 public final class Tensors {
+  private static final NDIndex EVERYTHING = new NDIndex("...");
+
   private Tensors() {}
 
   /** A copy of {@code array}'s values (float32) with its shape. */
@@ -36,8 +39,9 @@ public final class Tensors {
     try (NDManager scratch = target.getManager().newSubManager();
         NDArray view = target.stopGradient()) {
       // the detached view shares the storage, so this writes the parameter without autograd
-      // refusing an in-place change of a leaf; multiply by 0 then add also works on a GPU array
-      view.muli(0).addi(create(scratch, tensor));
+      // refusing an in-place change of a leaf; a copy, not "times 0 plus", so that NaN in the old
+      // values (a diverged adapter being reset) does not survive
+      view.set(EVERYTHING, create(scratch, tensor));
     }
   }
 

@@ -16,10 +16,10 @@ public final class ExampleValidator {
     this.classes = classes;
   }
 
-  /** Throws with the reason when {@code example} breaks a rule; returns normally otherwise. */
   /**
    * True when no value is NaN or infinite: a branch-free pass (all exponent bits set means not
-   * finite) that the JIT can unroll; the slow loop above runs only to name the first bad one.
+   * finite) that the JIT can unroll; the slow loop in {@link #validate} runs only to name the first
+   * bad one.
    */
   static boolean allFinite(float[] x) {
     int bad = 0;
@@ -29,6 +29,7 @@ public final class ExampleValidator {
     return bad == 0;
   }
 
+  /** Throws with the reason when {@code example} breaks a rule; returns normally otherwise. */
   public void validate(Example example) throws InvalidExampleException {
     float[] x = example.features();
     if (x.length != features) {

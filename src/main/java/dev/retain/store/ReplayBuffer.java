@@ -2,6 +2,8 @@ package dev.retain.store;
 
 import dev.retain.record.Example;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -18,6 +20,13 @@ import java.util.TreeMap;
  * <p>Written by the ingest thread through {@link #offer}, read by the learner through {@link
  * #sample}; both are synchronized. Changes go to the given {@link StoreBatch} and are applied in
  * memory at once: a batch that fails to commit must end the ingest loop, which then reloads.
+ *
+ * <p>For logit replay the learner marks the held examples it has trained on ({@link #markLearned})
+ * and, at a consolidation, attaches a target (the logits it gives them then) to those without one.
+ * Ingest runs ahead of the learner, so an example must not get a target before it is learned: the
+ * target would pin the logits of a model that has not seen its domain yet. Marks and targets leave
+ * with their example. Targets are the learner's state: it keeps them in its checkpoint and hands
+ * them back through {@link #restoreTargets}.
  */
 public final class ReplayBuffer {
   private final String model;
@@ -25,6 +34,9 @@ public final class ReplayBuffer {
   private final SplittableRandom random;
   private final boolean byDomain;
   private final Map<Group, ClassSlots> groups = new TreeMap<>();
+  private final Map<Example, Boolean> held = new IdentityHashMap<>();
+  private final Map<Example, Boolean> learned = new IdentityHashMap<>();
+  private final Map<Example, float[]> targets = new IdentityHashMap<>();
   private int size;
 
   /** A group of slots: a class, within a domain when balancing by domain ("" otherwise). */
@@ -83,10 +95,9 @@ public final class ReplayBuffer {
         (key, value) -> {
           Keys.Reader reader = new Keys.Reader(key);
           reader.str();
-          buffer
-              .slots(new Group(reader.str(), reader.i32()))
-              .slots
-              .add(StoredExample.decode(value, "replay"));
+          Example example = StoredExample.decode(value, "replay");
+          buffer.slots(new Group(reader.str(), reader.i32())).slots.add(example);
+          buffer.held.put(example, true);
           buffer.size++;
         });
     return buffer;
@@ -113,12 +124,14 @@ public final class ReplayBuffer {
     }
     if (own.slots.size() < share) {
       own.slots.add(example);
+      held.put(example, true);
       size++;
       batch.put(Family.REPLAY, slotKey(group, own.slots.size() - 1), StoredExample.encode(example));
     } else {
       long j = random.nextLong(own.seen);
       if (j < own.slots.size()) {
-        own.slots.set((int) j, example);
+        forget(own.slots.set((int) j, example));
+        held.put(example, true);
         batch.put(Family.REPLAY, slotKey(group, (int) j), StoredExample.encode(example));
       }
     }
@@ -145,8 +158,10 @@ public final class ReplayBuffer {
         Example moved = slots.remove(last);
         size--;
         batch.delete(Family.REPLAY, slotKey(entry.getKey(), last));
-        if (victim != last) {
-          slots.set(victim, moved);
+        if (victim == last) {
+          forget(moved);
+        } else {
+          forget(slots.set(victim, moved));
           batch.put(Family.REPLAY, slotKey(entry.getKey(), victim), StoredExample.encode(moved));
         }
       }
@@ -172,6 +187,80 @@ public final class ReplayBuffer {
       }
     }
     return out;
+  }
+
+  private void forget(Example example) {
+    held.remove(example);
+    learned.remove(example);
+    targets.remove(example);
+  }
+
+  /** Notes that the learner has trained on {@code examples}; those not held are ignored. */
+  public synchronized void markLearned(List<Example> examples) {
+    examples.forEach(
+        e -> {
+          if (held.containsKey(e)) {
+            learned.put(e, true);
+          }
+        });
+  }
+
+  /** Held examples that the learner has trained on but that have no target yet, in slot order. */
+  public synchronized List<Example> untargeted() {
+    List<Example> out = new ArrayList<>();
+    groups
+        .values()
+        .forEach(
+            c ->
+                c.slots.stream()
+                    .filter(e -> learned.containsKey(e) && !targets.containsKey(e))
+                    .forEach(out::add));
+    return out;
+  }
+
+  /**
+   * Attaches {@code logits} (row i for example i, {@code classes} values each) as targets to those
+   * of {@code examples} that are still held; examples replaced meanwhile are skipped.
+   */
+  public synchronized void target(List<Example> examples, float[] logits, int classes) {
+    for (int i = 0; i < examples.size(); i++) {
+      if (held.containsKey(examples.get(i))) {
+        float[] row = new float[classes];
+        System.arraycopy(logits, i * classes, row, 0, classes);
+        targets.put(examples.get(i), row);
+      }
+    }
+  }
+
+  /** The target of each of {@code examples} (null where it has none, or is no longer held). */
+  public synchronized List<float[]> targets(List<Example> examples) {
+    List<float[]> out = new ArrayList<>(examples.size());
+    examples.forEach(e -> out.add(targets.get(e)));
+    return out;
+  }
+
+  /** Every target, by example id, for the learner's checkpoint. */
+  public synchronized Map<String, float[]> targetsById() {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    targets.forEach((e, t) -> out.put(e.id(), t));
+    return out;
+  }
+
+  /**
+   * Replaces all targets by {@code byId}, attaching each to the held example of that id (which
+   * counts as learned).
+   */
+  public synchronized void restoreTargets(Map<String, float[]> byId) {
+    targets.clear();
+    held.keySet()
+        .forEach(
+            e -> {
+              float[] t = byId.get(e.id());
+              if (t != null) {
+                targets.put(e, t);
+                learned.put(e, true);
+              }
+            });
   }
 
   public synchronized int size() {

@@ -10,6 +10,7 @@ import dev.retain.store.StoreBatch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,11 +24,14 @@ import java.util.Map;
  */
 final class Checkpoints {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String TARGETS = "replay.targets";
+  private static final String TARGET_IDS = "replay.target.ids";
 
   /** One row of the accuracy matrix: after learning {@code learned}, accuracy per domain. */
   record Row(String learned, Map<String, Double> accuracy) {}
 
-  record Restored(SafeTensors.Contents learner, List<Row> rows, String domain) {}
+  record Restored(
+      SafeTensors.Contents learner, Map<String, float[]> targets, List<Row> rows, String domain) {}
 
   private Checkpoints() {}
 
@@ -43,6 +47,7 @@ final class Checkpoints {
       RetainStore store,
       String model,
       Learner learner,
+      Map<String, float[]> targets,
       List<Map<String, Double>> rows,
       List<String> learned,
       String domain) {
@@ -54,6 +59,17 @@ final class Checkpoints {
     meta.put("domain", domain == null ? "" : domain);
     meta.put("matrix", json(rows));
     meta.put("learned", json(learned));
+    if (!targets.isEmpty()) {
+      int classes = targets.values().iterator().next().length;
+      float[] rowsOfTargets = new float[targets.size() * classes];
+      int i = 0;
+      for (float[] t : targets.values()) {
+        System.arraycopy(t, 0, rowsOfTargets, i++ * classes, classes);
+      }
+      rest.put(
+          TARGETS, new SafeTensors.Tensor(new long[] {targets.size(), classes}, rowsOfTargets));
+      meta.put(TARGET_IDS, json(new ArrayList<>(targets.keySet())));
+    }
     try (StoreBatch batch = store.newBatch()) {
       batch.put(Family.META, learnerKey(model), SafeTensors.write(rest, meta));
       batch.put(Family.FISHER, fisherKey(model), SafeTensors.write(ewc, Map.of()));
@@ -79,8 +95,19 @@ final class Checkpoints {
       out.add(new Row(learned.get(i), rows.get(i)));
     }
     String domain = main.metadata().get("domain");
+    Map<String, float[]> targets = new LinkedHashMap<>();
+    SafeTensors.Tensor rowsOfTargets = tensors.remove(TARGETS);
+    if (rowsOfTargets != null) {
+      List<String> ids = parse(main.metadata().get(TARGET_IDS), new TypeReference<>() {});
+      int classes = (int) rowsOfTargets.shape()[1];
+      for (int i = 0; i < ids.size(); i++) {
+        targets.put(
+            ids.get(i), Arrays.copyOfRange(rowsOfTargets.data(), i * classes, (i + 1) * classes));
+      }
+    }
     return new Restored(
         new SafeTensors.Contents(tensors, main.metadata()),
+        targets,
         out,
         domain == null || domain.isEmpty() ? null : domain);
   }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.loss.Loss;
 import dev.retain.model.LoraNet;
@@ -53,14 +54,29 @@ public final class Learner {
   /**
    * What one step measured.
    *
-   * @param loss cross-entropy plus EWC penalty
+   * @param loss cross-entropy plus EWC penalty plus logit replay
    * @param freshCorrect new examples the model classified right before learning from them
    *     (prequential, test-then-train)
+   * @param logits the logits before the update, row after row: fresh examples first
    */
-  public record StepResult(float loss, int freshCorrect) {}
+  public record StepResult(float loss, int freshCorrect, float[] logits) {
+    public StepResult(float loss, int freshCorrect) {
+      this(loss, freshCorrect, new float[0]);
+    }
+  }
 
   /** One optimisation step on {@code fresh} joined with {@code replayed}. */
   public StepResult step(List<Example> fresh, List<Example> replayed) {
+    return step(fresh, replayed, List.of(), 0f);
+  }
+
+  /**
+   * One step that also pulls the replayed examples' logits towards {@code targets} (logit replay,
+   * as in DER++): {@code alpha} times the mean squared difference, over replayed rows whose target
+   * is not null.
+   */
+  public StepResult step(
+      List<Example> fresh, List<Example> replayed, List<float[]> targets, float alpha) {
     List<Example> all = new ArrayList<>(fresh.size() + replayed.size());
     all.addAll(fresh);
     all.addAll(replayed);
@@ -79,8 +95,12 @@ public final class Learner {
         if (!fisher.isEmpty() && lambda > 0) {
           loss = loss.add(penalty());
         }
+        if (alpha > 0 && targets.stream().anyMatch(t -> t != null)) {
+          loss = loss.add(logitReplay(sub, logits, fresh.size(), targets).mul(alpha));
+        }
         collector.backward(loss);
-        result = new StepResult(loss.getFloat(), correct(logits, fresh));
+        float[] out = logits.toFloatArray();
+        result = new StepResult(loss.getFloat(), correct(out, out.length / all.size(), fresh), out);
         if (!Float.isFinite(result.loss())) {
           // a diverged batch must not poison the adapter: drop its gradients (overwritten, as
           // NaN - NaN is still NaN), keep the weights
@@ -97,16 +117,41 @@ public final class Learner {
   }
 
   /** How many of the first {@code fresh.size()} rows of {@code logits} predict their label. */
-  private static int correct(NDArray logits, List<Example> fresh) {
-    if (fresh.isEmpty()) {
-      return 0;
-    }
-    long[] predicted = logits.argMax(1).toLongArray(); // one op and one copy, compared here
+  private static int correct(float[] logits, int classes, List<Example> fresh) {
     int correct = 0;
     for (int i = 0; i < fresh.size(); i++) {
-      correct += predicted[i] == fresh.get(i).label() ? 1 : 0;
+      int best = 0;
+      for (int c = 1; c < classes; c++) {
+        best = logits[i * classes + c] > logits[i * classes + best] ? c : best;
+      }
+      correct += best == fresh.get(i).label() ? 1 : 0;
     }
     return correct;
+  }
+
+  /**
+   * The mean squared difference between the replayed rows' logits (from row {@code offset}) and
+   * their targets, over the rows that have one.
+   */
+  private static NDArray logitReplay(
+      NDManager sub, NDArray logits, int offset, List<float[]> targets) {
+    int classes = (int) logits.getShape().get(1);
+    float[] t = new float[targets.size() * classes];
+    float[] mask = new float[targets.size()];
+    int count = 0;
+    for (int i = 0; i < targets.size(); i++) {
+      if (targets.get(i) != null) {
+        System.arraycopy(targets.get(i), 0, t, i * classes, classes);
+        mask[i] = 1f;
+        count++;
+      }
+    }
+    NDArray replayed = logits.get(new NDIndex(offset + ":"));
+    NDArray diff = replayed.sub(sub.create(t, new Shape(targets.size(), classes)));
+    return diff.square()
+        .mul(sub.create(mask, new Shape(targets.size(), 1)))
+        .sum()
+        .div((float) count * classes);
   }
 
   private NDArray penalty() {
@@ -173,6 +218,18 @@ public final class Learner {
   private static NDArray detachedCopy(NDArray param) {
     try (NDArray detached = param.stopGradient()) {
       return detached.duplicate();
+    }
+  }
+
+  /** The current model's logits for {@code examples}, row after row. */
+  public float[] logits(List<Example> examples) {
+    if (examples.isEmpty()) {
+      return new float[0];
+    }
+    try (NDScope scope = new NDScope();
+        NDManager sub = model.manager().newSubManager()) {
+      scope.suppressNotUsedWarning();
+      return model.forward(batch.inputs(sub, examples)).toFloatArray();
     }
   }
 

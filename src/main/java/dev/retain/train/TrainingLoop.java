@@ -44,6 +44,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private final SplittableRandom random;
   private final int batchSize;
   private final double replayRatio;
+  private final float logitReplay;
   private final long consolidateEvery;
   private final int fisherSamples;
   private final int rehearsalSteps;
@@ -78,6 +79,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.random = new SplittableRandom(config.getLong(RetainConfig.TRAIN_SEED));
     this.batchSize = config.getInt(RetainConfig.TRAIN_BATCH_SIZE);
     this.replayRatio = config.getDouble(RetainConfig.TRAIN_REPLAY_RATIO);
+    this.logitReplay = config.getDouble(RetainConfig.TRAIN_LOGIT_REPLAY).floatValue();
     this.consolidateEvery = config.getLong(RetainConfig.TRAIN_CONSOLIDATE_EVERY);
     this.fisherSamples = config.getInt(RetainConfig.TRAIN_FISHER_SAMPLES);
     this.rehearsalSteps = config.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS);
@@ -140,6 +142,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     Checkpoints.Restored restored = Checkpoints.load(store, state.model());
     if (restored != null) {
       learner.restore(restored.learner());
+      state.replay().restoreTargets(restored.targets());
       restored.rows().forEach(row -> matrix.record(row.learned(), row.accuracy()));
       domain = restored.domain();
       LOG.info("resumed the learner at step {} (domain {})", learner.steps(), domain);
@@ -184,6 +187,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         1e-3f,
         config.getLong(RetainConfig.TRAIN_SEED));
     domain = first.get(first.size() - 1).domain();
+    state.replay().markLearned(first); // the base has learned them
     try (StoreBatch batch = store.newBatch()) {
       BaseModels.save(batch, state.model(), model);
       store.commit(batch);
@@ -220,8 +224,11 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     int replayCount = (int) Math.round(fresh.size() * replayRatio);
     long start = System.nanoTime();
     List<Example> replayed = state.replay().sample(replayCount, random);
-    Learner.StepResult result = learner.step(fresh, replayed);
+    Learner.StepResult result = learner.step(fresh, replayed, targets(replayed), logitReplay);
     metrics.step(System.nanoTime() - start, result, fresh.size(), replayed.size());
+    if (logitReplay > 0) {
+      state.replay().markLearned(fresh);
+    }
     sinceConsolidation += fresh.size();
     for (Example e : fresh) {
       recent.addLast(e);
@@ -235,9 +242,30 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private void rehearse() {
     long start = System.nanoTime();
     List<Example> replayed = state.replay().sample(batchSize * 2, random);
-    Learner.StepResult result = learner.step(List.of(), replayed);
+    Learner.StepResult result = learner.step(List.of(), replayed, targets(replayed), logitReplay);
     metrics.step(System.nanoTime() - start, result, 0, replayed.size());
     rehearsed++;
+  }
+
+  private List<float[]> targets(List<Example> replayed) {
+    return logitReplay > 0 ? state.replay().targets(replayed) : List.of();
+  }
+
+  /**
+   * Gives every held example that has been learned but has no target the current model's logits.
+   * Called at each consolidation, so that an example's target comes from a model that has learned
+   * it (and its domain), not from one that had not seen it yet.
+   */
+  private void recordTargets() {
+    if (logitReplay <= 0) {
+      return;
+    }
+    List<Example> untargeted = state.replay().untargeted();
+    for (int from = 0; from < untargeted.size(); from += 512) {
+      List<Example> part = untargeted.subList(from, Math.min(untargeted.size(), from + 512));
+      float[] logits = learner.logits(part);
+      state.replay().target(part, logits, logits.length / part.size());
+    }
   }
 
   private void consolidate(String trigger) {
@@ -266,7 +294,15 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     if (resetTo != null) {
       model.loadAdapter(resetTo);
     }
-    Checkpoints.save(store, state.model(), learner, matrix.rows(), matrix.learned(), domain);
+    recordTargets();
+    Checkpoints.save(
+        store,
+        state.model(),
+        learner,
+        state.replay().targetsById(),
+        matrix.rows(),
+        matrix.learned(),
+        domain);
     sinceConsolidation = 0;
     lastTrigger = trigger;
     LOG.info(

@@ -49,6 +49,7 @@ class LearnerNodeIT {
     RetainConfig config = new RetainConfig(props);
     produce(config, TestData.driftStream(), 3);
     List<Map<String, Double>> rows;
+    Map<String, float[]> targets;
     PrometheusMeterRegistry registry = Metrics.registry("test");
     try (LearnerNode node = new LearnerNode(config, registry, false).start()) {
       TrainingLoop learner = node.learner();
@@ -65,6 +66,9 @@ class LearnerNodeIT {
           .contains("retain_examples_ingested_total{")
           .contains("jvm_memory_used_bytes{");
       rows = learner.matrix().rows();
+      targets = node.ingest().state().replay().targetsById();
+      // logit replay runs in the service: held examples got targets at consolidations
+      assertThat(targets).isNotEmpty();
     }
     PrometheusMeterRegistry second = Metrics.registry("test");
     try (LearnerNode node = new LearnerNode(config, second, false).start()) {
@@ -76,6 +80,10 @@ class LearnerNodeIT {
       List<Map<String, Double>> resumed = node.learner().matrix().rows();
       assertThat(resumed).hasSizeGreaterThanOrEqualTo(rows.size());
       assertThat(resumed.subList(0, rows.size())).isEqualTo(rows);
+      // the targets come back from the checkpoint (a target never changes once given)
+      Map<String, float[]> restored = node.ingest().state().replay().targetsById();
+      assertThat(restored).isNotEmpty();
+      restored.forEach((id, t) -> assertThat(t).as(id).isEqualTo(targets.get(id)));
     }
   }
 

@@ -57,10 +57,12 @@ class PublishServeIT {
     props.put(RetainConfig.SERVE_PREDICTIONS, true);
     // 200 holdout examples per domain: sampling noise alone is about 0.02
     props.put(RetainConfig.PUBLISH_EPSILON, 0.05);
-    // a naive learner (no replay, no EWC), so that the poison really damages candidates and only
+    // a naive learner (no replay, no logit replay, no EWC), so that the poison really damages
+    // candidates and only
     // the gate stands between them and serving
     props.put(RetainConfig.TRAIN_REPLAY_RATIO, 0.0);
     props.put(RetainConfig.TRAIN_EWC_LAMBDA, 0.0);
+    props.put(RetainConfig.TRAIN_LOGIT_REPLAY, 0.0);
     RetainConfig config = new RetainConfig(props);
     try (Admin admin = KafkaClients.admin(config)) {
       Topics.ensure(admin, config, 1, (short) 1);

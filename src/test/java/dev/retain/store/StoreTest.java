@@ -36,6 +36,52 @@ class StoreTest {
   }
 
   @Test
+  void shouldDropATargetWithItsExampleAndRestoreTargetsById() {
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ReplayBuffer replay = ReplayBuffer.load(store, "m", 20, 1);
+      StoreBatch batch = store.newBatch();
+      for (int i = 0; i < 20; i++) {
+        replay.offer(TestData.example("a-" + i, i % 2, "d", 4), batch);
+      }
+      // only examples the learner has trained on may get a target
+      assertThat(replay.untargeted()).isEmpty();
+      List<Example> held = replay.snapshot();
+      replay.markLearned(held.subList(0, 5));
+      assertThat(replay.untargeted()).containsExactlyElementsOf(held.subList(0, 5));
+      replay.markLearned(held);
+      assertThat(replay.untargeted()).containsExactlyElementsOf(held);
+      float[] logits = new float[held.size() * 2];
+      for (int i = 0; i < logits.length; i++) {
+        logits[i] = i;
+      }
+      Example gone = TestData.example("never-held", 0, "d", 4);
+      replay.target(List.of(held.get(0), gone), new float[] {7f, 8f, 9f, 10f}, 2);
+      replay.target(held.subList(1, held.size()), java.util.Arrays.copyOfRange(logits, 2, 40), 2);
+      assertThat(replay.untargeted()).isEmpty();
+      assertThat(replay.targets(List.of(held.get(0), gone, held.get(3))))
+          .containsExactly(new float[] {7f, 8f}, null, new float[] {6f, 7f});
+
+      // a long stream replaces most examples: their targets leave with them
+      for (int i = 0; i < 2000; i++) {
+        replay.offer(TestData.example("b-" + i, i % 2, "d", 4), batch);
+      }
+      List<Example> now = replay.snapshot();
+      Map<String, float[]> byId = replay.targetsById();
+      assertThat(byId.keySet())
+          .allMatch(id -> id.startsWith("a-"))
+          .allMatch(id -> now.stream().anyMatch(e -> e.id().equals(id)));
+      assertThat(replay.untargeted()).isEmpty(); // the newcomers are not learned yet
+
+      ReplayBuffer other = ReplayBuffer.load(store, "m2", 20, 1);
+      StoreBatch otherBatch = store.newBatch();
+      now.forEach(e -> other.offer(e, otherBatch));
+      other.restoreTargets(byId);
+      assertThat(other.targetsById()).containsOnlyKeys(byId.keySet());
+      byId.forEach((id, t) -> assertThat(other.targetsById().get(id)).isEqualTo(t));
+    }
+  }
+
+  @Test
   void shouldKeepEveryDomainAnEqualShareWhenBalancingByDomainAndReloadIt() {
     Map<String, Integer> classBalanced = domainShares(false);
     Map<String, Integer> domainBalanced = domainShares(true);

@@ -1,9 +1,11 @@
 package dev.retain.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import dev.retain.data.DriftStream;
 import dev.retain.model.LoraNet;
 import dev.retain.record.Example;
@@ -100,6 +102,44 @@ class LearnerTest {
       assertThat(model.adapterTensors().get("base_model.model.layers.0.lora_B.weight").data())
           .isNotEqualTo(before.get("base_model.model.layers.0.lora_B.weight").data());
       model.adapterTensors().values().forEach(t -> assertThat(t.data()).doesNotContain(Float.NaN));
+
+      // a diverged adapter can be reset: loading overwrites NaN rather than scaling it
+      var good = model.adapterTensors();
+      model.adapterParameters().forEach(p -> p.stopGradient().set(new NDIndex("..."), Float.NaN));
+      model.loadAdapter(good);
+      model
+          .adapterTensors()
+          .forEach((k, t) -> assertThat(t.data()).as(k).isEqualTo(good.get(k).data()));
+    }
+  }
+
+  @Test
+  void shouldAddAlphaTimesTheMeanSquaredLogitDifferenceOfTargetedReplayedRows() {
+    float[] target = {1f, -2f, 0.5f, 3f};
+    float plain = stepFromTheSameStart(List.of(), 0f).loss();
+    // 8 fresh rows, then 4 replayed: only replayed rows 0 and 2 have a target
+    Learner.StepResult result =
+        stepFromTheSameStart(java.util.Arrays.asList(target, null, target, null), 2f);
+    float[] logits = result.logits();
+    double squared = 0;
+    for (int row : new int[] {8, 10}) {
+      for (int c = 0; c < 4; c++) {
+        double d = logits[row * 4 + c] - target[c];
+        squared += d * d;
+      }
+    }
+    assertThat((double) result.loss()).isCloseTo(plain + 2 * squared / 8, within(1e-4));
+    assertThat(squared).isPositive();
+  }
+
+  /** One step on 8 fresh and 4 replayed examples, from the same seeded, once-trained adapter. */
+  private Learner.StepResult stepFromTheSameStart(List<float[]> targets, float alpha) {
+    Engine.getInstance().setRandomSeed(11);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
+      Learner learner = new Learner(model, FEATURES, 1e-2f, 0f, 1f);
+      learner.step(domain(1, 100, 16), List.of()); // a non-zero adapter
+      return learner.step(domain(1, 0, 8), domain(0, 0, 4), targets, alpha);
     }
   }
 
