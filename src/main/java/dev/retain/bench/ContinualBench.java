@@ -187,7 +187,7 @@ public final class ContinualBench implements Callable<Integer> {
   }
 
   /** What one run measured. */
-  record Run(AccuracyMatrix matrix, double samplesPerSecond) {}
+  record Run(AccuracyMatrix matrix, double samplesPerSecond, long skippedSteps) {}
 
   @Override
   public Integer call() throws Exception {
@@ -228,6 +228,7 @@ public final class ContinualBench implements Callable<Integer> {
       double[] minimum = new double[seeds];
       double bwt = 0;
       double speed = 0;
+      long skipped = 0;
       for (int seed = 0; seed < seeds; seed++) {
         Run run = run(data, policy, seed);
         averages[seed] = run.matrix().averageAccuracy() * 100;
@@ -235,6 +236,7 @@ public final class ContinualBench implements Callable<Integer> {
             run.matrix().current().values().stream().mapToDouble(v -> v).min().orElse(0) * 100;
         bwt += run.matrix().backwardTransfer() * 100 / seeds;
         speed += run.samplesPerSecond() / seeds;
+        skipped += run.skippedSteps();
         if (seed == 0) {
           firstSeed.put(name, run.matrix());
         }
@@ -252,7 +254,8 @@ public final class ContinualBench implements Callable<Integer> {
           .figure(name + "_average_accuracy", round(mean))
           .figure(name + "_sd", round(sd(averages)))
           .figure(name + "_min_domain", round(mean(minimum)))
-          .figure(name + "_samples_per_s", Math.round(speed));
+          .figure(name + "_samples_per_s", Math.round(speed))
+          .figure(name + "_skipped_steps", skipped);
     }
     firstSeed.forEach((name, matrix) -> printMatrix(name, matrix));
     report.print(System.out, json);
@@ -319,7 +322,7 @@ public final class ContinualBench implements Callable<Integer> {
           matrix.record("domain-" + (d + 1), evaluate(learner, data));
         }
       }
-      return new Run(matrix, samples / (nanos / 1e9));
+      return new Run(matrix, samples / (nanos / 1e9), learner.skippedSteps());
     } finally {
       deleteRecursively(dir);
     }

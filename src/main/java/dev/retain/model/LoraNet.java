@@ -31,6 +31,16 @@ public final class LoraNet implements AutoCloseable {
   private final int rank;
   private final float alpha;
   private final float scaling;
+
+  /**
+   * The scaling as an array that lives as long as the model. Never multiply by a Java number in a
+   * graph that is trained: the engine's {@code mul(Number)} wraps the number in a zero-copy array
+   * over a direct buffer and closes it at once, while autograd keeps that array for the backward
+   * pass; a garbage collection in between frees the buffer, and the backward pass then reads
+   * whatever reuses the memory (it corrupted the adapter at random, at a GC).
+   */
+  private final NDArray scale;
+
   private final NDArray[] convWeights;
   private final NDArray[] convBiases;
   private final NDArray[] convA; // empty without conv LoRA
@@ -52,6 +62,7 @@ public final class LoraNet implements AutoCloseable {
     this.rank = rank;
     this.alpha = alpha;
     this.scaling = rsLora ? alpha / (float) Math.sqrt(rank) : alpha / rank;
+    this.scale = manager.create(scaling);
     int convs = arch.channels().length;
     convWeights = new NDArray[convs];
     convBiases = new NDArray[convs];
@@ -124,7 +135,7 @@ public final class LoraNet implements AutoCloseable {
       for (int c = 0; c < convWeights.length; c++) {
         NDArray y = conv(h, convWeights[c], convBiases[c], PAD_SAME);
         if (convA.length > 0) {
-          y = y.add(conv(conv(h, convA[c], null, PAD_SAME), convB[c], null, NO_PAD).mul(scaling));
+          y = y.add(conv(conv(h, convA[c], null, PAD_SAME), convB[c], null, NO_PAD).mul(scale));
         }
         h = Pool.maxPool2d(y.getNDArrayInternal().relu(), POOL, POOL, NO_PAD, false);
       }
@@ -135,7 +146,7 @@ public final class LoraNet implements AutoCloseable {
       NDArray base = Linear.linear(h, weights[l], biases[l]).singletonOrThrow();
       NDArray lora =
           Linear.linear(Linear.linear(h, loraA[l]).singletonOrThrow(), loraB[l]).singletonOrThrow();
-      h = base.add(lora.mul(scaling));
+      h = base.add(lora.mul(scale));
       if (l < weights.length - 1) {
         h = h.getNDArrayInternal().relu();
       }

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -93,10 +94,10 @@ public final class Learner {
         NDArray logits = model.forward(x);
         NDArray loss = CROSS_ENTROPY.evaluate(new NDList(y), new NDList(logits));
         if (!fisher.isEmpty() && lambda > 0) {
-          loss = loss.add(penalty());
+          loss = loss.add(penalty(sub));
         }
         if (alpha > 0 && targets.stream().anyMatch(t -> t != null)) {
-          loss = loss.add(logitReplay(sub, logits, fresh.size(), targets).mul(alpha));
+          loss = loss.add(logitReplay(sub, logits, fresh.size(), targets, alpha));
         }
         collector.backward(loss);
         float[] out = logits.toFloatArray();
@@ -130,37 +131,37 @@ public final class Learner {
   }
 
   /**
-   * The mean squared difference between the replayed rows' logits (from row {@code offset}) and
-   * their targets, over the rows that have one.
+   * {@code alpha} times the mean squared difference between the replayed rows' logits (from row
+   * {@code offset}) and their targets, over the rows that have one. The constant factors go into
+   * the row weights, built here as arrays of {@code sub}, which outlives the backward pass: an
+   * array the engine makes from a Java number for {@code mul(Number)} is freed too early (see
+   * {@link LoraNet}).
    */
   private static NDArray logitReplay(
-      NDManager sub, NDArray logits, int offset, List<float[]> targets) {
+      NDManager sub, NDArray logits, int offset, List<float[]> targets, float alpha) {
     int classes = (int) logits.getShape().get(1);
     float[] t = new float[targets.size() * classes];
-    float[] mask = new float[targets.size()];
-    int count = 0;
+    float[] weight = new float[targets.size()];
+    int count = (int) targets.stream().filter(Objects::nonNull).count();
     for (int i = 0; i < targets.size(); i++) {
       if (targets.get(i) != null) {
         System.arraycopy(targets.get(i), 0, t, i * classes, classes);
-        mask[i] = 1f;
-        count++;
+        weight[i] = alpha / (count * classes);
       }
     }
     NDArray replayed = logits.get(new NDIndex(offset + ":"));
     NDArray diff = replayed.sub(sub.create(t, new Shape(targets.size(), classes)));
-    return diff.square()
-        .mul(sub.create(mask, new Shape(targets.size(), 1)))
-        .sum()
-        .div((float) count * classes);
+    return diff.square().mul(sub.create(weight, new Shape(targets.size(), 1))).sum();
   }
 
-  private NDArray penalty() {
+  /** (λ/2) Σ F (θ − θ*)², with λ/2 as an array of {@code scope} (see {@link #logitReplay}). */
+  private NDArray penalty(NDManager scope) {
     NDArray sum = null;
     for (int i = 0; i < params.size(); i++) {
       NDArray term = params.get(i).sub(anchors.get(i)).square().mul(fisher.get(i)).sum();
       sum = sum == null ? term : sum.add(term);
     }
-    return sum.mul(lambda / 2);
+    return sum.mul(scope.create(lambda / 2));
   }
 
   /** The EWC penalty at the current weights (0 before the first consolidation). */
@@ -168,9 +169,10 @@ public final class Learner {
     if (fisher.isEmpty()) {
       return 0f;
     }
-    try (NDScope scope = new NDScope()) {
+    try (NDScope scope = new NDScope();
+        NDManager sub = model.manager().newSubManager()) {
       scope.suppressNotUsedWarning();
-      return penalty().getFloat();
+      return penalty(sub).getFloat();
     }
   }
 
