@@ -473,7 +473,7 @@ public final class RetainConfig extends AbstractConfig {
             Range.atLeast(0.0),
             Importance.MEDIUM,
             "EWC strength lambda (0: no EWC penalty). Off by default: on Permuted Fashion-MNIST"
-                + " with replay, lambda 1 cost 0.8 points and 10 or more stopped new domains from"
+                + " with replay, lambda 1 cost 0.3 points and 10 or more stopped new domains from"
                 + " being learned (see README, bench continual).")
         .define(
             TRAIN_EWC_GAMMA,
