@@ -15,6 +15,7 @@ import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
 import dev.retain.train.Learner;
 import dev.retain.train.Pretrainer;
+import dev.retain.train.TrainingLoop;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -282,7 +283,7 @@ public final class ContinualBench implements Callable<Integer> {
         learner.consolidate(data.train.get(0).subList(0, 1000));
       }
       if (policy.logitReplay() > 0) {
-        recordTargets(learner, replay);
+        TrainingLoop.recordTargets(learner, replay);
       }
       long samples = 0;
       long nanos = 0;
@@ -313,7 +314,7 @@ public final class ContinualBench implements Callable<Integer> {
         }
         nanos += System.nanoTime() - start;
         if (policy.logitReplay() > 0) {
-          recordTargets(learner, replay);
+          TrainingLoop.recordTargets(learner, replay);
         }
         if (policy.ewc()) {
           learner.consolidate(domain.subList(domain.size() - 1000, domain.size()));
@@ -325,15 +326,6 @@ public final class ContinualBench implements Callable<Integer> {
       return new Run(matrix, samples / (nanos / 1e9), learner.skippedSteps());
     } finally {
       deleteRecursively(dir);
-    }
-  }
-
-  /** Gives the held examples without a target the current logits, as the service does. */
-  private static void recordTargets(Learner learner, ReplayBuffer replay) {
-    List<Example> untargeted = replay.untargeted();
-    if (!untargeted.isEmpty()) {
-      float[] logits = learner.logits(untargeted);
-      replay.target(untargeted, logits, logits.length / untargeted.size());
     }
   }
 

@@ -34,8 +34,10 @@ public final class ReplayBuffer {
   private final SplittableRandom random;
   private final boolean byDomain;
   private final Map<Group, ClassSlots> groups = new TreeMap<>();
+
+  /** Every held example (by identity), and whether the learner has trained on it. */
   private final Map<Example, Boolean> held = new IdentityHashMap<>();
-  private final Map<Example, Boolean> learned = new IdentityHashMap<>();
+
   private final Map<Example, float[]> targets = new IdentityHashMap<>();
   private int size;
 
@@ -97,7 +99,7 @@ public final class ReplayBuffer {
           reader.str();
           Example example = StoredExample.decode(value, "replay");
           buffer.slots(new Group(reader.str(), reader.i32())).slots.add(example);
-          buffer.held.put(example, true);
+          buffer.held.put(example, false);
           buffer.size++;
         });
     return buffer;
@@ -124,14 +126,14 @@ public final class ReplayBuffer {
     }
     if (own.slots.size() < share) {
       own.slots.add(example);
-      held.put(example, true);
+      held.put(example, false);
       size++;
       batch.put(Family.REPLAY, slotKey(group, own.slots.size() - 1), StoredExample.encode(example));
     } else {
       long j = random.nextLong(own.seen);
       if (j < own.slots.size()) {
         forget(own.slots.set((int) j, example));
-        held.put(example, true);
+        held.put(example, false);
         batch.put(Family.REPLAY, slotKey(group, (int) j), StoredExample.encode(example));
       }
     }
@@ -191,18 +193,12 @@ public final class ReplayBuffer {
 
   private void forget(Example example) {
     held.remove(example);
-    learned.remove(example);
     targets.remove(example);
   }
 
   /** Notes that the learner has trained on {@code examples}; those not held are ignored. */
   public synchronized void markLearned(List<Example> examples) {
-    examples.forEach(
-        e -> {
-          if (held.containsKey(e)) {
-            learned.put(e, true);
-          }
-        });
+    examples.forEach(e -> held.replace(e, true));
   }
 
   /** Held examples that the learner has trained on but that have no target yet, in slot order. */
@@ -213,7 +209,7 @@ public final class ReplayBuffer {
         .forEach(
             c ->
                 c.slots.stream()
-                    .filter(e -> learned.containsKey(e) && !targets.containsKey(e))
+                    .filter(e -> held.get(e) && !targets.containsKey(e))
                     .forEach(out::add));
     return out;
   }
@@ -252,15 +248,15 @@ public final class ReplayBuffer {
    */
   public synchronized void restoreTargets(Map<String, float[]> byId) {
     targets.clear();
-    held.keySet()
-        .forEach(
-            e -> {
-              float[] t = byId.get(e.id());
-              if (t != null) {
-                targets.put(e, t);
-                learned.put(e, true);
-              }
-            });
+    held.replaceAll(
+        (e, learned) -> {
+          float[] t = byId.get(e.id());
+          if (t == null) {
+            return learned;
+          }
+          targets.put(e, t);
+          return true;
+        });
   }
 
   public synchronized int size() {

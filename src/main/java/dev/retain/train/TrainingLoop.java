@@ -10,6 +10,7 @@ import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.record.Example;
 import dev.retain.store.ModelState;
+import dev.retain.store.ReplayBuffer;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -257,14 +258,21 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
    * it (and its domain), not from one that had not seen it yet.
    */
   private void recordTargets() {
-    if (logitReplay <= 0) {
-      return;
+    if (logitReplay > 0) {
+      recordTargets(learner, state.replay());
     }
-    List<Example> untargeted = state.replay().untargeted();
+  }
+
+  /**
+   * Gives the held examples of {@code replay} that have been learned but have no target the current
+   * logits of {@code learner}, in chunks of 512 rows.
+   */
+  public static void recordTargets(Learner learner, ReplayBuffer replay) {
+    List<Example> untargeted = replay.untargeted();
     for (int from = 0; from < untargeted.size(); from += 512) {
       List<Example> part = untargeted.subList(from, Math.min(untargeted.size(), from + 512));
       float[] logits = learner.logits(part);
-      state.replay().target(part, logits, logits.length / part.size());
+      replay.target(part, logits, logits.length / part.size());
     }
   }
 
