@@ -25,6 +25,10 @@ public final class Pretrainer {
   public static void train(
       LoraNet model, List<Example> examples, int epochs, int batchSize, float lr, long seed) {
     List<NDArray> base = model.baseParameters();
+    List<NDArray> adapter = model.adapterParameters();
+    // the adapter stays out of the graph: otherwise its gradients (never cleared by this Adam)
+    // would pile up over every pretraining step and land in the learner's first update
+    adapter.forEach(p -> p.setRequiresGradient(false));
     base.forEach(p -> p.setRequiresGradient(true));
     Adam adam = new Adam(base, lr);
     Batch batch = new Batch(model.features());
@@ -48,5 +52,6 @@ public final class Pretrainer {
       }
     }
     base.forEach(p -> p.setRequiresGradient(false));
+    adapter.forEach(p -> p.setRequiresGradient(true));
   }
 }

@@ -48,6 +48,33 @@ class LearnerTest {
     }
   }
 
+  /**
+   * Pretraining a model in place must leave nothing behind in its adapter: the learner's first
+   * steps are the same as on a fresh model that loads the same base.
+   */
+  @Test
+  void shouldLearnTheSameAfterPretrainingInPlaceAsAfterLoadingThatBase() {
+    Engine.getInstance().setRandomSeed(4);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraNet pretrained = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false);
+        LoraNet loaded = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
+      Pretrainer.train(pretrained, domain(0, 0, 500), 2, 32, 1e-2f, 1);
+      loaded.loadBase(pretrained.baseTensors());
+      loaded.loadAdapter(pretrained.adapterTensors()); // the same starting A
+      Learner a = new Learner(pretrained, FEATURES, 1e-2f, 0f, 1f);
+      Learner b = new Learner(loaded, FEATURES, 1e-2f, 0f, 1f);
+      for (int i = 0; i < 3; i++) {
+        List<Example> part = domain(1, i * 32, 32);
+        assertThat(a.step(part, List.of()).loss()).isEqualTo(b.step(part, List.of()).loss());
+      }
+      pretrained
+          .adapterTensors()
+          .forEach(
+              (k, t) ->
+                  assertThat(t.data()).as(k).isEqualTo(loaded.adapterTensors().get(k).data()));
+    }
+  }
+
   @Test
   void shouldContinueExactlyFromACheckpointInAFreshModel() {
     Engine.getInstance().setRandomSeed(3);
