@@ -14,7 +14,8 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Engine-level facts of the LoRA model that training relies on. */
 class LoraNetTest {
@@ -26,19 +27,24 @@ class LoraNetTest {
    * engine freed the array it made for it while autograd still needed it, and the adapter was
    * corrupted at random in long runs.
    */
-  @Test
-  void shouldComputeTheSameGradientsWhenMemoryIsCollectedAndReusedBeforeBackward() {
-    Map<String, float[]> quiet = gradients(false);
-    Map<String, float[]> churned = gradients(true);
+  @ParameterizedTest
+  @ValueSource(strings = {"mlp", "cnn"})
+  void shouldComputeTheSameGradientsWhenMemoryIsCollectedAndReusedBeforeBackward(String arch) {
+    Architecture architecture =
+        arch.equals("mlp")
+            ? Architecture.mlp(new int[] {FEATURES, 8, 3})
+            : Architecture.cnn(4, new int[] {2}, new int[] {8}, 3); // 4x4 image, conv LoRA too
+    Map<String, float[]> quiet = gradients(architecture, false);
+    Map<String, float[]> churned = gradients(architecture, true);
     assertThat(churned.keySet()).isEqualTo(quiet.keySet());
     quiet.forEach((k, g) -> assertThat(churned.get(k)).as(k).isEqualTo(g));
     quiet.values().forEach(g -> assertThat(g).doesNotContain(Float.NaN));
   }
 
-  private static Map<String, float[]> gradients(boolean churn) {
+  private static Map<String, float[]> gradients(Architecture arch, boolean churn) {
     Engine.getInstance().setRandomSeed(13);
     try (NDManager manager = NDManager.newBaseManager();
-        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 8, 3}, 2, 4, false)) {
+        LoraNet model = LoraNet.create(manager, arch, 2, 4, false, arch.convolutional())) {
       // a non-zero B, so that every adapter weight has a gradient
       model.adapterParameters().forEach(p -> p.stopGradient().addi(0.1f));
       NDArray x = manager.randomNormal(new Shape(4, FEATURES));
