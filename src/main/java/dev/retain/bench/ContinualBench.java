@@ -188,7 +188,15 @@ public final class ContinualBench implements Callable<Integer> {
   }
 
   /** What one run measured. */
-  record Run(AccuracyMatrix matrix, double samplesPerSecond, long skippedSteps) {}
+  /**
+   * What one run measured.
+   *
+   * @param samplesPerSecond training samples (new + replayed) per second of the learner's steps
+   * @param withStoring the same with the time to store the new examples (ingest's work in the
+   *     service, done on another thread there) counted too
+   */
+  record Run(
+      AccuracyMatrix matrix, double samplesPerSecond, double withStoring, long skippedSteps) {}
 
   @Override
   public Integer call() throws Exception {
@@ -221,7 +229,8 @@ public final class ContinualBench implements Callable<Integer> {
             "spread (sd)",
             "min domain %",
             "BWT %",
-            "samples/s");
+            "samples/s",
+            "with storing");
     Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
     for (String name : policies) {
       Policy policy = Policy.named(name, balance.equals("domain"), logitReplay);
@@ -229,6 +238,7 @@ public final class ContinualBench implements Callable<Integer> {
       double[] minimum = new double[seeds];
       double bwt = 0;
       double speed = 0;
+      double withStoring = 0;
       long skipped = 0;
       for (int seed = 0; seed < seeds; seed++) {
         Run run = run(data, policy, seed);
@@ -237,6 +247,7 @@ public final class ContinualBench implements Callable<Integer> {
             run.matrix().current().values().stream().mapToDouble(v -> v).min().orElse(0) * 100;
         bwt += run.matrix().backwardTransfer() * 100 / seeds;
         speed += run.samplesPerSecond() / seeds;
+        withStoring += run.withStoring() / seeds;
         skipped += run.skippedSteps();
         if (seed == 0) {
           firstSeed.put(name, run.matrix());
@@ -250,12 +261,14 @@ public final class ContinualBench implements Callable<Integer> {
           String.format(Locale.ROOT, "%.1f", sd(averages)),
           String.format(Locale.ROOT, "%.1f", mean(minimum)),
           String.format(Locale.ROOT, "%+.1f", bwt),
-          speed);
+          speed,
+          withStoring);
       report
           .figure(name + "_average_accuracy", round(mean))
           .figure(name + "_sd", round(sd(averages)))
           .figure(name + "_min_domain", round(mean(minimum)))
           .figure(name + "_samples_per_s", Math.round(speed))
+          .figure(name + "_samples_per_s_with_storing", Math.round(withStoring))
           .figure(name + "_skipped_steps", skipped);
     }
     firstSeed.forEach((name, matrix) -> printMatrix(name, matrix));
@@ -286,14 +299,15 @@ public final class ContinualBench implements Callable<Integer> {
         TrainingLoop.recordTargets(learner, replay);
       }
       long samples = 0;
-      long nanos = 0;
+      long nanos = 0; // the learner's steps: replay sample, targets, batch, forward, backward, Adam
+      long storeNanos = 0; // storing the new examples into the reservoir and RocksDB
       List<List<Example>> stream =
           policy.joint() ? joint(data, seed) : data.train.subList(1, domains);
       for (int d = 0; d < stream.size(); d++) {
         List<Example> domain = stream.get(d);
-        long start = System.nanoTime();
         for (int i = 0; i + BATCH <= domain.size(); i += BATCH) {
           List<Example> fresh = domain.subList(i, i + BATCH);
+          long start = System.nanoTime();
           for (int k = 0; k < iterations; k++) {
             List<Example> replayed =
                 policy.replay()
@@ -302,11 +316,16 @@ public final class ContinualBench implements Callable<Integer> {
             learner.step(fresh, replayed, replay.targets(replayed), policy.logitReplay());
             samples += fresh.size() + replayed.size();
           }
+          nanos += System.nanoTime() - start;
           if (policy.replay()) {
+            // ingest's part, on its own thread in the service: store the new examples
+            start = System.nanoTime();
             offer(replay, store, fresh);
+            storeNanos += System.nanoTime() - start;
             replay.markLearned(fresh);
           }
         }
+        long start = System.nanoTime();
         for (int r = 0; policy.rehearse() && r < rehearsal; r++) {
           List<Example> replayed = replay.sample(2 * BATCH, random);
           learner.step(List.of(), replayed, replay.targets(replayed), policy.logitReplay());
@@ -323,7 +342,11 @@ public final class ContinualBench implements Callable<Integer> {
           matrix.record("domain-" + (d + 1), evaluate(learner, data));
         }
       }
-      return new Run(matrix, samples / (nanos / 1e9), learner.skippedSteps());
+      return new Run(
+          matrix,
+          samples / (nanos / 1e9),
+          samples / ((nanos + storeNanos) / 1e9),
+          learner.skippedSteps());
     } finally {
       deleteRecursively(dir);
     }

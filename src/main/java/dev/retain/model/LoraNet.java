@@ -1,12 +1,15 @@
 package dev.retain.model;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.pooling.Pool;
+import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,6 +52,9 @@ public final class LoraNet implements AutoCloseable {
   private final NDArray[] biases;
   private final NDArray[] loraA;
   private final NDArray[] loraB;
+
+  /** Changes whenever the base weights change (see {@link #baseVersion()}). */
+  private long baseVersion;
 
   private LoraNet(
       NDManager manager,
@@ -142,16 +148,237 @@ public final class LoraNet implements AutoCloseable {
       h = h.reshape(n, -1);
     }
     for (int l = 0; l < weights.length; l++) {
-      // torch's linear (x W^T + b in one op) keeps the per-step operation count low
-      NDArray base = Linear.linear(h, weights[l], biases[l]).singletonOrThrow();
-      NDArray lora =
-          Linear.linear(Linear.linear(h, loraA[l]).singletonOrThrow(), loraB[l]).singletonOrThrow();
-      h = base.add(lora.mul(scale));
+      h = addLowRank(l, lowRank(l, h), linearBase(l, h));
       if (l < weights.length - 1) {
         h = h.getNDArrayInternal().relu();
       }
     }
     return h;
+  }
+
+  /** The frozen part of Linear layer {@code l}: {@code h W^T + b}. */
+  private NDArray linearBase(int l, NDArray h) {
+    return Linear.linear(h, weights[l], biases[l]).singletonOrThrow();
+  }
+
+  /** {@code s (h A^T)}: the low-rank activations of Linear layer {@code l}. */
+  private NDArray lowRank(int l, NDArray h) {
+    return Linear.linear(h, loraA[l]).singletonOrThrow().mul(scale);
+  }
+
+  /** Layer {@code l}'s output {@code base + u B^T}. */
+  private NDArray addLowRank(int l, NDArray u, NDArray base) {
+    return addmm(base, u, loraB[l]);
+  }
+
+  /**
+   * {@code c + a b^T} in one engine call: torch's linear takes any bias that broadcasts to the
+   * output, a whole matrix too, and runs addmm.
+   */
+  private static NDArray addmm(NDArray c, NDArray a, NDArray b) {
+    return Linear.linear(a, b, c).singletonOrThrow();
+  }
+
+  /**
+   * True when the first layer is a Linear layer on the raw features, so that its frozen output
+   * {@code x W^T + b} can be computed once per example and handed to {@link #pass} (an MLP).
+   */
+  public boolean hasFrozenFirstLayer() {
+    return !arch.convolutional();
+  }
+
+  /** Width of the first layer's output (see {@link #hasFrozenFirstLayer()}). */
+  public int firstLayerWidth() {
+    return arch.sizes()[1];
+  }
+
+  /**
+   * Counts changes of the base weights ({@link #loadBase}, {@link #baseChanged}): values derived
+   * from the frozen base, such as cached first-layer outputs, are valid while it stays the same.
+   */
+  public long baseVersion() {
+    return baseVersion;
+  }
+
+  /** Notes that the base weights were changed in place (pretraining). */
+  public void baseChanged() {
+    baseVersion++;
+  }
+
+  /**
+   * A training pass over the batch {@code x}: its logits now, and the adapter's gradients once the
+   * gradient of the loss with respect to those logits is known ({@link Pass#backward}). The loss
+   * itself is the caller's: it is computed from the logits on the host.
+   *
+   * <p>For an MLP the pass runs without autograd: the forward pass keeps each layer's input and
+   * low-rank activations, and the backward pass is derived by hand (three small products per layer,
+   * see {@link Pass#backward}). With these small layers autograd's bookkeeping cost about as much
+   * as the arithmetic. A convolutional base goes through autograd.
+   *
+   * @param frozenTail the first layer's frozen output {@code x W^T + b} for the last rows of {@code
+   *     x} (null for none): rows the caller has computed before, for replayed examples. Only where
+   *     {@link #hasFrozenFirstLayer()}.
+   */
+  public Pass pass(NDArray x, NDArray frozenTail) {
+    if (arch.convolutional()) {
+      if (frozenTail != null) {
+        throw new IllegalArgumentException("a convolutional base has no frozen first layer");
+      }
+      return new AutogradPass(x);
+    }
+    return new LinearPass(x, frozenTail);
+  }
+
+  /** A forward pass kept for its backward pass; see {@link #pass}. Close it when done. */
+  public interface Pass extends AutoCloseable {
+    /** Logits (n, classes). */
+    NDArray logits();
+
+    /**
+     * The first layer's frozen output {@code x W^T + b} for every row (n, width), for caching; only
+     * where {@link #hasFrozenFirstLayer()}.
+     */
+    NDArray frozenFirstLayer();
+
+    /**
+     * The gradient of the loss with respect to each adapter parameter, in the order of {@link
+     * #adapterParameters()}, given {@code gradLogits}, its gradient with respect to the logits.
+     * Call at most once.
+     */
+    List<NDArray> backward(NDArray gradLogits);
+
+    @Override
+    void close();
+  }
+
+  /**
+   * An MLP's pass without autograd. For layer l with input h, u = s h A^T and output z = h W^T + b
+   * + u B^T, given G = dL/dz: dB = G^T u, dU = s G B, dA = dU^T h and, below the first layer, dL/dh
+   * = G W + dU A, masked by the ReLU that made h (h > 0, which is sign(h) as h >= 0). The rank-r
+   * products are computed with r as their row count (u^T = s A h^T, dB^T = u^T G, dU^T = s B^T
+   * G^T): MKL's kernels for a thin result, r columns, were two to three times slower here.
+   */
+  private final class LinearPass implements Pass {
+    private final NDArray[] inputs = new NDArray[weights.length];
+    private final NDArray[] lowRankT = new NDArray[weights.length]; // u^T = s A h^T, (r, n)
+    private final NDArray frozen;
+    private final NDArray logits;
+
+    LinearPass(NDArray x, NDArray frozenTail) {
+      frozen = firstLayer(x, frozenTail);
+      NDArray h = x;
+      for (int l = 0; l < weights.length; l++) {
+        inputs[l] = h;
+        lowRankT[l] = loraA[l].matMul(h.transpose()).muli(scale);
+        h = addLowRank(l, lowRankT[l].transpose(), l == 0 ? frozen : linearBase(l, h));
+        if (l < weights.length - 1) {
+          h = h.getNDArrayInternal().relu();
+        }
+      }
+      logits = h;
+    }
+
+    private NDArray firstLayer(NDArray x, NDArray frozenTail) {
+      if (frozenTail == null) {
+        return linearBase(0, x);
+      }
+      long rows = x.getShape().get(0);
+      long cached = frozenTail.getShape().get(0);
+      if (cached == rows) {
+        return frozenTail;
+      }
+      NDArray head = linearBase(0, x.get(new NDIndex("0:{}", rows - cached)));
+      return cached == 0 ? head : head.concat(frozenTail);
+    }
+
+    @Override
+    public NDArray logits() {
+      return logits;
+    }
+
+    @Override
+    public NDArray frozenFirstLayer() {
+      return frozen;
+    }
+
+    @Override
+    public List<NDArray> backward(NDArray gradLogits) {
+      NDArray[] grads = new NDArray[2 * weights.length];
+      NDArray g = gradLogits;
+      for (int l = weights.length - 1; l >= 0; l--) {
+        grads[2 * l + 1] = lowRankT[l].matMul(g).transpose(); // dB = (u^T G)^T
+        NDArray duT = loraB[l].transpose().matMul(g.transpose()).muli(scale); // s B^T G^T
+        grads[2 * l] = duT.matMul(inputs[l]); // dA = dU^T h
+        if (l > 0) { // G W + dU A in one addmm, masked by the ReLU
+          NDArray gw = g.matMul(weights[l]);
+          g = addmm(gw, duT.transpose(), loraA[l].transpose()).muli(inputs[l].sign());
+        }
+      }
+      return List.of(grads);
+    }
+
+    @Override
+    public void close() {
+      // nothing held: the arrays belong to the caller's scope
+    }
+  }
+
+  /**
+   * A pass through autograd (a convolutional base). The caller's loss gradient enters as the
+   * constant weights of a surrogate {@code sum(logits * G)}, whose gradient is exactly G.
+   */
+  private final class AutogradPass implements Pass {
+    private final GradientCollector collector;
+    private final NDArray logits;
+    private boolean collecting = true;
+
+    AutogradPass(NDArray x) {
+      collector = Engine.getInstance().newGradientCollector();
+      try {
+        logits = forward(x);
+      } catch (RuntimeException e) {
+        collector.close();
+        throw e;
+      }
+    }
+
+    @Override
+    public NDArray logits() {
+      return logits;
+    }
+
+    @Override
+    public NDArray frozenFirstLayer() {
+      throw new UnsupportedOperationException("a convolutional base has no frozen first layer");
+    }
+
+    @Override
+    public List<NDArray> backward(NDArray gradLogits) {
+      collector.backward(logits.mul(gradLogits).sum());
+      stopCollecting(); // the optimizer updates the parameters in place, outside autograd
+      List<NDArray> grads = new ArrayList<>();
+      adapterParameters().forEach(p -> grads.add(p.getGradient()));
+      return grads;
+    }
+
+    private void stopCollecting() {
+      if (collecting) {
+        collecting = false;
+        collector.close();
+      }
+    }
+
+    /** Clears the gradients, which autograd otherwise adds up across passes. */
+    @Override
+    public void close() {
+      stopCollecting();
+      adapterParameters()
+          .forEach(
+              p -> {
+                NDArray g = p.getGradient();
+                g.subi(g);
+              });
+    }
   }
 
   private static NDArray conv(NDArray x, NDArray w, NDArray b, Shape padding) {
@@ -196,6 +423,7 @@ public final class LoraNet implements AutoCloseable {
 
   /** Replaces the base weights in place; every tensor must be present with its shape. */
   public void loadBase(Map<String, SafeTensors.Tensor> tensors) {
+    baseChanged();
     for (int c = 0; c < convWeights.length; c++) {
       Tensors.assign(convWeights[c], Tensors.require(tensors, conv(c) + ".weight"));
       Tensors.assign(convBiases[c], Tensors.require(tensors, conv(c) + ".bias"));

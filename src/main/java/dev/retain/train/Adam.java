@@ -60,16 +60,25 @@ public final class Adam {
   }
 
   /**
-   * One update from the parameters' current gradients, which it then clears. Call outside any
-   * gradient collector and inside an {@code NDScope}: the gradient wrappers made here are released
-   * when that scope closes.
+   * One update from the parameters' current autograd gradients, which it then clears. Call outside
+   * any gradient collector and inside an {@code NDScope}: the gradient wrappers made here are
+   * released when that scope closes.
+   */
+  public void step() {
+    List<NDArray> grads = params.stream().map(NDArray::getGradient).toList();
+    step(grads);
+    grads.forEach(g -> g.subi(g)); // autograd adds gradients up until they are cleared
+  }
+
+  /**
+   * One update from {@code grads}, one per parameter in order. Outside any gradient collector.
    *
    * <p>Each parameter takes one fused native update (the engine's {@code adamUpdate}: moments and
    * weight in place, with autograd off) instead of a dozen separate array operations. The engine
    * computes {@code w -= lr' m / (sqrt(v) + eps')}; with {@code lr' = lr sqrt(c2) / c1} and {@code
    * eps' = eps sqrt(c2)} that is exactly Adam's {@code lr m^ / (sqrt(v^) + eps)}.
    */
-  public void step() {
+  public void step(List<NDArray> grads) {
     t++;
     double c1 = 1 - Math.pow(beta1, t);
     double c2 = 1 - Math.pow(beta2, t);
@@ -77,10 +86,9 @@ public final class Adam {
     float scaledEps = (float) (eps * Math.sqrt(c2));
     for (int i = 0; i < params.size(); i++) {
       NDArray w = params.get(i);
-      NDArray g = w.getGradient();
       w.getNDArrayInternal()
           .adamUpdate(
-              new NDList(w, g, m[i], v[i]),
+              new NDList(w, grads.get(i), m[i], v[i]),
               new NDList(w),
               lr,
               stepSize,
@@ -92,7 +100,6 @@ public final class Adam {
               scaledEps,
               false,
               false);
-      g.subi(g); // gradients accumulate until cleared
     }
   }
 }

@@ -20,6 +20,8 @@ final class Batch {
   private final int features;
   private ByteBuffer x = ByteBuffer.allocateDirect(0);
   private ByteBuffer y = ByteBuffer.allocateDirect(0);
+  private ByteBuffer tail = ByteBuffer.allocateDirect(0);
+  private ByteBuffer grad = ByteBuffer.allocateDirect(0);
 
   Batch(int features) {
     this.features = features;
@@ -41,6 +43,21 @@ final class Batch {
     LongBuffer l = y.asLongBuffer();
     examples.forEach(e -> l.put(e.label()));
     return scope.create(y, new Shape(n), DataType.INT64);
+  }
+
+  /** Rows of {@code width} floats each, as an (n, width) array in {@code scope}. */
+  NDArray rows(NDManager scope, List<float[]> rows, int width) {
+    tail = ensure(tail, rows.size() * width * Float.BYTES);
+    FloatBuffer f = tail.asFloatBuffer();
+    rows.forEach(f::put);
+    return scope.create(tail, new Shape(rows.size(), width), DataType.FLOAT32);
+  }
+
+  /** A loss gradient of {@code n} rows by {@code classes}, in {@code scope}. */
+  NDArray gradient(NDManager scope, float[] values, int n, int classes) {
+    grad = ensure(grad, values.length * Float.BYTES);
+    grad.asFloatBuffer().put(values);
+    return scope.create(grad, new Shape(n, classes), DataType.FLOAT32);
   }
 
   private static ByteBuffer ensure(ByteBuffer buffer, int bytes) {

@@ -1,23 +1,18 @@
 package dev.retain.train;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
-import ai.djl.training.loss.Loss;
 import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.model.Tensors;
 import dev.retain.record.Example;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,8 +25,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class Learner {
   private static final Logger LOG = LoggerFactory.getLogger(Learner.class);
-  private static final Loss CROSS_ENTROPY = Loss.softmaxCrossEntropyLoss();
-  private static final NDIndex EVERYTHING = new NDIndex("...");
+
+  /** First-layer outputs cached by default: twice the default replay buffer. */
+  public static final int DEFAULT_CACHED_ROWS = 4096;
+
   private final LoraNet model;
   private final List<NDArray> params;
   private final Adam adam;
@@ -40,16 +37,42 @@ public final class Learner {
   private final float gamma;
   private final List<NDArray> fisher = new ArrayList<>();
   private final List<NDArray> anchors = new ArrayList<>();
+  private final int cacheRows;
+
+  /**
+   * The frozen first layer's output {@code x W^T + b} of recently replayed examples by identity,
+   * least recently used first.
+   */
+  private final Map<Held, float[]> frozenRows;
+
+  private long frozenFor = -1; // the base version the cached rows were computed with
   private long steps;
   private long skipped;
 
   public Learner(LoraNet model, int features, float learningRate, float lambda, float gamma) {
+    this(model, features, learningRate, lambda, gamma, DEFAULT_CACHED_ROWS);
+  }
+
+  /**
+   * @param cacheRows how many replayed examples' first-layer outputs to keep (0: none); each costs
+   *     the first layer's width in floats. Only an MLP base has a frozen first layer.
+   */
+  public Learner(
+      LoraNet model, int features, float learningRate, float lambda, float gamma, int cacheRows) {
     this.model = model;
     this.params = model.adapterParameters();
     this.adam = new Adam(params, learningRate);
     this.batch = new Batch(features);
     this.lambda = lambda;
     this.gamma = gamma;
+    this.cacheRows = cacheRows;
+    this.frozenRows =
+        new LinkedHashMap<>(16, 0.75f, true) {
+          @Override
+          protected boolean removeEldestEntry(Map.Entry<Held, float[]> eldest) {
+            return size() > cacheRows;
+          }
+        };
   }
 
   /**
@@ -74,46 +97,145 @@ public final class Learner {
   /**
    * One step that also pulls the replayed examples' logits towards {@code targets} (logit replay,
    * as in DER++): {@code alpha} times the mean squared difference, over replayed rows whose target
-   * is not null.
+   * is not null. The loss and its gradient with respect to the logits are computed on the host
+   * ({@link LossHead}); the model turns that gradient into the adapter's ({@link LoraNet#pass});
+   * the EWC penalty's gradient {@code λ F (θ − θ*)} is added directly. Replayed rows whose
+   * first-layer output is cached skip that layer's frozen product.
    */
   public StepResult step(
       List<Example> fresh, List<Example> replayed, List<float[]> targets, float alpha) {
-    List<Example> all = new ArrayList<>(fresh.size() + replayed.size());
-    all.addAll(fresh);
-    all.addAll(replayed);
-    if (all.isEmpty()) {
+    Rows rows = arrange(fresh, replayed, alpha > 0 ? targets : List.of());
+    int n = rows.examples.size();
+    if (n == 0) {
       return new StepResult(0f, 0);
     }
     try (NDScope scope = new NDScope();
         NDManager sub = model.manager().newSubManager()) {
       scope.suppressNotUsedWarning();
-      StepResult result;
-      try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-        NDArray x = batch.inputs(sub, all);
-        NDArray y = batch.labels(sub, all);
-        NDArray logits = model.forward(x);
-        NDArray loss = CROSS_ENTROPY.evaluate(new NDList(y), new NDList(logits));
-        if (!fisher.isEmpty() && lambda > 0) {
-          loss = loss.add(penalty(sub));
+      NDArray x = batch.inputs(sub, rows.examples);
+      NDArray tail =
+          rows.cached.isEmpty() ? null : batch.rows(sub, rows.cached, model.firstLayerWidth());
+      try (LoraNet.Pass pass = model.pass(x, tail)) {
+        float[] out = pass.logits().toFloatArray();
+        int classes = out.length / n;
+        LossHead.Result head = LossHead.evaluate(out, classes, rows.labels(), rows.targets, alpha);
+        float[] logits = rows.inGivenOrder(out, classes);
+        double loss = head.loss();
+        if (Double.isFinite(loss)) {
+          List<NDArray> grads = pass.backward(batch.gradient(sub, head.gradient(), n, classes));
+          if (!fisher.isEmpty() && lambda > 0) {
+            loss += addPenalty(grads);
+          }
+          if (Double.isFinite(loss)) {
+            cacheFirstLayer(pass, rows, fresh.size());
+            adam.step(grads);
+            steps++;
+          }
         }
-        if (alpha > 0 && targets.stream().anyMatch(t -> t != null)) {
-          loss = loss.add(logitReplay(sub, logits, fresh.size(), targets, alpha));
-        }
-        collector.backward(loss);
-        float[] out = logits.toFloatArray();
-        result = new StepResult(loss.getFloat(), correct(out, out.length / all.size(), fresh), out);
+        StepResult result = new StepResult((float) loss, correct(logits, classes, fresh), logits);
         if (!Float.isFinite(result.loss())) {
-          // a diverged batch must not poison the adapter: drop its gradients (overwritten, as
-          // NaN - NaN is still NaN), keep the weights
-          params.forEach(p -> p.getGradient().set(EVERYTHING, 0f));
+          // a diverged batch must not poison the adapter: no update, the weights stay
           skipped++;
           LOG.warn("skipped a step with a non-finite loss ({}); {} so far", result, skipped);
-          return result;
         }
+        return result;
       }
-      adam.step(); // outside the collector: leaf parameters are updated in place
-      steps++;
-      return result;
+    }
+  }
+
+  /**
+   * A step's rows in the order the model sees them: the fresh examples, then the replayed ones
+   * whose first-layer output is not cached, then those whose output is (their cached rows form the
+   * tail that {@link LoraNet#pass} takes).
+   */
+  private Rows arrange(List<Example> fresh, List<Example> replayed, List<float[]> targets) {
+    boolean caching = cacheRows > 0 && model.hasFrozenFirstLayer();
+    if (caching && frozenFor != model.baseVersion()) {
+      frozenRows.clear(); // computed with another base
+      frozenFor = model.baseVersion();
+    }
+    int n = fresh.size() + replayed.size();
+    Rows rows = new Rows(n);
+    fresh.forEach(e -> rows.add(e, rows.examples.size(), null));
+    List<Integer> hits = new ArrayList<>();
+    for (int j = 0; j < replayed.size(); j++) {
+      float[] target = targets.isEmpty() ? null : targets.get(j);
+      float[] frozen = caching ? frozenRows.get(new Held(replayed.get(j))) : null;
+      if (frozen != null) {
+        hits.add(j);
+        rows.cached.add(frozen);
+      } else {
+        rows.add(replayed.get(j), fresh.size() + j, target);
+      }
+    }
+    rows.uncachedEnd = rows.examples.size();
+    for (int j : hits) {
+      rows.add(replayed.get(j), fresh.size() + j, targets.isEmpty() ? null : targets.get(j));
+    }
+    return rows;
+  }
+
+  /** Keeps the first-layer output of the replayed rows that had none cached. */
+  private void cacheFirstLayer(LoraNet.Pass pass, Rows rows, int freshCount) {
+    if (cacheRows == 0 || !model.hasFrozenFirstLayer() || rows.uncachedEnd == freshCount) {
+      return;
+    }
+    int width = model.firstLayerWidth();
+    float[] computed =
+        pass.frozenFirstLayer()
+            .get(new NDIndex("{}:{}", freshCount, rows.uncachedEnd))
+            .toFloatArray();
+    for (int r = freshCount; r < rows.uncachedEnd; r++) {
+      int from = (r - freshCount) * width;
+      frozenRows.put(
+          new Held(rows.examples.get(r)), Arrays.copyOfRange(computed, from, from + width));
+    }
+  }
+
+  /** An example as a key by identity: hashing its features would cost more than it saves. */
+  private record Held(Example example) {
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof Held h && h.example == example;
+    }
+
+    @Override
+    public int hashCode() {
+      return System.identityHashCode(example);
+    }
+  }
+
+  /** The rows of one step, in the model's order, and where each came from. */
+  private static final class Rows {
+    final List<Example> examples;
+    final float[][] targets;
+    final int[] given; // row -> index in fresh followed by replayed
+    final List<float[]> cached = new ArrayList<>();
+    int uncachedEnd;
+
+    Rows(int n) {
+      examples = new ArrayList<>(n);
+      targets = new float[n][];
+      given = new int[n];
+    }
+
+    void add(Example example, int givenIndex, float[] target) {
+      given[examples.size()] = givenIndex;
+      targets[examples.size()] = target;
+      examples.add(example);
+    }
+
+    int[] labels() {
+      return examples.stream().mapToInt(Example::label).toArray();
+    }
+
+    /** {@code out} with its rows put back in the given order (fresh first, then replayed). */
+    float[] inGivenOrder(float[] out, int classes) {
+      float[] logits = new float[out.length];
+      for (int r = 0; r < given.length; r++) {
+        System.arraycopy(out, r * classes, logits, given[r] * classes, classes);
+      }
+      return logits;
     }
   }
 
@@ -131,37 +253,19 @@ public final class Learner {
   }
 
   /**
-   * {@code alpha} times the mean squared difference between the replayed rows' logits (from row
-   * {@code offset}) and their targets, over the rows that have one. The constant factors go into
-   * the row weights, built here as arrays of {@code sub}, which outlives the backward pass: an
-   * array the engine makes from a Java number for {@code mul(Number)} is freed too early (see
-   * {@link LoraNet}).
+   * Adds the EWC penalty's gradient {@code λ F (θ − θ*)} to {@code grads} and returns the penalty
+   * {@code (λ/2) Σ F (θ − θ*)²}.
    */
-  private static NDArray logitReplay(
-      NDManager sub, NDArray logits, int offset, List<float[]> targets, float alpha) {
-    int classes = (int) logits.getShape().get(1);
-    float[] t = new float[targets.size() * classes];
-    float[] weight = new float[targets.size()];
-    int count = (int) targets.stream().filter(Objects::nonNull).count();
-    for (int i = 0; i < targets.size(); i++) {
-      if (targets.get(i) != null) {
-        System.arraycopy(targets.get(i), 0, t, i * classes, classes);
-        weight[i] = alpha / (count * classes);
-      }
-    }
-    NDArray replayed = logits.get(new NDIndex(offset + ":"));
-    NDArray diff = replayed.sub(sub.create(t, new Shape(targets.size(), classes)));
-    return diff.square().mul(sub.create(weight, new Shape(targets.size(), 1))).sum();
-  }
-
-  /** (λ/2) Σ F (θ − θ*)², with λ/2 as an array of {@code scope} (see {@link #logitReplay}). */
-  private NDArray penalty(NDManager scope) {
+  private double addPenalty(List<NDArray> grads) {
     NDArray sum = null;
     for (int i = 0; i < params.size(); i++) {
-      NDArray term = params.get(i).sub(anchors.get(i)).square().mul(fisher.get(i)).sum();
+      NDArray d = params.get(i).sub(anchors.get(i));
+      NDArray weighted = d.mul(fisher.get(i));
+      NDArray term = weighted.mul(d).sum();
       sum = sum == null ? term : sum.add(term);
+      grads.get(i).addi(weighted.muli(lambda));
     }
-    return sum.mul(scope.create(lambda / 2));
+    return lambda / 2 * sum.getFloat();
   }
 
   /** The EWC penalty at the current weights (0 before the first consolidation). */
@@ -169,10 +273,14 @@ public final class Learner {
     if (fisher.isEmpty()) {
       return 0f;
     }
-    try (NDScope scope = new NDScope();
-        NDManager sub = model.manager().newSubManager()) {
+    try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
-      return penalty(sub).getFloat();
+      float sum = 0;
+      for (int i = 0; i < params.size(); i++) {
+        NDArray d = params.get(i).sub(anchors.get(i));
+        sum += d.mul(d).mul(fisher.get(i)).sum().getFloat();
+      }
+      return lambda / 2 * sum;
     }
   }
 
@@ -186,18 +294,15 @@ public final class Learner {
     for (Example example : recent) {
       try (NDScope scope = new NDScope();
           NDManager sub = model.manager().newSubManager();
-          GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+          LoraNet.Pass pass = model.pass(batch.inputs(sub, List.of(example)), null)) {
         scope.suppressNotUsedWarning();
-        List<Example> one = List.of(example);
-        NDArray loss =
-            CROSS_ENTROPY.evaluate(
-                new NDList(batch.labels(sub, one)),
-                new NDList(model.forward(batch.inputs(sub, one))));
-        collector.backward(loss);
+        float[] out = pass.logits().toFloatArray();
+        LossHead.Result head =
+            LossHead.evaluate(out, out.length, new int[] {example.label()}, new float[1][], 0f);
+        List<NDArray> grads = pass.backward(batch.gradient(sub, head.gradient(), 1, out.length));
         for (int i = 0; i < params.size(); i++) {
-          fresh.get(i).addi(params.get(i).getGradient().square().div(recent.size()));
+          fresh.get(i).addi(grads.get(i).square().divi(recent.size()));
         }
-        collector.zeroGradients(); // gradients are only cleared by an update otherwise
       }
     }
     merge(fresh);
@@ -247,6 +352,11 @@ public final class Learner {
       NDArray truth = batch.labels(sub, examples);
       return predicted.eq(truth).sum().getLong() / (double) examples.size();
     }
+  }
+
+  /** Replayed examples whose first-layer output is cached. */
+  int cachedRows() {
+    return frozenRows.size();
   }
 
   public long steps() {

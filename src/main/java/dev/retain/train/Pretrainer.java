@@ -53,5 +53,6 @@ public final class Pretrainer {
     }
     base.forEach(p -> p.setRequiresGradient(false));
     adapter.forEach(p -> p.setRequiresGradient(true));
+    model.baseChanged();
   }
 }

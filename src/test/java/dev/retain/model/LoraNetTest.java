@@ -1,12 +1,14 @@
 package dev.retain.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.loss.Loss;
@@ -14,6 +16,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -71,6 +74,61 @@ class LoraNetTest {
         }
         return out;
       }
+    }
+  }
+
+  /**
+   * The MLP's training pass derives the adapter's gradients by hand: they must equal autograd's for
+   * the same loss gradient, whether the first layer's frozen output is computed or handed in for
+   * some rows or for all, and its logits must equal the plain forward pass's.
+   */
+  @Test
+  void shouldDeriveTheSameAdapterGradientsByHandAsAutograd() {
+    Engine.getInstance().setRandomSeed(21);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 12, 8, 3}, 2, 4, false)) {
+      List<NDArray> params = model.adapterParameters();
+      params.forEach(p -> p.stopGradient().addi(manager.randomNormal(p.getShape()).muli(0.3f)));
+      NDArray x = manager.randomNormal(new Shape(6, FEATURES));
+      NDArray gradLogits = manager.randomNormal(new Shape(6, 3));
+      float[] forward;
+      List<float[]> autograd = new ArrayList<>();
+      try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        NDArray logits = model.forward(x);
+        forward = logits.toFloatArray();
+        collector.backward(logits.mul(gradLogits).sum());
+      }
+      params.forEach(p -> autograd.add(p.getGradient().toFloatArray()));
+      assertThat(model.hasFrozenFirstLayer()).isTrue();
+      NDArray frozen;
+      try (LoraNet.Pass pass = model.pass(x, null)) {
+        frozen = pass.frozenFirstLayer().duplicate();
+      }
+      assertThat(frozen.getShape()).isEqualTo(new Shape(6, model.firstLayerWidth()));
+      for (int cached : new int[] {0, 2, 6}) {
+        NDArray tail = cached == 0 ? null : frozen.get(new NDIndex("{}:", 6 - cached));
+        try (LoraNet.Pass pass = model.pass(x, tail)) {
+          assertClose(pass.logits().toFloatArray(), forward, "logits, " + cached + " cached");
+          List<NDArray> byHand = pass.backward(gradLogits);
+          assertThat(byHand).hasSameSizeAs(params);
+          for (int i = 0; i < params.size(); i++) {
+            assertThat(byHand.get(i).getShape()).isEqualTo(params.get(i).getShape());
+            assertClose(byHand.get(i).toFloatArray(), autograd.get(i), "param " + i);
+          }
+        }
+      }
+      assertThat(autograd.get(0))
+          .as("a gradient reaches the first layer")
+          .isNotEqualTo(new float[autograd.get(0).length]);
+    }
+  }
+
+  private static void assertClose(float[] actual, float[] expected, String what) {
+    assertThat(actual).as(what).hasSameSizeAs(expected);
+    for (int i = 0; i < expected.length; i++) {
+      assertThat(actual[i])
+          .as(what + "[" + i + "]")
+          .isCloseTo(expected[i], within(1e-5f + 1e-4f * Math.abs(expected[i])));
     }
   }
 }

@@ -170,6 +170,63 @@ class LearnerTest {
     }
   }
 
+  /**
+   * Replayed examples whose first-layer output is cached take a different path through the model
+   * (their rows move to the end of the batch and skip the frozen product): the losses, the returned
+   * logits (in the given order, with each row's target) and the adapter must be the same as without
+   * the cache.
+   */
+  @Test
+  void shouldLearnTheSameWithTheFirstLayerCachedAsWithout() {
+    List<Float> plain = new ArrayList<>();
+    List<Float> cached = new ArrayList<>();
+    var withoutCache = learnFromAPool(0, plain);
+    var withCache = learnFromAPool(4096, cached);
+    assertThat(cached).hasSameSizeAs(plain);
+    for (int i = 0; i < plain.size(); i++) {
+      assertThat(cached.get(i)).as("value " + i).isCloseTo(plain.get(i), within(1e-4f));
+    }
+    withoutCache.forEach(
+        (k, t) -> {
+          float[] other = withCache.get(k).data();
+          for (int i = 0; i < other.length; i++) {
+            assertThat(other[i]).as(k).isCloseTo(t.data()[i], within(1e-5f));
+          }
+        });
+  }
+
+  /**
+   * 20 steps of 8 fresh examples and 12 replayed from a pool of 24 (so that the pool's examples
+   * come back), half of them with a logit target; records each step's loss and logits into {@code
+   * out} and returns the adapter.
+   */
+  private java.util.Map<String, dev.retain.model.SafeTensors.Tensor> learnFromAPool(
+      int cacheRows, List<Float> out) {
+    Engine.getInstance().setRandomSeed(9);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
+      Learner learner = new Learner(model, FEATURES, 1e-2f, 0f, 1f, cacheRows);
+      List<Example> pool = domain(0, 0, 24);
+      SplittableRandom random = new SplittableRandom(3);
+      for (int step = 0; step < 20; step++) {
+        List<Example> replayed = new ArrayList<>();
+        List<float[]> targets = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+          Example e = pool.get(random.nextInt(pool.size()));
+          replayed.add(e);
+          targets.add(e.label() % 2 == 0 ? new float[] {e.label(), -1f, 0.5f, 2f} : null);
+        }
+        Learner.StepResult result = learner.step(domain(1, step * 8, 8), replayed, targets, 0.5f);
+        out.add(result.loss());
+        for (float v : result.logits()) {
+          out.add(v);
+        }
+      }
+      assertThat(learner.cachedRows()).isEqualTo(cacheRows == 0 ? 0 : pool.size());
+      return model.adapterTensors();
+    }
+  }
+
   /** Replay + EWC must retain earlier domains clearly better than naive LoRA training. */
   @Test
   void shouldRetainEarlierDomainsBetterWithReplayAndEwcThanNaively() {
