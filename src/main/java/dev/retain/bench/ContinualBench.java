@@ -13,6 +13,7 @@ import dev.retain.record.Example;
 import dev.retain.store.ReplayBuffer;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
+import dev.retain.train.Devices;
 import dev.retain.train.Learner;
 import dev.retain.train.Pretrainer;
 import dev.retain.train.TrainingLoop;
@@ -143,6 +144,13 @@ public final class ContinualBench implements Callable<Integer> {
       description = "Steps per batch of new examples, each with freshly replayed ones.")
   int iterations;
 
+  @Option(
+      names = "--threads",
+      description =
+          "Intra-op threads of the engine (0: its default, one per core); default: Retain's"
+              + " default, retain.train.threads.")
+  Integer threads;
+
   @Option(names = "--json", description = "Print one JSON object of the figures last.")
   boolean json;
 
@@ -200,6 +208,10 @@ public final class ContinualBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    Devices.configureThreads(
+        threads != null
+            ? threads
+            : new RetainConfig(Map.of()).getInt(RetainConfig.TRAIN_THREADS)); // before the engine
     Data data = load();
     if (data == null) {
       System.err.println(FashionMnist.INSTALL_HINT + "; or pass --generated");
@@ -213,7 +225,7 @@ public final class ContinualBench implements Callable<Integer> {
         new Report(
             String.format(
                 Locale.ROOT,
-                "continual: %s %s, %s%s, %d domains x %,d images, single pass, batch %d(+%d replayed), buffer %,d, %d seeds",
+                "continual: %s %s, %s%s, %d domains x %,d images, single pass, batch %d(+%d replayed), buffer %,d, %d seeds, engine threads %s",
                 data.name,
                 shift,
                 data.architecture,
@@ -223,7 +235,8 @@ public final class ContinualBench implements Callable<Integer> {
                 BATCH,
                 BATCH,
                 buffer,
-                seeds),
+                seeds,
+                System.getProperty("ai.djl.pytorch.num_threads", "default")),
             "policy",
             "avg accuracy %",
             "spread (sd)",

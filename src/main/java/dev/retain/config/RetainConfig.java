@@ -529,10 +529,13 @@ public final class RetainConfig extends AbstractConfig {
         .define(
             TRAIN_THREADS,
             Type.INT,
-            0,
+            1,
             Range.atLeast(0),
             Importance.LOW,
-            "Intra-op threads of the engine (0: its default).");
+            "Intra-op threads of the engine (0: its default, one per core). One by default: the"
+                + " default MLP's products are too small to gain from a second thread, which"
+                + " costs more than it brings, and ingest needs a core (see README, bench"
+                + " continual).");
   }
 
   /** Comma-separated positive integers. */

@@ -28,6 +28,7 @@ public final class LoraNet implements AutoCloseable {
   private static final Shape PAD_SAME = new Shape(1, 1);
   private static final Shape NO_PAD = new Shape(0, 0);
   private static final Shape POOL = new Shape(2, 2);
+  private static final NDIndex EVERYTHING = new NDIndex("...");
 
   private final NDManager manager;
   private final Architecture arch;
@@ -52,6 +53,8 @@ public final class LoraNet implements AutoCloseable {
   private final NDArray[] biases;
   private final NDArray[] loraA;
   private final NDArray[] loraB;
+
+  private NDArray flatAdapter; // see flatAdapter()
 
   /** Changes whenever the base weights change (see {@link #baseVersion()}). */
   private long baseVersion;
@@ -116,16 +119,48 @@ public final class LoraNet implements AutoCloseable {
       }
     }
     int[] sizes = arch.sizes();
+    long adapterSize = 0;
+    for (int l = 0; l < sizes.length - 1; l++) {
+      adapterSize += (long) rank * (sizes[l] + sizes[l + 1]);
+    }
+    // an MLP's adapter lives in one array, each A and B a view of it: the optimizer then makes one
+    // update call per step instead of one per parameter (each call costs tens of microseconds)
+    NDArray flat = arch.convolutional() ? null : m.zeros(new Shape(adapterSize));
+    long offset = 0;
     for (int l = 0; l < sizes.length - 1; l++) {
       int in = sizes[l];
       int out = sizes[l + 1];
       model.weights[l] = normal(m, Math.sqrt(2.0 / in), new Shape(out, in));
       model.biases[l] = m.zeros(new Shape(out));
-      model.loraA[l] = normal(m, 1.0 / in, new Shape(rank, in));
-      model.loraB[l] = m.zeros(new Shape(out, rank));
+      NDArray a = normal(m, 1.0 / in, new Shape(rank, in));
+      if (flat == null) {
+        model.loraA[l] = a;
+        model.loraB[l] = m.zeros(new Shape(out, rank));
+      } else {
+        model.loraA[l] = view(flat, offset, a.getShape());
+        model.loraA[l].set(EVERYTHING, a);
+        a.close();
+        offset += a.size();
+        model.loraB[l] = view(flat, offset, new Shape(out, rank));
+        offset += (long) out * rank;
+      }
     }
+    model.flatAdapter = flat;
     model.adapterParameters().forEach(p -> p.setRequiresGradient(true));
     return model;
+  }
+
+  /** The part of {@code flat} from {@code offset}, as an array of {@code shape} sharing it. */
+  public static NDArray view(NDArray flat, long offset, Shape shape) {
+    return flat.get(new NDIndex("{}:{}", offset, offset + shape.size())).reshape(shape);
+  }
+
+  /**
+   * The one array that holds an MLP's whole adapter, in the order of {@link #adapterParameters()},
+   * each parameter a view of it; null for a convolutional base, whose parameters are separate.
+   */
+  public NDArray flatAdapter() {
+    return flatAdapter;
   }
 
   private static NDArray normal(NDManager m, double std, Shape shape) {

@@ -1,8 +1,10 @@
 package dev.retain.train;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.model.Tensors;
 import java.util.LinkedHashMap;
@@ -15,6 +17,9 @@ import java.util.Map;
  */
 public final class Adam {
   private final List<NDArray> params;
+  private final NDArray flat; // null, or the one array that holds every parameter
+  private final NDArray flatM;
+  private final NDArray flatV;
   private final NDArray[] m;
   private final NDArray[] v;
   private final float lr;
@@ -24,14 +29,41 @@ public final class Adam {
   private int t;
 
   public Adam(List<NDArray> params, float lr) {
+    this(params, null, lr);
+  }
+
+  /**
+   * @param flat null, or one array whose storage holds every parameter, in order and nothing else
+   *     (each parameter a view of it): the update then runs once over it, with the moments laid out
+   *     the same way
+   */
+  public Adam(List<NDArray> params, NDArray flat, float lr) {
     this.params = List.copyOf(params);
+    this.flat = flat;
     this.lr = lr;
     m = new NDArray[params.size()];
     v = new NDArray[params.size()];
-    for (int i = 0; i < params.size(); i++) {
-      NDManager owner = params.get(i).getManager();
-      m[i] = owner.zeros(params.get(i).getShape());
-      v[i] = owner.zeros(params.get(i).getShape());
+    if (flat != null) {
+      long total = params.stream().mapToLong(NDArray::size).sum();
+      if (total != flat.size()) {
+        throw new IllegalArgumentException("parameters hold " + total + " of " + flat.size());
+      }
+      flatM = flat.getManager().zeros(flat.getShape());
+      flatV = flat.getManager().zeros(flat.getShape());
+      long offset = 0;
+      for (int i = 0; i < params.size(); i++) {
+        m[i] = LoraNet.view(flatM, offset, params.get(i).getShape());
+        v[i] = LoraNet.view(flatV, offset, params.get(i).getShape());
+        offset += params.get(i).size();
+      }
+    } else {
+      flatM = null;
+      flatV = null;
+      for (int i = 0; i < params.size(); i++) {
+        NDManager owner = params.get(i).getManager();
+        m[i] = owner.zeros(params.get(i).getShape());
+        v[i] = owner.zeros(params.get(i).getShape());
+      }
     }
   }
 
@@ -84,22 +116,31 @@ public final class Adam {
     double c2 = 1 - Math.pow(beta2, t);
     float stepSize = (float) (lr * Math.sqrt(c2) / c1);
     float scaledEps = (float) (eps * Math.sqrt(c2));
-    for (int i = 0; i < params.size(); i++) {
-      NDArray w = params.get(i);
-      w.getNDArrayInternal()
-          .adamUpdate(
-              new NDList(w, grads.get(i), m[i], v[i]),
-              new NDList(w),
-              lr,
-              stepSize,
-              0f, // weight decay
-              1f, // gradient rescale
-              -1f, // no clipping
-              beta1,
-              beta2,
-              scaledEps,
-              false,
-              false);
+    if (flat != null) {
+      NDList flatGrads = new NDList();
+      grads.forEach(g -> flatGrads.add(g.reshape(-1)));
+      update(flat, NDArrays.concat(flatGrads), flatM, flatV, stepSize, scaledEps);
+      return;
     }
+    for (int i = 0; i < params.size(); i++) {
+      update(params.get(i), grads.get(i), m[i], v[i], stepSize, scaledEps);
+    }
+  }
+
+  private void update(NDArray w, NDArray g, NDArray m, NDArray v, float stepSize, float scaledEps) {
+    w.getNDArrayInternal()
+        .adamUpdate(
+            new NDList(w, g, m, v),
+            new NDList(w),
+            lr,
+            stepSize,
+            0f, // weight decay
+            1f, // gradient rescale
+            -1f, // no clipping
+            beta1,
+            beta2,
+            scaledEps,
+            false,
+            false);
   }
 }

@@ -61,7 +61,7 @@ public final class Learner {
       LoraNet model, int features, float learningRate, float lambda, float gamma, int cacheRows) {
     this.model = model;
     this.params = model.adapterParameters();
-    this.adam = new Adam(params, learningRate);
+    this.adam = new Adam(params, model.flatAdapter(), learningRate);
     this.batch = new Batch(features);
     this.lambda = lambda;
     this.gamma = gamma;

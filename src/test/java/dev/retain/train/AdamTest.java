@@ -53,4 +53,42 @@ class AdamTest {
       assertThat(adam.updates()).isEqualTo(3);
     }
   }
+
+  /**
+   * Over one flat array whose views are the parameters, the single update must equal one update per
+   * parameter, and the moments must read per parameter (the checkpoint's layout).
+   */
+  @Test
+  void shouldUpdateAFlatArrayOfViewsAsItUpdatesSeparateParameters() {
+    try (NDManager manager = NDManager.newBaseManager()) {
+      Engine.getInstance().setRandomSeed(2);
+      NDArray a0 = manager.randomNormal(new ai.djl.ndarray.types.Shape(2, 3));
+      NDArray b0 = manager.randomNormal(new ai.djl.ndarray.types.Shape(4, 2));
+      NDArray flat = manager.zeros(new ai.djl.ndarray.types.Shape(14));
+      NDArray a = dev.retain.model.LoraNet.view(flat, 0, a0.getShape());
+      NDArray b = dev.retain.model.LoraNet.view(flat, 6, b0.getShape());
+      a.set(new ai.djl.ndarray.index.NDIndex("..."), a0);
+      b.set(new ai.djl.ndarray.index.NDIndex("..."), b0);
+      NDArray sa = a0.duplicate();
+      NDArray sb = b0.duplicate();
+      Adam viewed = new Adam(List.of(a, b), flat, 0.01f);
+      Adam separate = new Adam(List.of(sa, sb), 0.01f);
+      for (int t = 0; t < 3; t++) {
+        NDArray ga = manager.randomNormal(a.getShape());
+        NDArray gb = manager.randomNormal(b.getShape()).transpose().transpose(); // any layout
+        viewed.step(List.of(ga, gb));
+        separate.step(List.of(ga, gb));
+      }
+      assertThat(a.toFloatArray()).containsExactly(sa.toFloatArray(), within(1e-7f));
+      assertThat(b.toFloatArray()).containsExactly(sb.toFloatArray(), within(1e-7f));
+      assertThat(a.toFloatArray()).isNotEqualTo(a0.toFloatArray());
+      viewed
+          .state()
+          .forEach(
+              (k, tensor) ->
+                  assertThat(tensor.data())
+                      .as(k)
+                      .containsExactly(separate.state().get(k).data(), within(1e-7f)));
+    }
+  }
 }
