@@ -151,6 +151,16 @@ public final class ContinualBench implements Callable<Integer> {
               + " default, retain.train.threads.")
   Integer threads;
 
+  @Option(
+      names = "--prefetch",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
+      description =
+          "Compute the next batch's frozen first layer on a helper thread while a step trains"
+              + " (--no-prefetch: in the step).")
+  boolean prefetch;
+
   @Option(names = "--json", description = "Print one JSON object of the figures last.")
   boolean json;
 
@@ -295,9 +305,9 @@ public final class ContinualBench implements Callable<Integer> {
     Path dir = Files.createTempDirectory("retain-continual");
     try (NDManager manager = NDManager.newBaseManager();
         LoraNet model = LoraNet.create(manager, data.architecture, rank, alpha, rsLora, loraConv);
-        RetainStore store = RetainStore.open(dir, false)) {
+        RetainStore store = RetainStore.open(dir, false);
+        Learner learner = new Learner(model, data.features, lr, policy.ewc() ? lambda : 0f, 0.9f)) {
       model.loadBase(data.base(seed, pretrainEpochs, lr));
-      Learner learner = new Learner(model, data.features, lr, policy.ewc() ? lambda : 0f, 0.9f);
       ReplayBuffer replay = ReplayBuffer.load(store, "bench", buffer, seed, policy.byDomain());
       SplittableRandom random = new SplittableRandom(seed);
       AccuracyMatrix matrix = new AccuracyMatrix();
@@ -321,6 +331,9 @@ public final class ContinualBench implements Callable<Integer> {
         for (int i = 0; i + BATCH <= domain.size(); i += BATCH) {
           List<Example> fresh = domain.subList(i, i + BATCH);
           long start = System.nanoTime();
+          if (prefetch && i + 2 * BATCH <= domain.size()) { // as the service does
+            learner.prefetch(domain.subList(i + BATCH, i + 2 * BATCH));
+          }
           for (int k = 0; k < iterations; k++) {
             List<Example> replayed =
                 policy.replay()

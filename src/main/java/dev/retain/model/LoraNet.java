@@ -222,6 +222,18 @@ public final class LoraNet implements AutoCloseable {
     return !arch.convolutional();
   }
 
+  /**
+   * The first layer's frozen output {@code x W^T + b} for the rows of {@code x}, in x's manager
+   * (see {@link #hasFrozenFirstLayer()}). Reads only frozen weights, so it may run on another
+   * thread while this model trains.
+   */
+  public NDArray frozenFirstLayer(NDArray x) {
+    if (!hasFrozenFirstLayer()) {
+      throw new UnsupportedOperationException("a convolutional base has no frozen first layer");
+    }
+    return linearBase(0, x);
+  }
+
   /** Width of the first layer's output (see {@link #hasFrozenFirstLayer()}). */
   public int firstLayerWidth() {
     return arch.sizes()[1];

@@ -3,6 +3,7 @@ package dev.retain.train;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 
 /** Chooses where training runs: {@code auto} (a GPU when the engine finds one), cpu or gpu. */
 public final class Devices {
@@ -38,5 +39,20 @@ public final class Devices {
     if (threads > 0 && System.getProperty("ai.djl.pytorch.num_threads") == null) {
       System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
     }
+  }
+
+  /**
+   * Sets the engine's intra-op thread count for the calling thread. PyTorch keeps it per thread
+   * (OpenMP), so a thread the engine did not start runs with one thread per core until told.
+   */
+  public static void useThreads(int threads) {
+    if (threads > 0) {
+      JniUtils.setNumThreads(threads);
+    }
+  }
+
+  /** The engine's intra-op thread count of the calling thread. */
+  public static int threadsOfThisThread() {
+    return JniUtils.getNumThreads();
   }
 }

@@ -10,9 +10,14 @@ import dev.retain.model.Tensors;
 import dev.retain.record.Example;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * F_new}) and the anchors move to the current weights. The only class that mutates the adapter. Not
  * thread-safe: one training thread.
  */
-public final class Learner {
+public final class Learner implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Learner.class);
 
   /** First-layer outputs cached by default: twice the default replay buffer. */
@@ -46,6 +51,11 @@ public final class Learner {
   private final Map<Held, float[]> frozenRows;
 
   private long frozenFor = -1; // the base version the cached rows were computed with
+  private final Batch helperBatch;
+  private ExecutorService helper; // started by the first prefetch
+  private Prefetch pending;
+  private Map<Held, float[]> prefetched = Map.of(); // fresh examples' first-layer output, ready
+  private long prefetchedUsed;
   private long steps;
   private long skipped;
 
@@ -63,6 +73,7 @@ public final class Learner {
     this.params = model.adapterParameters();
     this.adam = new Adam(params, model.flatAdapter(), learningRate);
     this.batch = new Batch(features);
+    this.helperBatch = new Batch(features);
     this.lambda = lambda;
     this.gamma = gamma;
     this.cacheRows = cacheRows;
@@ -127,7 +138,7 @@ public final class Learner {
             loss += addPenalty(grads);
           }
           if (Double.isFinite(loss)) {
-            cacheFirstLayer(pass, rows, fresh.size());
+            cacheFirstLayer(pass, rows);
             adam.step(grads);
             steps++;
           }
@@ -144,51 +155,139 @@ public final class Learner {
   }
 
   /**
-   * A step's rows in the order the model sees them: the fresh examples, then the replayed ones
-   * whose first-layer output is not cached, then those whose output is (their cached rows form the
-   * tail that {@link LoraNet#pass} takes).
+   * A step's rows in the order the model sees them: first the rows whose first-layer output is
+   * computed in the step (fresh ones, then replayed ones), then those whose output is ready
+   * (prefetched for fresh examples, cached for replayed ones): their rows form the tail that {@link
+   * LoraNet#pass} takes.
    */
   private Rows arrange(List<Example> fresh, List<Example> replayed, List<float[]> targets) {
-    boolean caching = cacheRows > 0 && model.hasFrozenFirstLayer();
-    if (caching && frozenFor != model.baseVersion()) {
+    boolean frozenLayer = model.hasFrozenFirstLayer();
+    if (frozenLayer && frozenFor != model.baseVersion()) {
       frozenRows.clear(); // computed with another base
       frozenFor = model.baseVersion();
     }
-    int n = fresh.size() + replayed.size();
-    Rows rows = new Rows(n);
-    fresh.forEach(e -> rows.add(e, rows.examples.size(), null));
-    List<Integer> hits = new ArrayList<>();
+    if (frozenLayer && pending != null && pending.covers(fresh)) {
+      collectPrefetch();
+    }
+    Rows rows = new Rows(fresh.size() + replayed.size());
+    List<Ready> ready = new ArrayList<>();
+    for (int i = 0; i < fresh.size(); i++) {
+      float[] frozen = frozenLayer ? prefetched.get(new Held(fresh.get(i))) : null;
+      if (frozen != null) {
+        ready.add(new Ready(fresh.get(i), i, null, frozen));
+        prefetchedUsed++;
+      } else {
+        rows.add(fresh.get(i), i, null);
+      }
+    }
+    rows.freshComputed = rows.examples.size();
     for (int j = 0; j < replayed.size(); j++) {
       float[] target = targets.isEmpty() ? null : targets.get(j);
-      float[] frozen = caching ? frozenRows.get(new Held(replayed.get(j))) : null;
+      float[] frozen =
+          frozenLayer && cacheRows > 0 ? frozenRows.get(new Held(replayed.get(j))) : null;
       if (frozen != null) {
-        hits.add(j);
-        rows.cached.add(frozen);
+        ready.add(new Ready(replayed.get(j), fresh.size() + j, target, frozen));
       } else {
         rows.add(replayed.get(j), fresh.size() + j, target);
       }
     }
-    rows.uncachedEnd = rows.examples.size();
-    for (int j : hits) {
-      rows.add(replayed.get(j), fresh.size() + j, targets.isEmpty() ? null : targets.get(j));
+    rows.computedEnd = rows.examples.size();
+    for (Ready r : ready) {
+      rows.add(r.example(), r.given(), r.target());
+      rows.cached.add(r.frozen());
     }
     return rows;
   }
 
+  /** A row whose first-layer output is known before the step. */
+  private record Ready(Example example, int given, float[] target, float[] frozen) {}
+
   /** Keeps the first-layer output of the replayed rows that had none cached. */
-  private void cacheFirstLayer(LoraNet.Pass pass, Rows rows, int freshCount) {
-    if (cacheRows == 0 || !model.hasFrozenFirstLayer() || rows.uncachedEnd == freshCount) {
+  private void cacheFirstLayer(LoraNet.Pass pass, Rows rows) {
+    if (cacheRows == 0 || !model.hasFrozenFirstLayer() || rows.computedEnd == rows.freshComputed) {
       return;
     }
     int width = model.firstLayerWidth();
     float[] computed =
         pass.frozenFirstLayer()
-            .get(new NDIndex("{}:{}", freshCount, rows.uncachedEnd))
+            .get(new NDIndex("{}:{}", rows.freshComputed, rows.computedEnd))
             .toFloatArray();
-    for (int r = freshCount; r < rows.uncachedEnd; r++) {
-      int from = (r - freshCount) * width;
+    for (int r = rows.freshComputed; r < rows.computedEnd; r++) {
+      int from = (r - rows.freshComputed) * width;
       frozenRows.put(
           new Held(rows.examples.get(r)), Arrays.copyOfRange(computed, from, from + width));
+    }
+  }
+
+  /**
+   * Starts computing the frozen first-layer output of {@code upcoming}, the fresh examples of a
+   * coming step, on the learner's helper thread, so that the step finds it ready: a pipeline over a
+   * second core, as that product is the largest of a step and needs no adapter. Optional: a step
+   * computes whatever is not ready. Only for a base with a frozen first layer (an MLP).
+   */
+  public void prefetch(List<Example> upcoming) {
+    if (!model.hasFrozenFirstLayer() || upcoming.isEmpty()) {
+      return;
+    }
+    collectPrefetch();
+    if (helper == null) {
+      int threads = Devices.threadsOfThisThread();
+      helper =
+          Executors.newSingleThreadExecutor(
+              task -> {
+                Thread thread =
+                    new Thread(
+                        () -> {
+                          Devices.useThreads(threads); // per thread in the engine
+                          task.run();
+                        },
+                        "retain-learner-prefetch");
+                thread.setDaemon(true);
+                return thread;
+              });
+    }
+    List<Example> examples = List.copyOf(upcoming);
+    long version = model.baseVersion();
+    pending = new Prefetch(examples, version, helper.submit(() -> computeFrozen(examples)));
+  }
+
+  /** On the helper thread: the first layer's output of {@code examples}, row after row. */
+  private float[] computeFrozen(List<Example> examples) {
+    try (NDManager sub = model.manager().newSubManager()) {
+      return model.frozenFirstLayer(helperBatch.inputs(sub, examples)).toFloatArray();
+    }
+  }
+
+  /** Waits for the pending prefetch, if any, and makes its rows the ready ones. */
+  private void collectPrefetch() {
+    Prefetch done = pending;
+    if (done == null) {
+      return;
+    }
+    pending = null;
+    prefetched = new HashMap<>();
+    try {
+      float[] out = done.rows().get();
+      if (done.baseVersion() != model.baseVersion()) {
+        return; // computed with another base
+      }
+      int width = model.firstLayerWidth();
+      for (int i = 0; i < done.examples().size(); i++) {
+        prefetched.put(
+            new Held(done.examples().get(i)), Arrays.copyOfRange(out, i * width, (i + 1) * width));
+      }
+    } catch (ExecutionException e) {
+      LOG.warn("prefetching the first layer failed; the step computes it", e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A prefetch under way: for which examples, with which base, and its result. */
+  private record Prefetch(List<Example> examples, long baseVersion, Future<float[]> rows) {
+    /** True when it was started for the first of {@code fresh} (the same example object). */
+    boolean covers(List<Example> fresh) {
+      return !fresh.isEmpty() && examples.stream().anyMatch(e -> e == fresh.get(0));
     }
   }
 
@@ -211,7 +310,8 @@ public final class Learner {
     final float[][] targets;
     final int[] given; // row -> index in fresh followed by replayed
     final List<float[]> cached = new ArrayList<>();
-    int uncachedEnd;
+    int freshComputed; // rows [0, freshComputed): fresh, first layer computed in the step
+    int computedEnd; // rows [freshComputed, computedEnd): replayed, computed in the step
 
     Rows(int n) {
       examples = new ArrayList<>(n);
@@ -351,6 +451,19 @@ public final class Learner {
       NDArray predicted = model.forward(batch.inputs(sub, examples)).argMax(1);
       NDArray truth = batch.labels(sub, examples);
       return predicted.eq(truth).sum().getLong() / (double) examples.size();
+    }
+  }
+
+  /** Fresh rows whose first-layer output a prefetch had ready. */
+  long prefetchedRows() {
+    return prefetchedUsed;
+  }
+
+  /** Stops the helper thread of {@link #prefetch}, if it was started. */
+  @Override
+  public void close() {
+    if (helper != null) {
+      helper.shutdownNow();
     }
   }
 

@@ -21,16 +21,18 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The learner's thread: drains new examples from the inbox, joins each batch with a replay sample,
- * steps the adapter, and consolidates (Fisher, anchors, evaluation on every domain's holdout,
- * checkpoint, candidate) at each domain boundary, every {@code retain.train.consolidate.every} new
- * examples and when the stream goes idle. While idle it rehearses from the replay buffer for a
- * bounded number of steps. It never blocks ingest: ingest only hands examples over, and pauses when
- * the inbox is full.
+ * The learner's thread: drains new examples from the inbox (one batch ahead, whose first layer the
+ * learner computes on its helper thread meanwhile), joins each batch with a replay sample, steps
+ * the adapter, and consolidates (Fisher, anchors, evaluation on every domain's holdout, checkpoint,
+ * candidate) at each domain boundary, every {@code retain.train.consolidate.every} new examples and
+ * when the stream goes idle. While idle it rehearses from the replay buffer for a bounded number of
+ * steps. It never blocks ingest: ingest only hands examples over, and pauses when the inbox is
+ * full.
  */
 public final class TrainingLoop implements Runnable, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
@@ -63,6 +65,9 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private volatile Throwable failure;
   private volatile boolean ready;
   private volatile String lastTrigger = "";
+  private List<Example> lookahead = List.of(); // the next batch, taken early (see run)
+  private Map<TopicPartition, Long> lookaheadThrough = Map.of();
+  private Map<TopicPartition, Long> trainedThrough = Map.of(); // inbox position of what was trained
 
   public TrainingLoop(
       RetainConfig config,
@@ -103,10 +108,22 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       boolean idle = false;
       while (!closed) {
         boolean rehearsing = idle && rehearsed < rehearsalSteps && state.replay().size() > 0;
-        // while rehearsing, only look for new examples; otherwise wait for them up to idle.ms
-        List<Example> fresh = inbox.drain(batchSize, rehearsing ? 0 : idleMs);
+        List<Example> fresh = lookahead;
+        if (fresh.isEmpty()) {
+          // while rehearsing, only look for new examples; otherwise wait for them up to idle.ms
+          fresh = inbox.drain(batchSize, rehearsing ? 0 : idleMs);
+          trainedThrough = inbox.drainedThrough();
+        } else {
+          trainedThrough = lookaheadThrough;
+        }
+        lookahead = List.of();
         if (!fresh.isEmpty()) {
           idle = false;
+          // take the next batch now if it is there, so that its first layer is computed on the
+          // learner's helper thread while this one trains
+          lookahead = inbox.drain(batchSize, 0);
+          lookaheadThrough = inbox.drainedThrough();
+          learner.prefetch(lookahead);
           learn(fresh);
         } else if (!idle) {
           idle = true;
@@ -119,6 +136,9 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
+      if (learner != null) {
+        learner.close();
+      }
       if (manager != null) {
         manager.close();
       }
@@ -128,6 +148,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private void initialise() throws InterruptedException {
     Devices.configureThreads(config.getInt(RetainConfig.TRAIN_THREADS));
     Engine.getInstance().setRandomSeed(config.getLong(RetainConfig.TRAIN_SEED).intValue());
+    // the engine may have started on another thread, and keeps the thread count per thread
+    Devices.useThreads(config.getInt(RetainConfig.TRAIN_THREADS));
     manager = Devices.manager(config.getString(RetainConfig.TRAIN_DEVICE));
     model = BaseModels.create(manager, config);
     if (!loadBase()) {
@@ -294,7 +316,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
             accuracy,
             championAccuracy,
             model.baseHash(),
-            inbox.drainedThrough(),
+            trainedThrough,
             learner.steps(),
             domain,
             trigger);

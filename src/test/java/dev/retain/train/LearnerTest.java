@@ -180,15 +180,36 @@ class LearnerTest {
   void shouldLearnTheSameWithTheFirstLayerCachedAsWithout() {
     List<Float> plain = new ArrayList<>();
     List<Float> cached = new ArrayList<>();
-    var withoutCache = learnFromAPool(0, plain);
-    var withCache = learnFromAPool(4096, cached);
-    assertThat(cached).hasSameSizeAs(plain);
-    for (int i = 0; i < plain.size(); i++) {
-      assertThat(cached.get(i)).as("value " + i).isCloseTo(plain.get(i), within(1e-4f));
+    var withoutCache = learnFromAPool(0, false, plain);
+    var withCache = learnFromAPool(4096, false, cached);
+    assertSame(plain, withoutCache, cached, withCache);
+  }
+
+  /**
+   * Prefetching the next batch's first layer on the helper thread changes nothing but speed, and
+   * the steps do use what it computed.
+   */
+  @Test
+  void shouldLearnTheSameWithTheNextBatchPrefetchedAsWithout() {
+    List<Float> plain = new ArrayList<>();
+    List<Float> prefetched = new ArrayList<>();
+    var without = learnFromAPool(4096, false, plain);
+    var with = learnFromAPool(4096, true, prefetched);
+    assertSame(plain, without, prefetched, with);
+  }
+
+  private static void assertSame(
+      List<Float> expected,
+      java.util.Map<String, dev.retain.model.SafeTensors.Tensor> expectedAdapter,
+      List<Float> actual,
+      java.util.Map<String, dev.retain.model.SafeTensors.Tensor> actualAdapter) {
+    assertThat(actual).hasSameSizeAs(expected);
+    for (int i = 0; i < expected.size(); i++) {
+      assertThat(actual.get(i)).as("value " + i).isCloseTo(expected.get(i), within(1e-4f));
     }
-    withoutCache.forEach(
+    expectedAdapter.forEach(
         (k, t) -> {
-          float[] other = withCache.get(k).data();
+          float[] other = actualAdapter.get(k).data();
           for (int i = 0; i < other.length; i++) {
             assertThat(other[i]).as(k).isCloseTo(t.data()[i], within(1e-5f));
           }
@@ -201,14 +222,21 @@ class LearnerTest {
    * out} and returns the adapter.
    */
   private java.util.Map<String, dev.retain.model.SafeTensors.Tensor> learnFromAPool(
-      int cacheRows, List<Float> out) {
+      int cacheRows, boolean prefetch, List<Float> out) {
     Engine.getInstance().setRandomSeed(9);
     try (NDManager manager = NDManager.newBaseManager();
-        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false)) {
-      Learner learner = new Learner(model, FEATURES, 1e-2f, 0f, 1f, cacheRows);
+        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false);
+        Learner learner = new Learner(model, FEATURES, 1e-2f, 0f, 1f, cacheRows)) {
       List<Example> pool = domain(0, 0, 24);
+      List<List<Example>> batches = new ArrayList<>();
+      for (int step = 0; step < 21; step++) {
+        batches.add(domain(1, step * 8, 8));
+      }
       SplittableRandom random = new SplittableRandom(3);
       for (int step = 0; step < 20; step++) {
+        if (prefetch) {
+          learner.prefetch(batches.get(step + 1));
+        }
         List<Example> replayed = new ArrayList<>();
         List<float[]> targets = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
@@ -216,13 +244,14 @@ class LearnerTest {
           replayed.add(e);
           targets.add(e.label() % 2 == 0 ? new float[] {e.label(), -1f, 0.5f, 2f} : null);
         }
-        Learner.StepResult result = learner.step(domain(1, step * 8, 8), replayed, targets, 0.5f);
+        Learner.StepResult result = learner.step(batches.get(step), replayed, targets, 0.5f);
         out.add(result.loss());
         for (float v : result.logits()) {
           out.add(v);
         }
       }
       assertThat(learner.cachedRows()).isEqualTo(cacheRows == 0 ? 0 : pool.size());
+      assertThat(learner.prefetchedRows()).isEqualTo(prefetch ? 19 * 8 : 0);
       return model.adapterTensors();
     }
   }
