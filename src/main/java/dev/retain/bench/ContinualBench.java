@@ -275,7 +275,13 @@ public final class ContinualBench implements Callable<Integer> {
         if (seed == 0) {
           firstSeed.put(name, run.matrix());
         }
-        System.err.printf(Locale.ROOT, "%s seed %d: average %.1f%%%n", name, seed, averages[seed]);
+        System.err.printf(
+            Locale.ROOT,
+            "%s seed %d: average %.1f%%, %,.0f samples/s%n",
+            name,
+            seed,
+            averages[seed],
+            run.samplesPerSecond());
       }
       double mean = mean(averages);
       report.row(
