@@ -256,6 +256,51 @@ class LearnerTest {
     }
   }
 
+  /**
+   * The EWC penalty's gradient is added by hand: a strong penalty must hold the adapter near its
+   * anchors while the same steps without it move away, and the step's loss must include the penalty
+   * at the weights it started from.
+   */
+  @Test
+  void shouldHoldTheAdapterNearItsAnchorsWithAStrongEwcPenalty() {
+    double free = driftFromAnchors(0f);
+    double held = driftFromAnchors(1e4f);
+    assertThat(held).isLessThan(free * 0.5);
+  }
+
+  /** Squared distance of the adapter from its anchors after 30 steps on a new domain. */
+  private double driftFromAnchors(float lambda) {
+    Engine.getInstance().setRandomSeed(6);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraNet model = LoraNet.create(manager, new int[] {FEATURES, 16, 4}, 4, 8, false);
+        Learner learner = new Learner(model, FEATURES, 1e-2f, lambda, 1f)) {
+      for (int i = 0; i < 10; i++) {
+        learner.step(domain(0, i * 32, 32), List.of());
+      }
+      learner.consolidate(domain(0, 400, 200));
+      var anchors = model.adapterTensors();
+      for (int i = 0; i < 30; i++) {
+        List<Example> fresh = domain(1, i * 32, 32);
+        float penalty = learner.ewcPenalty();
+        float loss = learner.step(fresh, List.of()).loss();
+        if (lambda == 0) {
+          assertThat(penalty).isZero();
+        } else {
+          assertThat(loss).as("the loss includes the penalty").isGreaterThanOrEqualTo(penalty);
+        }
+      }
+      double distance = 0;
+      for (var e : model.adapterTensors().entrySet()) {
+        float[] now = e.getValue().data();
+        float[] then = anchors.get(e.getKey()).data();
+        for (int i = 0; i < now.length; i++) {
+          distance += (now[i] - then[i]) * (double) (now[i] - then[i]);
+        }
+      }
+      return distance;
+    }
+  }
+
   /** Replay + EWC must retain earlier domains clearly better than naive LoRA training. */
   @Test
   void shouldRetainEarlierDomainsBetterWithReplayAndEwcThanNaively() {
