@@ -137,22 +137,17 @@ public final class LoraNet implements AutoCloseable {
         model.loraA[l] = a;
         model.loraB[l] = m.zeros(new Shape(out, rank));
       } else {
-        model.loraA[l] = view(flat, offset, a.getShape());
+        model.loraA[l] = Tensors.view(flat, offset, a.getShape());
         model.loraA[l].set(EVERYTHING, a);
         a.close();
         offset += a.size();
-        model.loraB[l] = view(flat, offset, new Shape(out, rank));
+        model.loraB[l] = Tensors.view(flat, offset, new Shape(out, rank));
         offset += (long) out * rank;
       }
     }
     model.flatAdapter = flat;
     model.adapterParameters().forEach(p -> p.setRequiresGradient(true));
     return model;
-  }
-
-  /** The part of {@code flat} from {@code offset}, as an array of {@code shape} sharing it. */
-  public static NDArray view(NDArray flat, long offset, Shape shape) {
-    return flat.get(new NDIndex("{}:{}", offset, offset + shape.size())).reshape(shape);
   }
 
   /**

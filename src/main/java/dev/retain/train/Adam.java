@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.model.Tensors;
 import java.util.LinkedHashMap;
@@ -52,8 +51,8 @@ public final class Adam {
       flatV = flat.getManager().zeros(flat.getShape());
       long offset = 0;
       for (int i = 0; i < params.size(); i++) {
-        m[i] = LoraNet.view(flatM, offset, params.get(i).getShape());
-        v[i] = LoraNet.view(flatV, offset, params.get(i).getShape());
+        m[i] = Tensors.view(flatM, offset, params.get(i).getShape());
+        v[i] = Tensors.view(flatV, offset, params.get(i).getShape());
         offset += params.get(i).size();
       }
     } else {
@@ -127,10 +126,11 @@ public final class Adam {
     }
   }
 
-  private void update(NDArray w, NDArray g, NDArray m, NDArray v, float stepSize, float scaledEps) {
+  private void update(
+      NDArray w, NDArray g, NDArray mean, NDArray variance, float stepSize, float scaledEps) {
     w.getNDArrayInternal()
         .adamUpdate(
-            new NDList(w, g, m, v),
+            new NDList(w, g, mean, variance),
             new NDList(w),
             lr,
             stepSize,

@@ -353,17 +353,19 @@ public final class Learner implements AutoCloseable {
   }
 
   /**
-   * Adds the EWC penalty's gradient {@code λ F (θ − θ*)} to {@code grads} and returns the penalty
-   * {@code (λ/2) Σ F (θ − θ*)²}.
+   * Adds the EWC penalty's gradient {@code λ F (θ − θ*)} to {@code grads} (unless null) and returns
+   * the penalty {@code (λ/2) Σ F (θ − θ*)²}.
    */
-  private double addPenalty(List<NDArray> grads) {
+  private float addPenalty(List<NDArray> grads) {
     NDArray sum = null;
     for (int i = 0; i < params.size(); i++) {
       NDArray d = params.get(i).sub(anchors.get(i));
-      NDArray weighted = d.mul(fisher.get(i));
+      NDArray weighted = d.mul(fisher.get(i)); // F (θ − θ*)
       NDArray term = weighted.mul(d).sum();
       sum = sum == null ? term : sum.add(term);
-      grads.get(i).addi(weighted.muli(lambda));
+      if (grads != null) {
+        grads.get(i).addi(weighted.muli(lambda));
+      }
     }
     return lambda / 2 * sum.getFloat();
   }
@@ -375,12 +377,7 @@ public final class Learner implements AutoCloseable {
     }
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
-      float sum = 0;
-      for (int i = 0; i < params.size(); i++) {
-        NDArray d = params.get(i).sub(anchors.get(i));
-        sum += d.mul(d).mul(fisher.get(i)).sum().getFloat();
-      }
-      return lambda / 2 * sum;
+      return addPenalty(null);
     }
   }
 

@@ -65,8 +65,8 @@ class AdamTest {
       NDArray a0 = manager.randomNormal(new ai.djl.ndarray.types.Shape(2, 3));
       NDArray b0 = manager.randomNormal(new ai.djl.ndarray.types.Shape(4, 2));
       NDArray flat = manager.zeros(new ai.djl.ndarray.types.Shape(14));
-      NDArray a = dev.retain.model.LoraNet.view(flat, 0, a0.getShape());
-      NDArray b = dev.retain.model.LoraNet.view(flat, 6, b0.getShape());
+      NDArray a = dev.retain.model.Tensors.view(flat, 0, a0.getShape());
+      NDArray b = dev.retain.model.Tensors.view(flat, 6, b0.getShape());
       a.set(new ai.djl.ndarray.index.NDIndex("..."), a0);
       b.set(new ai.djl.ndarray.index.NDIndex("..."), b0);
       NDArray sa = a0.duplicate();
