@@ -35,12 +35,20 @@ import picocli.CommandLine.Option;
  * {@code retain bench ingest}: produces M 784-feature examples per codec, then measures a bare
  * KafkaConsumer reading the topic and Retain's ingest (validation, dedup, replay, holdout and the
  * atomic store commit with positions) reading the same topic. Both rates are timed from the first
- * record received, so the consumer group join is left out of both.
+ * record received, so the consumer group join is left out of both. Before that, both read a warm-up
+ * topic untimed, so that the figures are those of a running service rather than of the JIT compiler
+ * (which otherwise takes a large share of the two cores during a few-second run).
  */
 @Command(name = "ingest", description = "Ingest throughput against a bare KafkaConsumer.")
 public final class IngestBench implements Callable<Integer> {
   @Option(names = "--records", defaultValue = "100000", description = "Examples per codec.")
   int records;
+
+  @Option(
+      names = "--warmup",
+      defaultValue = "100000",
+      description = "Examples per codec read untimed first, by both consumers (0: none).")
+  int warmup;
 
   @Option(names = "--features", defaultValue = "784", description = "Features per example.")
   int features;
@@ -72,15 +80,19 @@ public final class IngestBench implements Callable<Integer> {
     Report report =
         new Report(
             String.format(
-                "ingest: %,d examples x %d features per codec, store sync=%s",
-                records, features, sync),
+                "ingest: %,d examples x %d features per codec after %,d untimed, store sync=%s",
+                records, features, warmup, sync),
             "codec",
             "bare consumer rec/s",
             "retain ingest rec/s",
             "ratio",
             "MB/s (ingest)",
             "process CPU % (bare / ingest)");
-    report.figure("records", records).figure("features", features).figure("sync", sync);
+    report
+        .figure("records", records)
+        .figure("warmup_records", warmup)
+        .figure("features", features)
+        .figure("sync", sync);
     try (EmbeddedKafka broker = bootstrap == null ? EmbeddedKafka.start() : null) {
       String servers = broker == null ? bootstrap : broker.bootstrapServers();
       for (String codec : codecs) {
@@ -92,11 +104,18 @@ public final class IngestBench implements Callable<Integer> {
   }
 
   private void measure(String servers, String codec, Report report) throws IOException {
+    if (warmup > 0) {
+      RetainConfig config =
+          config(servers, codec, "bench-warmup-" + codec + "-" + System.nanoTime());
+      produce(config, codec, warmup);
+      bareConsumer(config, warmup);
+      retainIngest(config, warmup);
+    }
     String topic = "bench-" + codec + "-" + System.nanoTime();
     RetainConfig config = config(servers, codec, topic);
-    long bytes = produce(config, codec);
-    Rate bare = bareConsumer(config);
-    Rate ingest = retainIngest(config);
+    long bytes = produce(config, codec, records);
+    Rate bare = bareConsumer(config, records);
+    Rate ingest = retainIngest(config, records);
     double ratio = ingest.perSecond() / bare.perSecond();
     double mbps = ingest.perSecond() * bytes / records / 1e6;
     report.row(
@@ -128,14 +147,14 @@ public final class IngestBench implements Callable<Integer> {
     return new RetainConfig(props);
   }
 
-  private long produce(RetainConfig config, String codecName) {
+  private long produce(RetainConfig config, String codecName, int count) {
     ExampleCodec codec = ExampleCodec.named(codecName);
     DriftStream stream = new DriftStream(features, 10, 1.0f, 7);
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
     long bytes = 0;
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
-      for (int i = 0; i < records; i++) {
-        byte[] value = codec.encode(stream.example(i * 3 / records, i));
+      for (int i = 0; i < count; i++) {
+        byte[] value = codec.encode(stream.example(i * 3 / count, i));
         bytes += value.length;
         producer.send(new ProducerRecord<>(config.examplesTopic(), key, value));
       }
@@ -147,14 +166,14 @@ public final class IngestBench implements Callable<Integer> {
    * Records per second of a plain consumer that only touches each value. Values are views into the
    * fetched data, as in Retain's ingest, so the ratio measures Retain's own work only.
    */
-  private Rate bareConsumer(RetainConfig config) {
+  private Rate bareConsumer(RetainConfig config, int count) {
     try (KafkaConsumer<byte[], ByteBuffer> consumer =
         KafkaClients.bufferConsumer(config, "bare-" + System.nanoTime())) {
       consumer.subscribe(List.of(config.examplesTopic()));
       Clock clock = null;
       long seen = 0;
       long checksum = 0;
-      while (seen < records) {
+      while (seen < count) {
         for (ConsumerRecord<byte[], ByteBuffer> r : consumer.poll(Duration.ofMillis(200))) {
           clock = seen == 0 ? new Clock() : clock;
           checksum += r.value().remaining();
@@ -166,7 +185,7 @@ public final class IngestBench implements Callable<Integer> {
   }
 
   /** Records per second of Retain's ingest loop, run on this thread. */
-  private Rate retainIngest(RetainConfig config) throws IOException {
+  private Rate retainIngest(RetainConfig config, int count) throws IOException {
     Path dir = Path.of(config.getString(RetainConfig.STORE_DIR));
     try (RetainStore store = RetainStore.open(dir, sync)) {
       ModelState state = ModelState.load(store, config);
@@ -185,7 +204,7 @@ public final class IngestBench implements Callable<Integer> {
       }
       long first = loop.committedRecords();
       Clock clock = new Clock();
-      while (loop.committedRecords() < records) {
+      while (loop.committedRecords() < count) {
         loop.pollOnce();
       }
       Rate rate = clock.rate(loop.committedRecords() - first);

@@ -78,6 +78,10 @@ public final class KafkaClients {
     props.putIfAbsent(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 1 << 16);
     props.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 50);
     props.putIfAbsent(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 8 << 20);
+    // the operating system's autotuned socket buffer (Kafka's default is a fixed 64 KB): the broker
+    // can then push most of the next fetch while the loop works on the current one; this doubled
+    // the rate of binary examples here (README, bench ingest)
+    props.putIfAbsent(ConsumerConfig.RECEIVE_BUFFER_CONFIG, -1);
     return new KafkaConsumer<>(props, new ByteArrayDeserializer(), values);
   }
 

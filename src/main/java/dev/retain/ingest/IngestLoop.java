@@ -51,6 +51,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class IngestLoop implements Runnable, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IngestLoop.class);
+
+  /** Least time between two mirror commits: they serve lag monitoring, which needs no more. */
+  private static final long MIRROR_INTERVAL_NANOS = 1_000_000_000L;
+
   private final Consumer<byte[], ByteBuffer> consumer;
   private final Producer<byte[], byte[]> deadLetters;
   private final RetainStore store;
@@ -86,6 +90,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   private final Map<TopicPartition, OffsetAndMetadata> unmirrored = new HashMap<>();
 
   private boolean mirroring;
+  private long lastMirror = System.nanoTime() - MIRROR_INTERVAL_NANOS; // of the last mirror commit
 
   public IngestLoop(
       RetainConfig config,
@@ -255,14 +260,17 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   }
 
   /**
-   * Copies the stored positions to the group's committed offsets, for lag monitoring only. One
-   * commit is in flight at a time; a failed one (for example during a rebalance) is retried on a
-   * later poll, so the mirror catches up even when no new records arrive.
+   * Copies the stored positions to the group's committed offsets, for lag monitoring only, at most
+   * once a second. One commit is in flight at a time; a failed one (for example during a rebalance)
+   * is retried on a later poll, so the mirror catches up even when no new records arrive.
    */
   private void mirrorPositions() {
-    if (mirroring || unmirrored.isEmpty()) {
+    if (mirroring
+        || unmirrored.isEmpty()
+        || System.nanoTime() - lastMirror < MIRROR_INTERVAL_NANOS) {
       return;
     }
+    lastMirror = System.nanoTime();
     Map<TopicPartition, OffsetAndMetadata> owned = new HashMap<>(unmirrored);
     owned.keySet().retainAll(consumer.assignment());
     unmirrored.clear();

@@ -10,6 +10,8 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.pooling.Pool;
 import ai.djl.training.GradientCollector;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -53,8 +55,11 @@ public final class LoraNet implements AutoCloseable {
   private final NDArray[] biases;
   private final NDArray[] loraA;
   private final NDArray[] loraB;
+  private final NDArray[] loraAT; // transposed views of loraA and loraB, made once: see LinearPass
+  private final NDArray[] loraBT;
 
-  private NDArray flatAdapter; // see flatAdapter()
+  private NDArray flatAdapter; // an MLP's whole adapter, each A and B a view of it; else null
+  private ByteBuffer vectorBuffer = ByteBuffer.allocateDirect(0); // see setAdapterVector
 
   /** Changes whenever the base weights change (see {@link #baseVersion()}). */
   private long baseVersion;
@@ -82,6 +87,8 @@ public final class LoraNet implements AutoCloseable {
     biases = new NDArray[layers];
     loraA = new NDArray[layers];
     loraB = new NDArray[layers];
+    loraAT = new NDArray[layers];
+    loraBT = new NDArray[layers];
   }
 
   /** An MLP base of {@code sizes} with LoRA on every Linear layer; see {@link #create}. */
@@ -123,8 +130,8 @@ public final class LoraNet implements AutoCloseable {
     for (int l = 0; l < sizes.length - 1; l++) {
       adapterSize += (long) rank * (sizes[l] + sizes[l + 1]);
     }
-    // an MLP's adapter lives in one array, each A and B a view of it: the optimizer then makes one
-    // update call per step instead of one per parameter (each call costs tens of microseconds)
+    // an MLP's adapter lives in one array, each A and B a view of it: the learner then reads and
+    // writes it in one engine call per step instead of one per parameter
     NDArray flat = arch.convolutional() ? null : m.zeros(new Shape(adapterSize));
     long offset = 0;
     for (int l = 0; l < sizes.length - 1; l++) {
@@ -146,16 +153,67 @@ public final class LoraNet implements AutoCloseable {
       }
     }
     model.flatAdapter = flat;
+    for (int l = 0; l < sizes.length - 1; l++) {
+      // views: they follow every in-place change of the adapter, so one per model suffices
+      model.loraAT[l] = model.loraA[l].transpose();
+      model.loraBT[l] = model.loraB[l].transpose();
+    }
     model.adapterParameters().forEach(p -> p.setRequiresGradient(true));
     return model;
   }
 
+  /** How many values the adapter holds: the length of {@link #adapterVector()}. */
+  public int adapterSize() {
+    return Math.toIntExact(adapterParameters().stream().mapToLong(NDArray::size).sum());
+  }
+
   /**
-   * The one array that holds an MLP's whole adapter, in the order of {@link #adapterParameters()},
-   * each parameter a view of it; null for a convolutional base, whose parameters are separate.
+   * The adapter's values as one host vector, parameter after parameter in the order of {@link
+   * #adapterParameters()}: one copy for an MLP, whose adapter is one array already.
    */
-  public NDArray flatAdapter() {
-    return flatAdapter;
+  public float[] adapterVector() {
+    if (flatAdapter != null) {
+      return flatAdapter.toFloatArray();
+    }
+    float[] out = new float[adapterSize()];
+    int offset = 0;
+    for (NDArray p : adapterParameters()) {
+      float[] part = p.toFloatArray();
+      System.arraycopy(part, 0, out, offset, part.length);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  /**
+   * Overwrites the adapter in place with {@code values}, laid out as {@link #adapterVector()}:
+   * through one direct buffer reused across calls (a new one per call would grow resident memory in
+   * a long loop), one engine copy for an MLP.
+   */
+  public void setAdapterVector(float[] values) {
+    if (values.length != adapterSize()) {
+      throw new IllegalArgumentException(values.length + " values for " + adapterSize());
+    }
+    if (vectorBuffer.capacity() < values.length * Float.BYTES) {
+      vectorBuffer =
+          ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder());
+    }
+    vectorBuffer.clear().limit(values.length * Float.BYTES);
+    vectorBuffer.asFloatBuffer().put(values);
+    try (NDManager scratch = manager.newSubManager()) {
+      NDArray all = scratch.create(vectorBuffer, new Shape(values.length), DataType.FLOAT32);
+      if (flatAdapter != null) {
+        flatAdapter.set(EVERYTHING, all);
+        return;
+      }
+      long offset = 0;
+      for (NDArray p : adapterParameters()) {
+        try (NDArray detached = p.stopGradient()) { // a parameter is a leaf that autograd tracks
+          detached.set(EVERYTHING, Tensors.view(all, offset, p.getShape()));
+        }
+        offset += p.size();
+      }
+    }
   }
 
   private static NDArray normal(NDManager m, double std, Shape shape) {
@@ -298,7 +356,10 @@ public final class LoraNet implements AutoCloseable {
    * + u B^T, given G = dL/dz: dB = G^T u, dU = s G B, dA = dU^T h and, below the first layer, dL/dh
    * = G W + dU A, masked by the ReLU that made h (h > 0, which is sign(h) as h >= 0). The rank-r
    * products are computed with r as their row count (u^T = s A h^T, dB^T = u^T G, dU^T = s B^T
-   * G^T): MKL's kernels for a thin result, r columns, were two to three times slower here.
+   * G^T): MKL's kernels for a thin result, r columns, were two to three times slower here. Each
+   * engine call costs about ten microseconds besides its arithmetic, a transpose as much as a small
+   * product, so products whose operand is transposed go through {@code linear} ({@code a b^T}) or
+   * take the transposed views of A and B made once per model.
    */
   private final class LinearPass implements Pass {
     private final NDArray[] inputs = new NDArray[weights.length];
@@ -311,7 +372,7 @@ public final class LoraNet implements AutoCloseable {
       NDArray h = x;
       for (int l = 0; l < weights.length; l++) {
         inputs[l] = h;
-        lowRankT[l] = loraA[l].matMul(h.transpose()).muli(scale);
+        lowRankT[l] = Linear.linear(loraA[l], h).singletonOrThrow().muli(scale); // s A h^T
         h = addLowRank(l, lowRankT[l].transpose(), l == 0 ? frozen : linearBase(l, h));
         if (l < weights.length - 1) {
           h = h.getNDArrayInternal().relu();
@@ -349,11 +410,11 @@ public final class LoraNet implements AutoCloseable {
       NDArray g = gradLogits;
       for (int l = weights.length - 1; l >= 0; l--) {
         grads[2 * l + 1] = lowRankT[l].matMul(g).transpose(); // dB = (u^T G)^T
-        NDArray duT = loraB[l].transpose().matMul(g.transpose()).muli(scale); // s B^T G^T
+        NDArray duT = Linear.linear(loraBT[l], g).singletonOrThrow().muli(scale); // s B^T G^T
         grads[2 * l] = duT.matMul(inputs[l]); // dA = dU^T h
         if (l > 0) { // G W + dU A in one addmm, masked by the ReLU
           NDArray gw = g.matMul(weights[l]);
-          g = addmm(gw, duT.transpose(), loraA[l].transpose()).muli(inputs[l].sign());
+          g = addmm(gw, duT.transpose(), loraAT[l]).muli(inputs[l].sign());
         }
       }
       return List.of(grads);

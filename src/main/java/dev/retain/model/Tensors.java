@@ -17,7 +17,6 @@ public final class Tensors {
 
   private Tensors() {}
 
-  /** A copy of {@code array}'s values (float32) with its shape. */
   /**
    * The part of the one-dimensional {@code flat} from {@code offset}, as an array of {@code shape}
    * that shares its memory (a write to either shows in the other).
@@ -26,6 +25,7 @@ public final class Tensors {
     return flat.get(new NDIndex("{}:{}", offset, offset + shape.size())).reshape(shape);
   }
 
+  /** A copy of {@code array}'s values (float32) with its shape. */
   public static SafeTensors.Tensor of(NDArray array) {
     return new SafeTensors.Tensor(array.getShape().getShape(), array.toFloatArray());
   }

@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
-import dev.retain.model.Tensors;
 import dev.retain.record.Example;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,13 +34,15 @@ public final class Learner implements AutoCloseable {
   public static final int DEFAULT_CACHED_ROWS = 4096;
 
   private final LoraNet model;
-  private final List<NDArray> params;
-  private final Adam adam;
+  private final List<long[]> shapes; // of the adapter's parameters, in the vectors' order
+  private final int size; // values in the adapter
+  private final HostAdam adam;
   private final Batch batch;
   private final float lambda;
   private final float gamma;
-  private final List<NDArray> fisher = new ArrayList<>();
-  private final List<NDArray> anchors = new ArrayList<>();
+  private float[]
+      fisher; // diagonal Fisher, laid out as the adapter vector; null before consolidation
+  private float[] anchors; // θ*, laid out the same way
   private final int cacheRows;
 
   /**
@@ -70,8 +71,9 @@ public final class Learner implements AutoCloseable {
   public Learner(
       LoraNet model, int features, float learningRate, float lambda, float gamma, int cacheRows) {
     this.model = model;
-    this.params = model.adapterParameters();
-    this.adam = new Adam(params, model.flatAdapter(), learningRate);
+    this.shapes = model.adapterParameters().stream().map(p -> p.getShape().getShape()).toList();
+    this.size = model.adapterSize();
+    this.adam = new HostAdam(size, learningRate);
     this.batch = new Batch(features);
     this.helperBatch = new Batch(features);
     this.lambda = lambda;
@@ -109,9 +111,10 @@ public final class Learner implements AutoCloseable {
    * One step that also pulls the replayed examples' logits towards {@code targets} (logit replay,
    * as in DER++): {@code alpha} times the mean squared difference, over replayed rows whose target
    * is not null. The loss and its gradient with respect to the logits are computed on the host
-   * ({@link LossHead}); the model turns that gradient into the adapter's ({@link LoraNet#pass});
-   * the EWC penalty's gradient {@code λ F (θ − θ*)} is added directly. Replayed rows whose
-   * first-layer output is cached skip that layer's frozen product.
+   * ({@link LossHead}); the model turns that gradient into the adapter's ({@link LoraNet#pass}).
+   * The rest is done on the host, on the adapter as one vector: the EWC penalty and its gradient
+   * {@code λ F (θ − θ*)}, and Adam ({@link HostAdam}). Replayed rows whose first-layer output is
+   * cached skip that layer's frozen product.
    */
   public StepResult step(
       List<Example> fresh, List<Example> replayed, List<float[]> targets, float alpha) {
@@ -133,13 +136,16 @@ public final class Learner implements AutoCloseable {
         float[] logits = rows.inGivenOrder(out, classes);
         double loss = head.loss();
         if (Double.isFinite(loss)) {
-          List<NDArray> grads = pass.backward(batch.gradient(sub, head.gradient(), n, classes));
-          if (!fisher.isEmpty() && lambda > 0) {
-            loss += addPenalty(grads);
+          float[] grads =
+              Vectors.toHost(pass.backward(batch.gradient(sub, head.gradient(), n, classes)), size);
+          float[] theta = model.adapterVector();
+          if (fisher != null && lambda > 0) {
+            loss += addPenalty(theta, grads);
           }
           if (Double.isFinite(loss)) {
             cacheFirstLayer(pass, rows);
-            adam.step(grads);
+            adam.step(theta, grads);
+            model.setAdapterVector(theta);
             steps++;
           }
         }
@@ -354,40 +360,31 @@ public final class Learner implements AutoCloseable {
 
   /**
    * Adds the EWC penalty's gradient {@code λ F (θ − θ*)} to {@code grads} (unless null) and returns
-   * the penalty {@code (λ/2) Σ F (θ − θ*)²}.
+   * the penalty {@code (λ/2) Σ F (θ − θ*)²} at {@code theta}.
    */
-  private float addPenalty(List<NDArray> grads) {
-    NDArray sum = null;
-    for (int i = 0; i < params.size(); i++) {
-      NDArray d = params.get(i).sub(anchors.get(i));
-      NDArray weighted = d.mul(fisher.get(i)); // F (θ − θ*)
-      NDArray term = weighted.mul(d).sum();
-      sum = sum == null ? term : sum.add(term);
+  private float addPenalty(float[] theta, float[] grads) {
+    double sum = 0;
+    for (int i = 0; i < size; i++) {
+      float weighted = fisher[i] * (theta[i] - anchors[i]); // F (θ − θ*)
+      sum += weighted * (theta[i] - anchors[i]);
       if (grads != null) {
-        grads.get(i).addi(weighted.muli(lambda));
+        grads[i] += lambda * weighted;
       }
     }
-    return lambda / 2 * sum.getFloat();
+    return (float) (lambda / 2 * sum);
   }
 
   /** The EWC penalty at the current weights (0 before the first consolidation). */
   public float ewcPenalty() {
-    if (fisher.isEmpty()) {
-      return 0f;
-    }
-    try (NDScope scope = new NDScope()) {
-      scope.suppressNotUsedWarning();
-      return addPenalty(null);
-    }
+    return fisher == null ? 0f : addPenalty(model.adapterVector(), null);
   }
 
   /**
    * Re-estimates the diagonal Fisher from per-sample gradients of {@code recent}, merges it online
-   * with the old one and moves the anchors to the current weights.
+   * with the old one ({@code F ← γF + F_new}) and moves the anchors to the current weights.
    */
   public void consolidate(List<Example> recent) {
-    List<NDArray> fresh = new ArrayList<>();
-    params.forEach(p -> fresh.add(model.manager().zeros(p.getShape())));
+    float[] fresh = new float[size];
     for (Example example : recent) {
       try (NDScope scope = new NDScope();
           NDManager sub = model.manager().newSubManager();
@@ -396,33 +393,21 @@ public final class Learner implements AutoCloseable {
         float[] out = pass.logits().toFloatArray();
         LossHead.Result head =
             LossHead.evaluate(out, out.length, new int[] {example.label()}, new float[1][], 0f);
-        List<NDArray> grads = pass.backward(batch.gradient(sub, head.gradient(), 1, out.length));
-        for (int i = 0; i < params.size(); i++) {
-          fresh.get(i).addi(grads.get(i).square().divi(recent.size()));
+        float[] grads =
+            Vectors.toHost(
+                pass.backward(batch.gradient(sub, head.gradient(), 1, out.length)), size);
+        for (int i = 0; i < size; i++) {
+          fresh[i] += grads[i] * grads[i] / recent.size();
         }
       }
     }
-    merge(fresh);
-  }
-
-  private void merge(List<NDArray> fresh) {
-    for (int i = 0; i < params.size(); i++) {
-      if (fisher.size() <= i) {
-        fisher.add(fresh.get(i));
-        anchors.add(detachedCopy(params.get(i)));
-      } else {
-        fisher.get(i).muli(gamma).addi(fresh.get(i));
-        fresh.get(i).close();
-        anchors.get(i).close();
-        anchors.set(i, detachedCopy(params.get(i)));
+    if (fisher != null) {
+      for (int i = 0; i < size; i++) {
+        fresh[i] += gamma * fisher[i];
       }
     }
-  }
-
-  private static NDArray detachedCopy(NDArray param) {
-    try (NDArray detached = param.stopGradient()) {
-      return detached.duplicate();
-    }
+    fisher = fresh;
+    anchors = model.adapterVector();
   }
 
   /** The current model's logits for {@code examples}, row after row. */
@@ -480,7 +465,7 @@ public final class Learner implements AutoCloseable {
 
   /** True once a consolidation has set a Fisher and anchors. */
   public boolean consolidated() {
-    return !fisher.isEmpty();
+    return fisher != null;
   }
 
   /**
@@ -489,10 +474,10 @@ public final class Learner implements AutoCloseable {
    */
   public SafeTensors.Contents checkpoint() {
     Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(model.adapterTensors());
-    tensors.putAll(adam.state());
-    for (int i = 0; i < fisher.size(); i++) {
-      tensors.put("ewc.fisher." + i, Tensors.of(fisher.get(i)));
-      tensors.put("ewc.anchor." + i, Tensors.of(anchors.get(i)));
+    tensors.putAll(adam.state(shapes));
+    if (fisher != null) {
+      tensors.putAll(Vectors.split("ewc.fisher.", fisher, shapes));
+      tensors.putAll(Vectors.split("ewc.anchor.", anchors, shapes));
     }
     Map<String, String> meta =
         Map.of("steps", Long.toString(steps), "adam.updates", Integer.toString(adam.updates()));
@@ -502,17 +487,15 @@ public final class Learner implements AutoCloseable {
   /** Continues from what {@link #checkpoint()} returned; call before the first step. */
   public void restore(SafeTensors.Contents state) {
     model.loadAdapter(state.tensors());
-    adam.restore(state.tensors(), Integer.parseInt(state.metadata().get("adam.updates")));
+    adam.restore(state.tensors(), shapes, Integer.parseInt(state.metadata().get("adam.updates")));
     steps = Long.parseLong(state.metadata().get("steps"));
-    fisher.forEach(NDArray::close);
-    anchors.forEach(NDArray::close);
-    fisher.clear();
-    anchors.clear();
+    fisher = null;
+    anchors = null;
     if (state.tensors().containsKey("ewc.fisher.0")) {
-      for (int i = 0; i < params.size(); i++) {
-        fisher.add(Tensors.create(model.manager(), state.tensors().get("ewc.fisher." + i)));
-        anchors.add(Tensors.create(model.manager(), state.tensors().get("ewc.anchor." + i)));
-      }
+      fisher = new float[size];
+      anchors = new float[size];
+      Vectors.join(state.tensors(), "ewc.fisher.", shapes, fisher);
+      Vectors.join(state.tensors(), "ewc.anchor.", shapes, anchors);
     }
   }
 }
