@@ -154,11 +154,11 @@ public final class ContinualBench implements Callable<Integer> {
   @Option(
       names = "--prefetch",
       negatable = true,
-      defaultValue = "true",
+      defaultValue = "false",
       fallbackValue = "true",
       description =
-          "Compute the next batch's frozen first layer on a helper thread while a step trains"
-              + " (--no-prefetch: in the step).")
+          "Compute the next batch's frozen first layer on a helper thread while a step trains, as"
+              + " retain.train.prefetch does (off by default, as there).")
   boolean prefetch;
 
   @Option(names = "--json", description = "Print one JSON object of the figures last.")

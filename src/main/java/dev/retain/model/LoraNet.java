@@ -173,12 +173,12 @@ public final class LoraNet implements AutoCloseable {
    */
   public float[] adapterVector() {
     if (flatAdapter != null) {
-      return flatAdapter.toFloatArray();
+      return Tensors.floats(flatAdapter);
     }
     float[] out = new float[adapterSize()];
     int offset = 0;
     for (NDArray p : adapterParameters()) {
-      float[] part = p.toFloatArray();
+      float[] part = Tensors.floats(p);
       System.arraycopy(part, 0, out, offset, part.length);
       offset += part.length;
     }

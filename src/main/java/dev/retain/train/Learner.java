@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
+import dev.retain.model.Tensors;
 import dev.retain.record.Example;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -130,7 +131,7 @@ public final class Learner implements AutoCloseable {
       NDArray tail =
           rows.cached.isEmpty() ? null : batch.rows(sub, rows.cached, model.firstLayerWidth());
       try (LoraNet.Pass pass = model.pass(x, tail)) {
-        float[] out = pass.logits().toFloatArray();
+        float[] out = Tensors.floats(pass.logits());
         int classes = out.length / n;
         LossHead.Result head = LossHead.evaluate(out, classes, rows.labels(), rows.targets, alpha);
         float[] logits = rows.inGivenOrder(out, classes);
@@ -215,9 +216,9 @@ public final class Learner implements AutoCloseable {
     }
     int width = model.firstLayerWidth();
     float[] computed =
-        pass.frozenFirstLayer()
-            .get(new NDIndex("{}:{}", rows.freshComputed, rows.computedEnd))
-            .toFloatArray();
+        Tensors.floats(
+            pass.frozenFirstLayer()
+                .get(new NDIndex("{}:{}", rows.freshComputed, rows.computedEnd)));
     for (int r = rows.freshComputed; r < rows.computedEnd; r++) {
       int from = (r - rows.freshComputed) * width;
       frozenRows.put(
@@ -260,7 +261,7 @@ public final class Learner implements AutoCloseable {
   /** On the helper thread: the first layer's output of {@code examples}, row after row. */
   private float[] computeFrozen(List<Example> examples) {
     try (NDManager sub = model.manager().newSubManager()) {
-      return model.frozenFirstLayer(helperBatch.inputs(sub, examples)).toFloatArray();
+      return Tensors.floats(model.frozenFirstLayer(helperBatch.inputs(sub, examples)));
     }
   }
 
@@ -390,7 +391,7 @@ public final class Learner implements AutoCloseable {
           NDManager sub = model.manager().newSubManager();
           LoraNet.Pass pass = model.pass(batch.inputs(sub, List.of(example)), null)) {
         scope.suppressNotUsedWarning();
-        float[] out = pass.logits().toFloatArray();
+        float[] out = Tensors.floats(pass.logits());
         LossHead.Result head =
             LossHead.evaluate(out, out.length, new int[] {example.label()}, new float[1][], 0f);
         float[] grads =
@@ -418,7 +419,7 @@ public final class Learner implements AutoCloseable {
     try (NDScope scope = new NDScope();
         NDManager sub = model.manager().newSubManager()) {
       scope.suppressNotUsedWarning();
-      return model.forward(batch.inputs(sub, examples)).toFloatArray();
+      return Tensors.floats(model.forward(batch.inputs(sub, examples)));
     }
   }
 

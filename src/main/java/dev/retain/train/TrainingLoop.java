@@ -46,6 +46,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private final ArrayDeque<Example> recent = new ArrayDeque<>();
   private final SplittableRandom random;
   private final int batchSize;
+  private final boolean prefetch; // see RetainConfig.TRAIN_PREFETCH
   private final double replayRatio;
   private final float logitReplay;
   private final long consolidateEvery;
@@ -84,6 +85,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.registry = registry;
     this.random = new SplittableRandom(config.getLong(RetainConfig.TRAIN_SEED));
     this.batchSize = config.getInt(RetainConfig.TRAIN_BATCH_SIZE);
+    this.prefetch = config.getBoolean(RetainConfig.TRAIN_PREFETCH);
     this.replayRatio = config.getDouble(RetainConfig.TRAIN_REPLAY_RATIO);
     this.logitReplay = config.getDouble(RetainConfig.TRAIN_LOGIT_REPLAY).floatValue();
     this.consolidateEvery = config.getLong(RetainConfig.TRAIN_CONSOLIDATE_EVERY);
@@ -119,11 +121,13 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         lookahead = List.of();
         if (!fresh.isEmpty()) {
           idle = false;
-          // take the next batch now if it is there, so that its first layer is computed on the
-          // learner's helper thread while this one trains
-          lookahead = inbox.drain(batchSize, 0);
-          lookaheadThrough = inbox.drainedThrough();
-          learner.prefetch(lookahead);
+          if (prefetch) {
+            // take the next batch now if it is there, so that its first layer is computed on the
+            // learner's helper thread while this one trains
+            lookahead = inbox.drain(batchSize, 0);
+            lookaheadThrough = inbox.drainedThrough();
+            learner.prefetch(lookahead);
+          }
           learn(fresh);
         } else if (!idle) {
           idle = true;

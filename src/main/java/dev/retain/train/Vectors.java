@@ -20,7 +20,7 @@ final class Vectors {
     float[] out = new float[size];
     int offset = 0;
     for (NDArray array : arrays) {
-      float[] part = array.toFloatArray();
+      float[] part = Tensors.floats(array);
       System.arraycopy(part, 0, out, offset, part.length);
       offset += part.length;
     }

@@ -46,6 +46,7 @@ class LearnerNodeIT {
   @Test
   void shouldLearnEveryDomainKeepEarlierOnesAndResumeAfterRestart() throws Exception {
     Map<String, Object> props = TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir);
+    props.put(RetainConfig.TRAIN_PREFETCH, true); // the look-ahead path; the CNN test runs without
     RetainConfig config = new RetainConfig(props);
     produce(config, TestData.driftStream(), 3);
     List<Map<String, Double>> rows;
