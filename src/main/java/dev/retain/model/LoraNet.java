@@ -172,17 +172,7 @@ public final class LoraNet implements AutoCloseable {
    * #adapterParameters()}: one copy for an MLP, whose adapter is one array already.
    */
   public float[] adapterVector() {
-    if (flatAdapter != null) {
-      return Tensors.floats(flatAdapter);
-    }
-    float[] out = new float[adapterSize()];
-    int offset = 0;
-    for (NDArray p : adapterParameters()) {
-      float[] part = Tensors.floats(p);
-      System.arraycopy(part, 0, out, offset, part.length);
-      offset += part.length;
-    }
-    return out;
+    return flatAdapter != null ? Tensors.floats(flatAdapter) : Tensors.floats(adapterParameters());
   }
 
   /**

@@ -11,6 +11,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 
 /** Conversions between engine arrays and {@link SafeTensors.Tensor}s. */
@@ -41,6 +42,18 @@ public final class Tensors {
     FloatBuffer values = array.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer();
     float[] out = new float[values.remaining()];
     values.get(out);
+    return out;
+  }
+
+  /** The values of {@code arrays} (float32), one after the other, as one host vector. */
+  public static float[] floats(List<NDArray> arrays) {
+    float[] out = new float[Math.toIntExact(arrays.stream().mapToLong(NDArray::size).sum())];
+    int offset = 0;
+    for (NDArray array : arrays) {
+      float[] part = floats(array);
+      System.arraycopy(part, 0, out, offset, part.length);
+      offset += part.length;
+    }
     return out;
   }
 

@@ -138,7 +138,7 @@ public final class Learner implements AutoCloseable {
         double loss = head.loss();
         if (Double.isFinite(loss)) {
           float[] grads =
-              Vectors.toHost(pass.backward(batch.gradient(sub, head.gradient(), n, classes)), size);
+              Tensors.floats(pass.backward(batch.gradient(sub, head.gradient(), n, classes)));
           float[] theta = model.adapterVector();
           if (fisher != null && lambda > 0) {
             loss += addPenalty(theta, grads);
@@ -395,8 +395,7 @@ public final class Learner implements AutoCloseable {
         LossHead.Result head =
             LossHead.evaluate(out, out.length, new int[] {example.label()}, new float[1][], 0f);
         float[] grads =
-            Vectors.toHost(
-                pass.backward(batch.gradient(sub, head.gradient(), 1, out.length)), size);
+            Tensors.floats(pass.backward(batch.gradient(sub, head.gradient(), 1, out.length)));
         for (int i = 0; i < size; i++) {
           fresh[i] += grads[i] * grads[i] / recent.size();
         }

@@ -1,6 +1,5 @@
 package dev.retain.train;
 
-import ai.djl.ndarray.NDArray;
 import dev.retain.model.SafeTensors;
 import dev.retain.model.Tensors;
 import java.util.Arrays;
@@ -14,21 +13,6 @@ import java.util.Map;
  */
 final class Vectors {
   private Vectors() {}
-
-  /** The values of {@code arrays}, one after the other, as one host vector of {@code size}. */
-  static float[] toHost(List<NDArray> arrays, int size) {
-    float[] out = new float[size];
-    int offset = 0;
-    for (NDArray array : arrays) {
-      float[] part = Tensors.floats(array);
-      System.arraycopy(part, 0, out, offset, part.length);
-      offset += part.length;
-    }
-    if (offset != size) {
-      throw new IllegalArgumentException("arrays hold " + offset + " values, not " + size);
-    }
-    return out;
-  }
 
   /** {@code vector} cut into tensors named {@code prefix + i}, of {@code shapes} in order. */
   static Map<String, SafeTensors.Tensor> split(String prefix, float[] vector, List<long[]> shapes) {

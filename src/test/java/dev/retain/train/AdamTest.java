@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import dev.retain.model.Tensors;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -66,7 +67,7 @@ class AdamTest {
       NDArray a = manager.randomNormal(new Shape(2, 3));
       NDArray b = manager.randomNormal(new Shape(4, 2));
       List<long[]> shapes = List.of(a.getShape().getShape(), b.getShape().getShape());
-      float[] values = Vectors.toHost(List.of(a, b), 14);
+      float[] values = Tensors.floats(List.of(a, b));
       float[] start = values.clone();
       Adam engine = new Adam(List.of(a, b), 0.01f);
       HostAdam host = new HostAdam(14, 0.01f);
@@ -74,15 +75,15 @@ class AdamTest {
         NDArray ga = manager.randomNormal(a.getShape());
         NDArray gb = manager.randomNormal(b.getShape()).transpose().transpose(); // any layout
         engine.step(List.of(ga, gb));
-        host.step(values, Vectors.toHost(List.of(ga, gb), 14));
+        host.step(values, Tensors.floats(List.of(ga, gb)));
       }
-      assertThat(values).containsExactly(Vectors.toHost(List.of(a, b), 14), within(1e-6f));
+      assertThat(values).containsExactly(Tensors.floats(List.of(a, b)), within(1e-6f));
       assertThat(values).isNotEqualTo(start);
 
       HostAdam restored = new HostAdam(14, 0.01f);
       restored.restore(host.state(shapes), shapes, host.updates());
       float[] copy = values.clone();
-      float[] grads = Vectors.toHost(List.of(manager.randomNormal(new Shape(14))), 14);
+      float[] grads = Tensors.floats(List.of(manager.randomNormal(new Shape(14))));
       host.step(values, grads);
       restored.step(copy, grads);
       assertThat(copy).containsExactly(values);
