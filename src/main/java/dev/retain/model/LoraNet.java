@@ -60,6 +60,7 @@ public final class LoraNet implements AutoCloseable {
 
   private NDArray flatAdapter; // an MLP's whole adapter, each A and B a view of it; else null
   private ByteBuffer vectorBuffer = ByteBuffer.allocateDirect(0); // see setAdapterVector
+  private int adapterSize; // values in the adapter, fixed once created
 
   /** Changes whenever the base weights change (see {@link #baseVersion()}). */
   private long baseVersion;
@@ -159,12 +160,14 @@ public final class LoraNet implements AutoCloseable {
       model.loraBT[l] = model.loraB[l].transpose();
     }
     model.adapterParameters().forEach(p -> p.setRequiresGradient(true));
+    model.adapterSize =
+        Math.toIntExact(model.adapterParameters().stream().mapToLong(NDArray::size).sum());
     return model;
   }
 
   /** How many values the adapter holds: the length of {@link #adapterVector()}. */
   public int adapterSize() {
-    return Math.toIntExact(adapterParameters().stream().mapToLong(NDArray::size).sum());
+    return adapterSize;
   }
 
   /**

@@ -41,8 +41,10 @@ public final class Learner implements AutoCloseable {
   private final Batch batch;
   private final float lambda;
   private final float gamma;
-  private float[]
-      fisher; // diagonal Fisher, laid out as the adapter vector; null before consolidation
+
+  /** Diagonal Fisher, laid out as the adapter vector; null before the first consolidation. */
+  private float[] fisher;
+
   private float[] anchors; // θ*, laid out the same way
   private final int cacheRows;
 
