@@ -63,25 +63,21 @@ public final class Adam {
     float stepSize = (float) (lr * Math.sqrt(c2) / c1);
     float scaledEps = (float) (eps * Math.sqrt(c2));
     for (int i = 0; i < params.size(); i++) {
-      update(params.get(i), grads.get(i), m[i], v[i], stepSize, scaledEps);
+      NDArray w = params.get(i);
+      w.getNDArrayInternal()
+          .adamUpdate(
+              new NDList(w, grads.get(i), m[i], v[i]),
+              new NDList(w),
+              lr,
+              stepSize,
+              0f, // weight decay
+              1f, // gradient rescale
+              -1f, // no clipping
+              beta1,
+              beta2,
+              scaledEps,
+              false,
+              false);
     }
-  }
-
-  private void update(
-      NDArray w, NDArray g, NDArray mean, NDArray variance, float stepSize, float scaledEps) {
-    w.getNDArrayInternal()
-        .adamUpdate(
-            new NDList(w, g, mean, variance),
-            new NDList(w),
-            lr,
-            stepSize,
-            0f, // weight decay
-            1f, // gradient rescale
-            -1f, // no clipping
-            beta1,
-            beta2,
-            scaledEps,
-            false,
-            false);
   }
 }
