@@ -23,7 +23,10 @@ public final class KafkaClients {
 
   /**
    * The ingest consumer: manual positions (kept in the store), no auto commit. Values are views
-   * into the fetched data rather than copies; they are valid until the next poll.
+   * into the fetched data rather than copies. They stay valid after later polls: a consumer reads
+   * each fetch response into a buffer of its own (no buffer pool), and a record of a compressed
+   * batch gets its own buffer when decompressed; ingest hands them to another thread and keeps
+   * binary examples' features in them ({@link dev.retain.record.Example}).
    */
   public static KafkaConsumer<byte[], ByteBuffer> ingestConsumer(RetainConfig config) {
     Map<String, Object> extra = new HashMap<>();

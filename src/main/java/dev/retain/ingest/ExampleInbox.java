@@ -13,9 +13,10 @@ import org.apache.kafka.common.TopicPartition;
 
 /**
  * The learner's inbox: ingest adds committed examples, the learner drains them. It holds at most
- * {@code capacity} plus one commit's worth of examples, because ingest pauses while it is
- * saturated. It also tracks the learner's position: the Kafka positions up to which every delivered
- * example has been drained, which the learner records as the provenance of what it trained on.
+ * {@code capacity} plus one commit's worth of examples and the polls being absorbed ({@link
+ * IngestLoop#POLLS_AHEAD}), because ingest pauses while it is saturated. It also tracks the
+ * learner's position: the Kafka positions up to which every delivered example has been drained,
+ * which the learner records as the provenance of what it trained on.
  */
 public final class ExampleInbox implements ExampleSink {
   private record Delivery(List<Example> examples, Map<TopicPartition, Long> positions) {}

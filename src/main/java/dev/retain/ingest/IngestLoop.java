@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -46,14 +47,25 @@ import org.slf4j.LoggerFactory;
  * polls may share one write (group commit, bounded by {@code retain.ingest.commit.records} and
  * {@code retain.ingest.commit.interval.ms}) so that an fsync is paid per commit, not per poll.
  *
- * <p>Dead letters are sent and flushed before the batch commits: at least once, never lost. Runs on
- * one thread ({@link #run}); {@link #close} may be called from any thread.
+ * <p>Three threads share the work. The poll thread ({@link #run}) only polls, applies backpressure
+ * and mirrors positions; it hands each poll's records to the absorb thread, which decodes,
+ * validates and routes them and seals group commits; the writer thread sends the dead letters and
+ * writes each sealed batch. Fetching thus overlaps the per-record work, which on the poll thread
+ * alone cost as much as the fetching itself (README, bench ingest). At most {@value #POLLS_AHEAD}
+ * polls wait for the absorb thread, so memory stays bounded; a rebalance waits until every record
+ * handed over is committed with its position.
+ *
+ * <p>Dead letters are sent and flushed before the batch commits: at least once, never lost. {@link
+ * #close} may be called from any thread.
  */
 public final class IngestLoop implements Runnable, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IngestLoop.class);
 
   /** Least time between two mirror commits: they serve lag monitoring, which needs no more. */
   private static final long MIRROR_INTERVAL_NANOS = 1_000_000_000L;
+
+  /** Polls handed to the absorb thread and not yet absorbed, at most. */
+  static final int POLLS_AHEAD = 2;
 
   private final Consumer<byte[], ByteBuffer> consumer;
   private final Producer<byte[], byte[]> deadLetters;
@@ -73,23 +85,26 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   private final long commitIntervalMs;
   private final AtomicLong committed = new AtomicLong();
   private final byte[] modelKey;
-  private final ExecutorService writer =
-      Executors.newSingleThreadExecutor(
-          r -> {
-            Thread t = new Thread(r, "retain-store-writer");
-            t.setDaemon(true);
-            return t;
-          });
+  private final ExecutorService absorber = daemonThread("retain-ingest-absorb");
+  private final ExecutorService writer = daemonThread("retain-store-writer");
   private volatile boolean paused;
+  private volatile boolean closed;
+
+  /** Polls handed to the absorb thread, oldest first; touched only on the poll thread. */
+  private final ArrayDeque<Future<?>> absorbing = new ArrayDeque<>();
+
+  // touched only on the absorb thread
   private PendingCommit pending;
   private PendingCommit inFlight;
   private Future<?> inFlightWrite;
-  private volatile boolean closed;
 
-  /** Stored positions not yet mirrored to Kafka; touched only on the poll thread. */
+  /**
+   * Stored positions not yet mirrored to Kafka: added on the absorb thread, taken on the poll
+   * thread; guarded by itself.
+   */
   private final Map<TopicPartition, OffsetAndMetadata> unmirrored = new HashMap<>();
 
-  private boolean mirroring;
+  private boolean mirroring; // poll thread
   private long lastMirror = System.nanoTime() - MIRROR_INTERVAL_NANOS; // of the last mirror commit
 
   public IngestLoop(
@@ -122,6 +137,15 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     this.commitIntervalMs = config.getLong(RetainConfig.INGEST_COMMIT_INTERVAL_MS);
   }
 
+  private static ExecutorService daemonThread(String name) {
+    return Executors.newSingleThreadExecutor(
+        r -> {
+          Thread t = new Thread(r, name);
+          t.setDaemon(true);
+          return t;
+        });
+  }
+
   @Override
   public void run() {
     subscribe();
@@ -151,25 +175,58 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     try {
       commitAll();
     } finally {
-      writer.shutdown();
+      try {
+        consumer.close(); // its revocation callback commits again, with nothing left to write
+      } finally {
+        absorber.shutdown();
+        writer.shutdown();
+        deadLetters.close();
+      }
     }
-    consumer.close();
-    deadLetters.close();
   }
 
   /**
-   * Handles one poll: validate and route its records, commit when a group commit is due, apply
-   * backpressure. Called by {@link #run()}, or directly by a caller that drives the loop on its own
-   * thread.
+   * Handles one poll: hands its records to the absorb thread, which validates and routes them and
+   * commits when a group commit is due, then applies backpressure. Waits while {@value
+   * #POLLS_AHEAD} earlier polls are still being absorbed, and rethrows what failed there. Called by
+   * {@link #run()}, or directly by a caller that drives the loop on its own thread.
    */
   public void pollOnce() {
     ConsumerRecords<byte[], ByteBuffer> records = consumer.poll(pollTimeout);
-    if (!records.isEmpty()) {
-      absorb(records);
+    while (!absorbing.isEmpty() && absorbing.peek().isDone()) {
+      await(absorbing.poll());
     }
-    commitIfDue();
+    absorbing.add(
+        absorber.submit(
+            () -> {
+              if (!records.isEmpty()) {
+                absorb(records);
+              }
+              commitIfDue();
+            }));
+    while (absorbing.size() > POLLS_AHEAD) {
+      await(absorbing.poll());
+    }
     mirrorPositions();
     applyBackpressure();
+  }
+
+  /** Waits for a task of the absorb thread and rethrows what it threw. */
+  private static <T> T await(Future<T> task) {
+    try {
+      return task.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      if (e.getCause() instanceof Error error) {
+        throw error;
+      }
+      throw new IllegalStateException(e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the absorb thread", e);
+    }
   }
 
   private void absorb(ConsumerRecords<byte[], ByteBuffer> records) {
@@ -256,7 +313,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     Map<TopicPartition, Long> next = new HashMap<>();
     done.positions.forEach((tp, om) -> next.put(tp, om.offset()));
     sink.accept(done.trainable, next);
-    unmirrored.putAll(done.positions);
+    synchronized (unmirrored) {
+      unmirrored.putAll(done.positions);
+    }
   }
 
   /**
@@ -265,15 +324,19 @@ public final class IngestLoop implements Runnable, AutoCloseable {
    * is retried on a later poll, so the mirror catches up even when no new records arrive.
    */
   private void mirrorPositions() {
-    if (mirroring
-        || unmirrored.isEmpty()
-        || System.nanoTime() - lastMirror < MIRROR_INTERVAL_NANOS) {
+    if (mirroring || System.nanoTime() - lastMirror < MIRROR_INTERVAL_NANOS) {
       return;
     }
+    Map<TopicPartition, OffsetAndMetadata> owned;
+    synchronized (unmirrored) {
+      if (unmirrored.isEmpty()) {
+        return;
+      }
+      owned = new HashMap<>(unmirrored);
+      unmirrored.clear();
+    }
     lastMirror = System.nanoTime();
-    Map<TopicPartition, OffsetAndMetadata> owned = new HashMap<>(unmirrored);
     owned.keySet().retainAll(consumer.assignment());
-    unmirrored.clear();
     if (owned.isEmpty()) {
       return;
     }
@@ -284,17 +347,29 @@ public final class IngestLoop implements Runnable, AutoCloseable {
           mirroring = false;
           if (error != null) {
             LOG.debug("mirroring positions failed, will retry: {}", error.toString());
-            offsets.forEach(unmirrored::putIfAbsent);
+            synchronized (unmirrored) {
+              offsets.forEach(unmirrored::putIfAbsent);
+            }
           }
         });
   }
 
-  /** Writes everything pending and waits for it. */
+  /**
+   * Waits until every poll handed over is absorbed, then writes everything pending and waits for
+   * that; on the poll thread.
+   */
   private void commitAll() {
-    if (pending != null) {
-      startWrite();
+    while (!absorbing.isEmpty()) {
+      await(absorbing.poll());
     }
-    finishWrite(true);
+    await(
+        absorber.submit(
+            () -> {
+              if (pending != null) {
+                startWrite();
+              }
+              finishWrite(true);
+            }));
   }
 
   /** The example of {@code record}, or null when it is skipped or rejected. */
@@ -392,12 +467,14 @@ public final class IngestLoop implements Runnable, AutoCloseable {
         // would undo the seeks above and re-read the topic from the start
         consumer.seekToBeginning(fresh);
       }
-      stored.forEach(
-          (tp, offset) -> {
-            if (partitions.contains(tp)) {
-              unmirrored.putIfAbsent(tp, new OffsetAndMetadata(offset));
-            }
-          });
+      synchronized (unmirrored) {
+        stored.forEach(
+            (tp, offset) -> {
+              if (partitions.contains(tp)) {
+                unmirrored.putIfAbsent(tp, new OffsetAndMetadata(offset));
+              }
+            });
+      }
       LOG.info("assigned {}; resuming from stored positions {}", partitions, stored);
     }
 

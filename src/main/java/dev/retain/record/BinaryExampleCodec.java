@@ -31,6 +31,8 @@ public final class BinaryExampleCodec implements ExampleCodec {
     out.putShort((short) id.length).put(id);
     out.putShort((short) domain.length).put(domain);
     out.putInt(example.features().length);
+    // reads the features as an array: an example kept after it is stored (replay, holdout) then
+    // lets go of the fetched bytes it was decoded from (see Example)
     out.asFloatBuffer().put(example.features());
     return out.array();
   }
@@ -52,9 +54,7 @@ public final class BinaryExampleCodec implements ExampleCodec {
         throw new InvalidExampleException(
             RejectReason.UNPARSABLE, "feature count " + n + " does not match the record size");
       }
-      float[] features = new float[n];
-      in.asFloatBuffer().get(features); // one bulk copy (a memcpy on little-endian machines)
-      return new Example(id, features, label, domain, ts);
+      return Example.overBytes(id, in, label, domain, ts); // the features stay in place
     } catch (BufferUnderflowException | IllegalArgumentException e) {
       throw new InvalidExampleException(RejectReason.UNPARSABLE, "truncated binary example");
     }

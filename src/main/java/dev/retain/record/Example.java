@@ -1,23 +1,187 @@
 package dev.retain.record;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * One labeled example. {@code features} is owned by the example once constructed: callers must not
- * change the array afterwards.
+ * One labeled example: a producer-chosen unique {@code id} (used for de-duplication), a feature
+ * vector, a class {@code label}, the data {@code domain} (regime) it belongs to, never null, and
+ * the producer's timestamp {@code ts} in epoch milliseconds. Immutable; safe to share between
+ * threads.
  *
- * @param id producer-chosen unique id (used for de-duplication)
- * @param features feature vector
- * @param label class index
- * @param domain data domain (regime) the example belongs to; never null
- * @param ts producer timestamp, epoch milliseconds
+ * <p>An example decoded from the binary form keeps its features as the record's bytes (a view into
+ * the fetched Kafka data, no copy) until something reads them as an array ({@link #features()}):
+ * ingest validates, routes and stores examples without copying their features, and the learner
+ * copies them straight from those bytes into its batch ({@link #copyFeaturesTo}). Reading them once
+ * as an array keeps the array and lets the bytes go, so examples held for long (replay, holdout) do
+ * not pin fetched data: storing an example reads its features.
  */
-public record Example(String id, float[] features, int label, String domain, long ts) {
-  public Example {
-    Objects.requireNonNull(id, "id");
-    Objects.requireNonNull(features, "features");
-    Objects.requireNonNull(domain, "domain");
+public final class Example {
+  private final String id;
+  private final int label;
+  private final String domain;
+  private final long ts;
+  private final int featureCount;
+
+  /** The features, once read as an array; null while only {@link #raw} holds them. */
+  private volatile float[] features;
+
+  /** Little-endian f32 features, position 0, until {@link #features} is set; guarded by this. */
+  private ByteBuffer raw;
+
+  /**
+   * An example over {@code features}, which it owns once constructed: callers must not change the
+   * array afterwards.
+   */
+  public Example(String id, float[] features, int label, String domain, long ts) {
+    this(id, Objects.requireNonNull(features, "features"), null, label, domain, ts);
+  }
+
+  private Example(String id, float[] features, ByteBuffer raw, int label, String domain, long ts) {
+    this.id = Objects.requireNonNull(id, "id");
+    this.domain = Objects.requireNonNull(domain, "domain");
+    this.label = label;
+    this.ts = ts;
+    this.features = features;
+    this.raw = raw;
+    this.featureCount = features != null ? features.length : raw.remaining() / Float.BYTES;
+  }
+
+  /**
+   * An example whose features stay in {@code littleEndianFloats} (its remaining bytes, a whole
+   * number of floats) until first read as an array. The buffer's content must not change
+   * afterwards; the example keeps its own view of it.
+   */
+  public static Example overBytes(
+      String id, ByteBuffer littleEndianFloats, int label, String domain, long ts) {
+    if (littleEndianFloats.remaining() % Float.BYTES != 0) {
+      throw new IllegalArgumentException(
+          littleEndianFloats.remaining() + " bytes is not a whole number of floats");
+    }
+    ByteBuffer view = littleEndianFloats.slice().order(ByteOrder.LITTLE_ENDIAN);
+    return new Example(id, null, view, label, domain, ts);
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public int label() {
+    return label;
+  }
+
+  public String domain() {
+    return domain;
+  }
+
+  public long ts() {
+    return ts;
+  }
+
+  /** How many features the example has, without reading them. */
+  public int featureCount() {
+    return featureCount;
+  }
+
+  /** The feature vector; callers must not change it. The first call may copy it from the bytes. */
+  public float[] features() {
+    float[] out = features;
+    if (out != null) {
+      return out;
+    }
+    synchronized (this) {
+      if (features == null) {
+        float[] read = new float[featureCount];
+        raw.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(read);
+        features = read;
+        raw = null; // the bytes may be a view into a large fetched buffer: let it go
+      }
+      return features;
+    }
+  }
+
+  /** Appends the features to {@code out}, from the bytes when they were never read as an array. */
+  public void copyFeaturesTo(FloatBuffer out) {
+    ByteBuffer bytes;
+    synchronized (this) {
+      bytes = raw;
+    }
+    if (bytes == null) {
+      out.put(features());
+    } else {
+      // one bulk copy when out is little-endian too, as a native buffer is on x86 and ARM
+      out.put(bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer());
+    }
+  }
+
+  /**
+   * The index of the first NaN or infinite feature, or -1 when every feature is finite; reads the
+   * bytes in place when the features were never read as an array.
+   */
+  public int firstNonFinite() {
+    ByteBuffer bytes;
+    synchronized (this) {
+      bytes = raw;
+    }
+    return bytes == null ? firstNonFinite(features()) : firstNonFinite(bytes);
+  }
+
+  /**
+   * A branch-free pass (all exponent bits set means not finite) that the JIT can unroll; the slow
+   * loop runs only to find the first bad value.
+   */
+  private static int firstNonFinite(float[] x) {
+    int bad = 0;
+    for (float v : x) {
+      bad |= nonFinite(Float.floatToRawIntBits(v));
+    }
+    if (bad == 0) {
+      return -1;
+    }
+    for (int i = 0; i < x.length; i++) {
+      if (!Float.isFinite(x[i])) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Scratch for {@link #firstNonFinite(ByteBuffer)}, per thread. */
+  private static final ThreadLocal<int[]> SCRATCH = ThreadLocal.withInitial(() -> new int[0]);
+
+  /**
+   * Copies the bits into a reused int array first (one bulk copy): the JIT vectorises the pass over
+   * an int array, not over a float array (the float-to-bits move) nor over a buffer.
+   */
+  private static int firstNonFinite(ByteBuffer littleEndian) {
+    int n = littleEndian.remaining() / Float.BYTES;
+    int[] bits = SCRATCH.get();
+    if (bits.length < n) {
+      bits = new int[n];
+      SCRATCH.set(bits);
+    }
+    littleEndian.duplicate().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(bits, 0, n);
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+      bad |= nonFinite(bits[i]);
+    }
+    if (bad == 0) {
+      return -1;
+    }
+    for (int i = 0; i < n; i++) {
+      if (nonFinite(bits[i]) != 0) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** 1 when a float with these bits is NaN or infinite (its exponent bits all set), else 0. */
+  private static int nonFinite(int bits) {
+    return ((bits & 0x7f800000) + 0x00800000) >>> 31;
   }
 
   @Override
@@ -27,12 +191,12 @@ public record Example(String id, float[] features, int label, String domain, lon
         && label == e.label
         && ts == e.ts
         && domain.equals(e.domain)
-        && Arrays.equals(features, e.features);
+        && Arrays.equals(features(), e.features());
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(id, label, domain, ts) * 31 + Arrays.hashCode(features);
+    return Objects.hash(id, label, domain, ts) * 31 + Arrays.hashCode(features());
   }
 
   @Override
@@ -44,7 +208,7 @@ public record Example(String id, float[] features, int label, String domain, lon
         + ", domain="
         + domain
         + ", features="
-        + features.length
+        + featureCount
         + "]";
   }
 }

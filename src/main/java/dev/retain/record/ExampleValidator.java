@@ -17,32 +17,19 @@ public final class ExampleValidator {
   }
 
   /**
-   * True when no value is NaN or infinite: a branch-free pass (all exponent bits set means not
-   * finite) that the JIT can unroll; the slow loop in {@link #validate} runs only to name the first
-   * bad one.
+   * Throws with the reason when {@code example} breaks a rule; returns normally otherwise. Reads
+   * the features in place: validating does not copy them ({@link Example#firstNonFinite()}).
    */
-  static boolean allFinite(float[] x) {
-    int bad = 0;
-    for (float v : x) {
-      bad |= ((Float.floatToRawIntBits(v) & 0x7f800000) + 0x00800000) >>> 31;
-    }
-    return bad == 0;
-  }
-
-  /** Throws with the reason when {@code example} breaks a rule; returns normally otherwise. */
   public void validate(Example example) throws InvalidExampleException {
-    float[] x = example.features();
-    if (x.length != features) {
+    int count = example.featureCount();
+    if (count != features) {
       throw new InvalidExampleException(
-          RejectReason.WRONG_FEATURE_COUNT, "expected " + features + " features, got " + x.length);
+          RejectReason.WRONG_FEATURE_COUNT, "expected " + features + " features, got " + count);
     }
-    if (!allFinite(x)) {
-      for (int i = 0; i < x.length; i++) {
-        if (!Float.isFinite(x[i])) {
-          throw new InvalidExampleException(
-              RejectReason.NON_FINITE_FEATURE, "feature " + i + " is " + x[i]);
-        }
-      }
+    int bad = example.firstNonFinite();
+    if (bad >= 0) {
+      throw new InvalidExampleException(
+          RejectReason.NON_FINITE_FEATURE, "feature " + bad + " is " + example.features()[bad]);
     }
     if (example.label() < 0 || example.label() >= classes) {
       throw new InvalidExampleException(

@@ -32,7 +32,7 @@ final class Batch {
     int n = examples.size();
     x = ensure(x, n * features * Float.BYTES);
     FloatBuffer f = x.asFloatBuffer();
-    examples.forEach(e -> f.put(e.features()));
+    examples.forEach(e -> e.copyFeaturesTo(f));
     return scope.create(x, new Shape(n, features), DataType.FLOAT32);
   }
 

@@ -7,7 +7,10 @@ import dev.retain.testing.TestData;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.HexFormat;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -39,6 +42,34 @@ class CodecTest {
     assertThat(view.position()).isZero();
     assertThat(codec.decode(readOnly, "other")).isEqualTo(example); // no backing array exposed
     assertThat(readOnly.position()).isEqualTo(7);
+  }
+
+  /**
+   * A binary example keeps its features as the fetched bytes until they are read as an array; it
+   * validates and copies them in place, and reading them once detaches it from those bytes.
+   */
+  @Test
+  void shouldReadFeaturesInPlaceUntilReadAsAnArrayWhenDecodedFromBinary() throws Exception {
+    Example source = new Example("ex-2", new float[] {1f, Float.NaN, -3.5f}, 1, "d", 9);
+    byte[] value = new BinaryExampleCodec().encode(source);
+    ByteBuffer fetch = ByteBuffer.wrap(value);
+    Example decoded = new BinaryExampleCodec().decode(fetch, "other");
+    int firstFeature = value.length - 3 * Float.BYTES;
+
+    assertThat(decoded.featureCount()).isEqualTo(3);
+    assertThat(decoded.firstNonFinite()).isEqualTo(1);
+    FloatBuffer copied = FloatBuffer.allocate(4).put(7f);
+    decoded.copyFeaturesTo(copied);
+    assertThat(copied.array()).containsExactly(7f, 1f, Float.NaN, -3.5f);
+    fetch.order(ByteOrder.LITTLE_ENDIAN).putFloat(firstFeature + Float.BYTES, 2f);
+    assertThat(decoded.firstNonFinite()).as("still a view of the bytes").isEqualTo(-1);
+
+    float[] read = decoded.features();
+    Arrays.fill(value, (byte) 0);
+    assertThat(decoded.features()).isSameAs(read).containsExactly(1f, 2f, -3.5f);
+    FloatBuffer again = FloatBuffer.allocate(3);
+    decoded.copyFeaturesTo(again);
+    assertThat(again.array()).containsExactly(read);
   }
 
   @Test
@@ -80,7 +111,7 @@ class CodecTest {
   void shouldRejectAsUnparsableWhenBinaryIsTruncated() {
     byte[] full = new BinaryExampleCodec().encode(example);
     for (int cut : new int[] {0, 1, 5, 20, full.length - 1}) {
-      byte[] truncated = java.util.Arrays.copyOf(full, cut);
+      byte[] truncated = Arrays.copyOf(full, cut);
       assertThatThrownBy(() -> new BinaryExampleCodec().decode(truncated, "d"))
           .isInstanceOfSatisfying(
               InvalidExampleException.class,

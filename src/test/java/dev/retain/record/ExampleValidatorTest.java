@@ -32,6 +32,21 @@ class ExampleValidatorTest {
     }
   }
 
+  /** Binary examples are validated on their bytes, without reading them as an array. */
+  @Test
+  void shouldNameTheFirstBadFeatureWhenValidatingBinaryBytes() throws Exception {
+    BinaryExampleCodec codec = new BinaryExampleCodec();
+    Example bad = codec.decode(codec.encode(example(new float[] {1, 2, Float.NaN}, 0)), "d");
+    assertThatThrownBy(() -> validator.validate(bad))
+        .hasFieldOrPropertyWithValue("reason", RejectReason.NON_FINITE_FEATURE)
+        .hasMessageContaining("feature 2 is NaN");
+    Example tooShort = codec.decode(codec.encode(example(new float[] {1, 2}, 0)), "d");
+    assertThatThrownBy(() -> validator.validate(tooShort))
+        .hasFieldOrPropertyWithValue("reason", RejectReason.WRONG_FEATURE_COUNT);
+    Example good = codec.decode(codec.encode(example(new float[] {1, -0f, 3e38f}, 3)), "d");
+    assertThatCode(() -> validator.validate(good)).doesNotThrowAnyException();
+  }
+
   @Test
   void shouldRejectWhenLabelIsOutsideTheClasses() {
     for (int label : new int[] {-1, 4}) {
