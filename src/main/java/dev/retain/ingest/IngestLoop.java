@@ -233,27 +233,40 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     if (pending == null) {
       pending = new PendingCommit(store);
     }
+    int firstOfPoll = pending.trainable.size();
+    long polledBytes = 0;
+    long keptBytes = 0;
     for (TopicPartition tp : records.partitions()) {
       List<ConsumerRecord<byte[], ByteBuffer>> part = records.records(tp);
       for (ConsumerRecord<byte[], ByteBuffer> record : part) {
-        absorb(record);
+        long size = Math.max(0, record.serializedValueSize());
+        polledBytes += size;
+        keptBytes += absorb(record) ? size : 0;
       }
       pending.position(tp, part.get(part.size() - 1).offset() + 1);
     }
     pending.records += records.count();
+    if (keptBytes * 2 < polledBytes) {
+      // a binary example's features are a view of the fetch buffer: a few examples among many
+      // skipped or rejected records (a topic shared by several models, say) must not keep whole
+      // buffers alive while they wait for the learner, so they copy their features out
+      pending.trainable.subList(firstOfPoll, pending.trainable.size()).forEach(Example::features);
+    }
   }
 
-  private void absorb(ConsumerRecord<byte[], ByteBuffer> record) {
+  /** Routes one record; true when it became a trainable example that the learner will get. */
+  private boolean absorb(ConsumerRecord<byte[], ByteBuffer> record) {
     Example example = accept(record, pending.rejects);
     if (example == null) {
-      return;
+      return false;
     }
     if (state.holdout().offer(example, pending.batch)) {
-      pending.heldOut++;
-    } else {
-      state.replay().offer(example, pending.batch);
-      pending.trainable.add(example);
+      pending.heldOut++; // stored, so its features are an array already (see Example)
+      return false;
     }
+    state.replay().offer(example, pending.batch);
+    pending.trainable.add(example);
+    return true;
   }
 
   private void commitIfDue() {

@@ -103,6 +103,13 @@ public final class Example {
     }
   }
 
+  /** True while the features are still the bytes the example was decoded from (see the class). */
+  public boolean viewsBytes() {
+    synchronized (this) {
+      return raw != null;
+    }
+  }
+
   /** Appends the features to {@code out}, from the bytes when they were never read as an array. */
   public void copyFeaturesTo(FloatBuffer out) {
     ByteBuffer bytes;

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
+import dev.retain.record.BinaryExampleCodec;
 import dev.retain.record.Example;
 import dev.retain.record.JsonExampleCodec;
 import dev.retain.testing.KafkaFixture;
@@ -157,6 +158,62 @@ class IngestIT {
     }
     assertThat(service.awaitTermination()).as("the loop stopped without an error").isTrue();
     assertThat(received).extracting(Example::id).doesNotHaveDuplicates().hasSize(270);
+  }
+
+  /**
+   * Binary examples keep their features in the fetched bytes, unless what a poll keeps is a small
+   * part of what it fetched (records of other models here): then they copy them out, so that a few
+   * examples do not keep whole fetch buffers alive.
+   */
+  @Test
+  void shouldCopyFeaturesOutOfTheFetchedBytesOnlyWhenAPollKeepsLittleOfThem() throws Exception {
+    RetainConfig config =
+        config(
+            Map.of(
+                RetainConfig.RECORD_CODEC, "binary",
+                RetainConfig.RECORD_FEATURES, 64,
+                RetainConfig.REPLAY_CAPACITY, 3, // what the reservoir stores gets an array anyway
+                RetainConfig.INGEST_MAX_POLL_RECORDS, 20));
+    BinaryExampleCodec binary = new BinaryExampleCodec();
+    byte[] ours = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
+    byte[] theirs = utf8("another-model");
+    ExampleInbox inbox = new ExampleInbox(1000);
+    IngestService service = new IngestService(config, inbox, new SimpleMeterRegistry()).start();
+    try (service;
+        KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+      for (int i = 0; i < 40; i++) { // a topic of this model only: every poll keeps most of it
+        byte[] value = binary.encode(TestData.example("dense-" + i, i % 3, "d", 64));
+        producer.send(new ProducerRecord<>(config.examplesTopic(), ours, value));
+      }
+      producer.flush();
+      List<Example> dense = drain(inbox, 36); // every 10th is held out
+      // all but the few the 3-slot reservoir took (about two per class in expectation)
+      assertThat(dense).filteredOn(Example::viewsBytes).hasSizeGreaterThan(dense.size() / 2);
+
+      for (int i = 0; i < 200; i++) { // one record in five is this model's
+        byte[] key = i % 5 == 4 ? ours : theirs;
+        byte[] value = binary.encode(TestData.example("sparse-" + i, i % 3, "d", 64));
+        producer.send(new ProducerRecord<>(config.examplesTopic(), key, value));
+      }
+      producer.flush();
+      List<Example> sparse = drain(inbox, 36); // 40 of this model's, every 10th held out
+      assertThat(sparse).extracting(Example::id).allMatch(id -> id.startsWith("sparse-"));
+      assertThat(sparse).allSatisfy(e -> assertThat(e.viewsBytes()).isFalse());
+      assertThat(sparse.get(0).features()).hasSize(64);
+    }
+    assertThat(service.awaitTermination()).as("the loop stopped without an error").isTrue();
+  }
+
+  private static List<Example> drain(ExampleInbox inbox, int count) {
+    List<Example> out = new ArrayList<>();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              out.addAll(inbox.drain(count - out.size(), 10));
+              return out.size() >= count;
+            });
+    return out;
   }
 
   private static List<ConsumerRecord<byte[], byte[]>> readAll(
