@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -87,7 +88,8 @@ public final class IngestBench implements Callable<Integer> {
             "retain ingest rec/s",
             "ratio",
             "MB/s (ingest)",
-            "process CPU % (bare / ingest)");
+            "process CPU % (bare / ingest)",
+            "fetch ms (bare / ingest)");
     report
         .figure("records", records)
         .figure("warmup_records", warmup)
@@ -124,13 +126,16 @@ public final class IngestBench implements Callable<Integer> {
         ingest.perSecond(),
         String.format("%.2f", ratio),
         mbps,
-        String.format("%.0f / %.0f", bare.cpuPercent(), ingest.cpuPercent()));
+        String.format("%.0f / %.0f", bare.cpuPercent(), ingest.cpuPercent()),
+        String.format("%.1f / %.1f", bare.fetchMs(), ingest.fetchMs()));
     report
         .figure(codec + "_bare_records_per_s", Math.round(bare.perSecond()))
         .figure(codec + "_ingest_records_per_s", Math.round(ingest.perSecond()))
         .figure(codec + "_ratio", Math.round(ratio * 1000) / 1000.0)
         .figure(codec + "_bare_cpu_percent", Math.round(bare.cpuPercent()))
-        .figure(codec + "_ingest_cpu_percent", Math.round(ingest.cpuPercent()));
+        .figure(codec + "_ingest_cpu_percent", Math.round(ingest.cpuPercent()))
+        .figure(codec + "_bare_fetch_ms", Math.round(bare.fetchMs() * 10) / 10.0)
+        .figure(codec + "_ingest_fetch_ms", Math.round(ingest.fetchMs() * 10) / 10.0);
   }
 
   private RetainConfig config(String servers, String codec, String topicPrefix) throws IOException {
@@ -180,7 +185,7 @@ public final class IngestBench implements Callable<Integer> {
           seen++;
         }
       }
-      return clock.rate(checksum > 0 ? seen : 0);
+      return clock.rate(checksum > 0 ? seen : 0, consumer);
     }
   }
 
@@ -189,12 +194,13 @@ public final class IngestBench implements Callable<Integer> {
     Path dir = Path.of(config.getString(RetainConfig.STORE_DIR));
     try (RetainStore store = RetainStore.open(dir, sync)) {
       ModelState state = ModelState.load(store, config);
+      KafkaConsumer<byte[], ByteBuffer> consumer = KafkaClients.ingestConsumer(config);
       IngestLoop loop =
           new IngestLoop(
               config,
               store,
               state,
-              KafkaClients.ingestConsumer(config),
+              consumer,
               KafkaClients.producer(config),
               ExampleSink.DISCARD,
               new SimpleMeterRegistry());
@@ -207,7 +213,7 @@ public final class IngestBench implements Callable<Integer> {
       while (loop.committedRecords() < count) {
         loop.pollOnce();
       }
-      Rate rate = clock.rate(loop.committedRecords() - first);
+      Rate rate = clock.rate(loop.committedRecords() - first, consumer);
       loop.shutdownClients();
       return rate;
     } finally {
@@ -215,8 +221,12 @@ public final class IngestBench implements Callable<Integer> {
     }
   }
 
-  /** Records per second, and the CPU the whole process used meanwhile (200% = both cores). */
-  record Rate(double perSecond, double cpuPercent) {}
+  /**
+   * Records per second, the CPU the whole process used meanwhile (200% = both cores), and the
+   * consumer's average fetch latency (its {@code fetch-latency-avg}: from sending a fetch to having
+   * read its whole response), which tells waiting for data from working on it.
+   */
+  record Rate(double perSecond, double cpuPercent, double fetchMs) {}
 
   /** Wall time and the process's CPU time since it was made. */
   private static final class Clock {
@@ -225,9 +235,20 @@ public final class IngestBench implements Callable<Integer> {
     private final long wall = System.nanoTime();
     private final long cpu = OS.getProcessCpuTime();
 
-    Rate rate(long records) {
+    Rate rate(long records, Consumer<?, ?> consumer) {
       double seconds = (System.nanoTime() - wall) / 1e9;
-      return new Rate(records / seconds, 100.0 * (OS.getProcessCpuTime() - cpu) / 1e9 / seconds);
+      double cpuPercent = 100.0 * (OS.getProcessCpuTime() - cpu) / 1e9 / seconds;
+      return new Rate(records / seconds, cpuPercent, fetchLatencyMs(consumer));
+    }
+
+    private static double fetchLatencyMs(Consumer<?, ?> consumer) {
+      return consumer.metrics().entrySet().stream()
+          .filter(e -> e.getKey().name().equals("fetch-latency-avg"))
+          .filter(e -> e.getKey().group().equals("consumer-fetch-manager-metrics"))
+          .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue())
+          .filter(Double::isFinite)
+          .findFirst()
+          .orElse(Double.NaN);
     }
   }
 
