@@ -212,9 +212,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   }
 
   /** Waits for a task of the absorb thread and rethrows what it threw. */
-  private static <T> T await(Future<T> task) {
+  private static void await(Future<?> task) {
     try {
-      return task.get();
+      task.get();
     } catch (ExecutionException e) {
       if (e.getCause() instanceof RuntimeException runtime) {
         throw runtime;
