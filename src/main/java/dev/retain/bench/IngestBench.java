@@ -11,6 +11,7 @@ import dev.retain.record.ExampleCodec;
 import dev.retain.store.ModelState;
 import dev.retain.store.RetainStore;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.File;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
@@ -18,6 +19,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -38,7 +41,10 @@ import picocli.CommandLine.Option;
  * atomic store commit with positions) reading the same topic. Both rates are timed from the first
  * record received, so the consumer group join is left out of both. Before that, both read a warm-up
  * topic untimed, so that the figures are those of a running service rather than of the JIT compiler
- * (which otherwise takes a large share of the two cores during a few-second run).
+ * (which otherwise takes a large share of the two cores during a few-second run). The JIT is still
+ * busy with the broker's and the clients' code for several rounds after that, so the measurement is
+ * repeated on fresh topics and the median round reported, each round with the compiler threads'
+ * share of the CPU.
  */
 @Command(name = "ingest", description = "Ingest throughput against a bare KafkaConsumer.")
 public final class IngestBench implements Callable<Integer> {
@@ -50,6 +56,12 @@ public final class IngestBench implements Callable<Integer> {
       defaultValue = "100000",
       description = "Examples per codec read untimed first, by both consumers (0: none).")
   int warmup;
+
+  @Option(
+      names = "--rounds",
+      defaultValue = "3",
+      description = "Rounds per codec, each on a fresh topic; the medians are reported.")
+  int rounds;
 
   @Option(names = "--features", defaultValue = "784", description = "Features per example.")
   int features;
@@ -81,17 +93,20 @@ public final class IngestBench implements Callable<Integer> {
     Report report =
         new Report(
             String.format(
-                "ingest: %,d examples x %d features per codec after %,d untimed, store sync=%s",
+                "ingest: %,d examples x %d features per codec and round after %,d untimed, store"
+                    + " sync=%s",
                 records, features, warmup, sync),
-            "codec",
+            "codec / round",
             "bare consumer rec/s",
             "retain ingest rec/s",
             "ratio",
             "MB/s (ingest)",
             "process CPU % (bare / ingest)",
-            "fetch ms (bare / ingest)");
+            "fetch ms (bare / ingest)",
+            "JIT CPU % (bare / ingest)");
     report
         .figure("records", records)
+        .figure("rounds", rounds)
         .figure("warmup_records", warmup)
         .figure("features", features)
         .figure("sync", sync);
@@ -113,29 +128,64 @@ public final class IngestBench implements Callable<Integer> {
       bareConsumer(config, warmup);
       retainIngest(config, warmup);
     }
-    String topic = "bench-" + codec + "-" + System.nanoTime();
-    RetainConfig config = config(servers, codec, topic);
-    long bytes = produce(config, codec, records);
-    Rate bare = bareConsumer(config, records);
-    Rate ingest = retainIngest(config, records);
-    double ratio = ingest.perSecond() / bare.perSecond();
-    double mbps = ingest.perSecond() * bytes / records / 1e6;
-    report.row(
-        codec,
-        bare.perSecond(),
-        ingest.perSecond(),
-        String.format("%.2f", ratio),
-        mbps,
-        String.format("%.0f / %.0f", bare.cpuPercent(), ingest.cpuPercent()),
-        String.format("%.1f / %.1f", bare.fetchMs(), ingest.fetchMs()));
+    List<Round> done = new ArrayList<>();
+    for (int i = 1; i <= rounds; i++) {
+      String topic = "bench-" + codec + "-" + System.nanoTime();
+      RetainConfig config = config(servers, codec, topic);
+      long bytes = produce(config, codec, records);
+      Round round = new Round(bareConsumer(config, records), retainIngest(config, records), bytes);
+      done.add(round);
+      row(report, codec + " #" + i, round);
+    }
+    Round median = Round.median(done);
+    row(report, codec + " median", median);
     report
-        .figure(codec + "_bare_records_per_s", Math.round(bare.perSecond()))
-        .figure(codec + "_ingest_records_per_s", Math.round(ingest.perSecond()))
-        .figure(codec + "_ratio", Math.round(ratio * 1000) / 1000.0)
-        .figure(codec + "_bare_cpu_percent", Math.round(bare.cpuPercent()))
-        .figure(codec + "_ingest_cpu_percent", Math.round(ingest.cpuPercent()))
-        .figure(codec + "_bare_fetch_ms", Math.round(bare.fetchMs() * 10) / 10.0)
-        .figure(codec + "_ingest_fetch_ms", Math.round(ingest.fetchMs() * 10) / 10.0);
+        .figure(codec + "_bare_records_per_s", Math.round(median.bare.perSecond()))
+        .figure(codec + "_ingest_records_per_s", Math.round(median.ingest.perSecond()))
+        .figure(codec + "_ratio", Math.round(median.ratio() * 1000) / 1000.0)
+        .figure(
+            codec + "_ratios",
+            done.stream().map(r -> Math.round(r.ratio() * 1000) / 1000.0).toList())
+        .figure(codec + "_bare_cpu_percent", Math.round(median.bare.cpuPercent()))
+        .figure(codec + "_ingest_cpu_percent", Math.round(median.ingest.cpuPercent()))
+        .figure(codec + "_bare_fetch_ms", Math.round(median.bare.fetchMs() * 10) / 10.0)
+        .figure(codec + "_ingest_fetch_ms", Math.round(median.ingest.fetchMs() * 10) / 10.0)
+        .figure(codec + "_bare_jit_cpu_percent", Math.round(median.bare.jitPercent()))
+        .figure(codec + "_ingest_jit_cpu_percent", Math.round(median.ingest.jitPercent()));
+  }
+
+  private void row(Report report, String label, Round round) {
+    report.row(
+        label,
+        round.bare.perSecond(),
+        round.ingest.perSecond(),
+        String.format("%.2f", round.ratio()),
+        round.ingest.perSecond() * round.bytes / records / 1e6,
+        String.format("%.0f / %.0f", round.bare.cpuPercent(), round.ingest.cpuPercent()),
+        String.format("%.1f / %.1f", round.bare.fetchMs(), round.ingest.fetchMs()),
+        String.format("%.0f / %.0f", round.bare.jitPercent(), round.ingest.jitPercent()));
+  }
+
+  /** One round, or the medians of several: both consumers' figures and their ratio. */
+  private record Round(Rate bare, Rate ingest, double ratio, long bytes) {
+    Round(Rate bare, Rate ingest, long bytes) {
+      this(bare, ingest, ingest.perSecond() / bare.perSecond(), bytes);
+    }
+
+    /** Each figure's median over the rounds, the ratio's included (upper median when even). */
+    static Round median(List<Round> rounds) {
+      return new Round(
+          Rate.median(rounds.stream().map(Round::bare).toList()),
+          Rate.median(rounds.stream().map(Round::ingest).toList()),
+          IngestBench.median(rounds.stream().mapToDouble(Round::ratio).toArray()),
+          rounds.get(0).bytes);
+    }
+  }
+
+  static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    return sorted[sorted.length / 2];
   }
 
   private RetainConfig config(String servers, String codec, String topicPrefix) throws IOException {
@@ -226,19 +276,56 @@ public final class IngestBench implements Callable<Integer> {
    * consumer's average fetch latency (its {@code fetch-latency-avg}: from sending a fetch to having
    * read its whole response), which tells waiting for data from working on it.
    */
-  record Rate(double perSecond, double cpuPercent, double fetchMs) {}
+  record Rate(double perSecond, double cpuPercent, double fetchMs, double jitPercent) {
+    static Rate median(List<Rate> rates) {
+      return new Rate(
+          IngestBench.median(rates.stream().mapToDouble(Rate::perSecond).toArray()),
+          IngestBench.median(rates.stream().mapToDouble(Rate::cpuPercent).toArray()),
+          IngestBench.median(rates.stream().mapToDouble(Rate::fetchMs).toArray()),
+          IngestBench.median(rates.stream().mapToDouble(Rate::jitPercent).toArray()));
+    }
+  }
 
-  /** Wall time and the process's CPU time since it was made. */
+  /** Wall time, the process's CPU time and its JIT compiler threads' since it was made. */
   private static final class Clock {
     private static final OperatingSystemMXBean OS =
         (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     private final long wall = System.nanoTime();
     private final long cpu = OS.getProcessCpuTime();
+    private final double jit = jitCpuSeconds();
 
     Rate rate(long records, Consumer<?, ?> consumer) {
       double seconds = (System.nanoTime() - wall) / 1e9;
       double cpuPercent = 100.0 * (OS.getProcessCpuTime() - cpu) / 1e9 / seconds;
-      return new Rate(records / seconds, cpuPercent, fetchLatencyMs(consumer));
+      double jitPercent = 100.0 * (jitCpuSeconds() - jit) / seconds;
+      return new Rate(records / seconds, cpuPercent, fetchLatencyMs(consumer), jitPercent);
+    }
+
+    /**
+     * CPU seconds used so far by the JVM's compiler threads, from Linux's per-thread accounting
+     * (they are hidden from the JVM's own thread beans); NaN elsewhere. Clock ticks are taken as
+     * the usual 100 per second.
+     */
+    private static double jitCpuSeconds() {
+      File[] tasks = new File("/proc/self/task").listFiles();
+      if (tasks == null) {
+        return Double.NaN;
+      }
+      long ticks = 0;
+      for (File task : tasks) {
+        try {
+          if (Files.readString(task.toPath().resolve("comm")).contains("CompilerThre")) {
+            String stat = Files.readString(task.toPath().resolve("stat"));
+            // the fields after the command name, which is in parentheses; utime and stime are the
+            // 14th and 15th of all fields
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+          }
+        } catch (IOException | RuntimeException e) {
+          // a compiler thread that ended meanwhile
+        }
+      }
+      return ticks / 100.0;
     }
 
     private static double fetchLatencyMs(Consumer<?, ?> consumer) {
