@@ -33,7 +33,10 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code retain bench ingest}: produces M 784-feature examples per codec, then measures a bare
@@ -48,6 +51,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "ingest", description = "Ingest throughput against a bare KafkaConsumer.")
 public final class IngestBench implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
   @Option(names = "--records", defaultValue = "100000", description = "Examples per codec.")
   int records;
 
@@ -90,6 +95,10 @@ public final class IngestBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (rounds < 1) {
+      throw new ParameterException(
+          spec.commandLine(), "--rounds must be at least 1, was " + rounds);
+    }
     Report report =
         new Report(
             String.format(
@@ -304,7 +313,8 @@ public final class IngestBench implements Callable<Integer> {
     /**
      * CPU seconds used so far by the JVM's compiler threads, from Linux's per-thread accounting
      * (they are hidden from the JVM's own thread beans); NaN elsewhere. Clock ticks are taken as
-     * the usual 100 per second.
+     * the usual 100 per second. A compiler thread that the JVM retires during a phase takes its
+     * time with it, so the share can come out low.
      */
     private static double jitCpuSeconds() {
       File[] tasks = new File("/proc/self/task").listFiles();
