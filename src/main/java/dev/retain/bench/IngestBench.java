@@ -112,7 +112,8 @@ public final class IngestBench implements Callable<Integer> {
             "MB/s (ingest)",
             "process CPU % (bare / ingest)",
             "fetch ms (bare / ingest)",
-            "JIT CPU % (bare / ingest)");
+            "JIT CPU % (bare / ingest)",
+            "machine CPU % (bare / ingest)");
     report
         .figure("records", records)
         .figure("rounds", rounds)
@@ -160,7 +161,9 @@ public final class IngestBench implements Callable<Integer> {
         .figure(codec + "_bare_fetch_ms", Math.round(median.bare.fetchMs() * 10) / 10.0)
         .figure(codec + "_ingest_fetch_ms", Math.round(median.ingest.fetchMs() * 10) / 10.0)
         .figure(codec + "_bare_jit_cpu_percent", Math.round(median.bare.jitPercent()))
-        .figure(codec + "_ingest_jit_cpu_percent", Math.round(median.ingest.jitPercent()));
+        .figure(codec + "_ingest_jit_cpu_percent", Math.round(median.ingest.jitPercent()))
+        .figure(codec + "_bare_machine_cpu_percent", Math.round(median.bare.machinePercent()))
+        .figure(codec + "_ingest_machine_cpu_percent", Math.round(median.ingest.machinePercent()));
   }
 
   private void row(Report report, String label, Round round) {
@@ -172,7 +175,8 @@ public final class IngestBench implements Callable<Integer> {
         round.ingest.perSecond() * round.bytes / records / 1e6,
         String.format("%.0f / %.0f", round.bare.cpuPercent(), round.ingest.cpuPercent()),
         String.format("%.1f / %.1f", round.bare.fetchMs(), round.ingest.fetchMs()),
-        String.format("%.0f / %.0f", round.bare.jitPercent(), round.ingest.jitPercent()));
+        String.format("%.0f / %.0f", round.bare.jitPercent(), round.ingest.jitPercent()),
+        String.format("%.0f / %.0f", round.bare.machinePercent(), round.ingest.machinePercent()));
   }
 
   /** One round, or the medians of several: both consumers' figures and their ratio. */
@@ -285,13 +289,19 @@ public final class IngestBench implements Callable<Integer> {
    * consumer's average fetch latency (its {@code fetch-latency-avg}: from sending a fetch to having
    * read its whole response), which tells waiting for data from working on it.
    */
-  record Rate(double perSecond, double cpuPercent, double fetchMs, double jitPercent) {
+  record Rate(
+      double perSecond,
+      double cpuPercent,
+      double fetchMs,
+      double jitPercent,
+      double machinePercent) {
     static Rate median(List<Rate> rates) {
       return new Rate(
           IngestBench.median(rates.stream().mapToDouble(Rate::perSecond).toArray()),
           IngestBench.median(rates.stream().mapToDouble(Rate::cpuPercent).toArray()),
           IngestBench.median(rates.stream().mapToDouble(Rate::fetchMs).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::jitPercent).toArray()));
+          IngestBench.median(rates.stream().mapToDouble(Rate::jitPercent).toArray()),
+          IngestBench.median(rates.stream().mapToDouble(Rate::machinePercent).toArray()));
     }
   }
 
@@ -302,12 +312,34 @@ public final class IngestBench implements Callable<Integer> {
     private final long wall = System.nanoTime();
     private final long cpu = OS.getProcessCpuTime();
     private final double jit = jitCpuSeconds();
+    private final double machine = machineBusySeconds();
 
     Rate rate(long records, Consumer<?, ?> consumer) {
       double seconds = (System.nanoTime() - wall) / 1e9;
       double cpuPercent = 100.0 * (OS.getProcessCpuTime() - cpu) / 1e9 / seconds;
       double jitPercent = 100.0 * (jitCpuSeconds() - jit) / seconds;
-      return new Rate(records / seconds, cpuPercent, fetchLatencyMs(consumer), jitPercent);
+      double machinePercent = 100.0 * (machineBusySeconds() - machine) / seconds;
+      return new Rate(
+          records / seconds, cpuPercent, fetchLatencyMs(consumer), jitPercent, machinePercent);
+    }
+
+    /**
+     * CPU seconds the whole machine has been busy, all processes and the kernel together (every
+     * state of /proc/stat's first line but idle, iowait and steal), at the usual 100 ticks per
+     * second; NaN elsewhere. With an embedded broker the broker's work is in the process figure
+     * too, but the kernel's work of moving fetches over loopback is only partly.
+     */
+    private static double machineBusySeconds() {
+      try {
+        String[] fields = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+        long busy = 0;
+        for (int i = 1; i < fields.length && i <= 7; i++) {
+          busy += i == 4 || i == 5 ? 0 : Long.parseLong(fields[i]); // idle and iowait
+        }
+        return busy / 100.0;
+      } catch (IOException | RuntimeException e) {
+        return Double.NaN;
+      }
     }
 
     /**
