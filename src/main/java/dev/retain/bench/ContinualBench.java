@@ -1,5 +1,6 @@
 package dev.retain.bench;
 
+import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import dev.retain.config.RetainConfig;
@@ -161,6 +162,14 @@ public final class ContinualBench implements Callable<Integer> {
               + " retain.train.prefetch does (off by default, as there).")
   boolean prefetch;
 
+  @Option(
+      names = "--device",
+      defaultValue = "auto",
+      description =
+          "Where pretraining and training run: auto (a GPU when the engine finds one), cpu or gpu;"
+              + " as retain.train.device.")
+  String device;
+
   @Option(names = "--json", description = "Print one JSON object of the figures last.")
   boolean json;
 
@@ -223,6 +232,9 @@ public final class ContinualBench implements Callable<Integer> {
             ? threads
             : new RetainConfig(Map.of()).getInt(RetainConfig.TRAIN_THREADS)); // before the engine
     Data data = load();
+    if (data != null) {
+      data.device = Devices.select(device);
+    }
     if (data == null) {
       System.err.println(FashionMnist.INSTALL_HINT + "; or pass --generated");
       return 2;
@@ -235,7 +247,7 @@ public final class ContinualBench implements Callable<Integer> {
         new Report(
             String.format(
                 Locale.ROOT,
-                "continual: %s %s, %s%s, %d domains x %,d images, single pass, batch %d(+%d replayed), buffer %,d, %d seeds, engine threads %s",
+                "continual: %s %s, %s%s, %d domains x %,d images, single pass, batch %d(+%d replayed), buffer %,d, %d seeds, engine threads %s, device %s",
                 data.name,
                 shift,
                 data.architecture,
@@ -246,7 +258,8 @@ public final class ContinualBench implements Callable<Integer> {
                 BATCH,
                 buffer,
                 seeds,
-                System.getProperty("ai.djl.pytorch.num_threads", "default")),
+                System.getProperty("ai.djl.pytorch.num_threads", "default"),
+                data.device),
             "policy",
             "avg accuracy %",
             "spread (sd)",
@@ -309,7 +322,7 @@ public final class ContinualBench implements Callable<Integer> {
   private Run run(Data data, Policy policy, int seed) throws Exception {
     Engine.getInstance().setRandomSeed(1000 + seed);
     Path dir = Files.createTempDirectory("retain-continual");
-    try (NDManager manager = NDManager.newBaseManager();
+    try (NDManager manager = NDManager.newBaseManager(data.device);
         LoraNet model = LoraNet.create(manager, data.architecture, rank, alpha, rsLora, loraConv);
         RetainStore store = RetainStore.open(dir, false);
         Learner learner = new Learner(model, data.features, lr, policy.ewc() ? lambda : 0f, 0.9f)) {
@@ -447,6 +460,7 @@ public final class ContinualBench implements Callable<Integer> {
     final List<List<Example>> train = new ArrayList<>();
     final List<List<Example>> test = new ArrayList<>();
     Architecture architecture;
+    Device device = Device.cpu();
     private final Map<Integer, Map<String, SafeTensors.Tensor>> bases = new LinkedHashMap<>();
 
     /** A model of the bench's architecture: rank 8, alpha 16. */
@@ -464,7 +478,7 @@ public final class ContinualBench implements Callable<Integer> {
           seed,
           s -> {
             Engine.getInstance().setRandomSeed(seed);
-            try (NDManager manager = NDManager.newBaseManager();
+            try (NDManager manager = NDManager.newBaseManager(device);
                 LoraNet model = newModel(manager, false)) {
               Pretrainer.train(model, train.get(0), epochs, BATCH, lr, seed);
               return model.baseTensors();

@@ -3,6 +3,7 @@ package dev.retain.cli;
 import dev.retain.cluster.EmbeddedKafka;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
+import dev.retain.config.ConfigLoader;
 import dev.retain.config.RetainConfig;
 import dev.retain.data.DomainStream;
 import dev.retain.data.FashionMnist;
@@ -88,6 +89,10 @@ final class DemoCommand implements Callable<Integer> {
     props.put(RetainConfig.METRICS_PORT, 0);
     props.put(RetainConfig.SERVE_PORT, 0);
     props.put(RetainConfig.ADMIN_TOKEN, "demo");
+    // RETAIN_* environment variables apply as to `retain run` (RETAIN_TRAIN_DEVICE=gpu, say), but
+    // the demo's broker is its own
+    props.putAll(ConfigLoader.fromEnvironment(System.getenv()));
+    props.put(RetainConfig.BOOTSTRAP_SERVERS, bootstrap);
     return new RetainConfig(props);
   }
 

@@ -29,7 +29,8 @@ public final class ConfigLoader {
     return new RetainConfig(merged);
   }
 
-  static Map<String, String> fromEnvironment(Map<String, String> env) {
+  /** The settings that {@code RETAIN_*} variables of {@code env} give. */
+  public static Map<String, String> fromEnvironment(Map<String, String> env) {
     Map<String, String> out = new HashMap<>();
     env.forEach(
         (name, value) -> {

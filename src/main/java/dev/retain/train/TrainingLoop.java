@@ -155,6 +155,12 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     // the engine may have started on another thread, and keeps the thread count per thread
     Devices.useThreads(config.getInt(RetainConfig.TRAIN_THREADS));
     manager = Devices.manager(config.getString(RetainConfig.TRAIN_DEVICE));
+    LOG.info(
+        "training on {} ({}={}), {} intra-op engine threads",
+        manager.getDevice(),
+        RetainConfig.TRAIN_DEVICE,
+        config.getString(RetainConfig.TRAIN_DEVICE),
+        Devices.threadsOfThisThread());
     model = BaseModels.create(manager, config);
     if (!loadBase()) {
       pretrainBase();
