@@ -232,13 +232,11 @@ public final class ContinualBench implements Callable<Integer> {
             ? threads
             : new RetainConfig(Map.of()).getInt(RetainConfig.TRAIN_THREADS)); // before the engine
     Data data = load();
-    if (data != null) {
-      data.device = Devices.select(device);
-    }
     if (data == null) {
       System.err.println(FashionMnist.INSTALL_HINT + "; or pass --generated");
       return 2;
     }
+    data.device = Devices.select(device);
     data.architecture =
         new RetainConfig(
                 Map.of(RetainConfig.MODEL_ARCH, arch, RetainConfig.RECORD_FEATURES, data.features))

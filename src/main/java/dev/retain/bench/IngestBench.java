@@ -324,17 +324,16 @@ public final class IngestBench implements Callable<Integer> {
     }
 
     /**
-     * CPU seconds the whole machine has been busy, all processes and the kernel together (every
-     * state of /proc/stat's first line but idle, iowait and steal), at the usual 100 ticks per
-     * second; NaN elsewhere. With an embedded broker the broker's work is in the process figure
-     * too, but the kernel's work of moving fetches over loopback is only partly.
+     * CPU seconds the whole machine has been busy so far, every process and the kernel together
+     * (user, nice, system, irq and softirq of /proc/stat's first line), at the usual 100 ticks per
+     * second; NaN elsewhere.
      */
     private static double machineBusySeconds() {
       try {
         String[] fields = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
         long busy = 0;
-        for (int i = 1; i < fields.length && i <= 7; i++) {
-          busy += i == 4 || i == 5 ? 0 : Long.parseLong(fields[i]); // idle and iowait
+        for (int field : new int[] {1, 2, 3, 6, 7}) {
+          busy += Long.parseLong(fields[field]);
         }
         return busy / 100.0;
       } catch (IOException | RuntimeException e) {

@@ -81,7 +81,6 @@ final class DemoCommand implements Callable<Integer> {
 
   private RetainConfig config(String bootstrap) throws Exception {
     Map<String, Object> props = new HashMap<>();
-    props.put(RetainConfig.BOOTSTRAP_SERVERS, bootstrap);
     props.put(RetainConfig.STORE_DIR, Files.createTempDirectory("retain-demo").toString());
     props.put(RetainConfig.STORE_SYNC, false);
     props.put(RetainConfig.RECORD_CODEC, "binary");
