@@ -15,6 +15,7 @@ import dev.retain.serve.ServeNode;
 import dev.retain.train.TrainingLoop;
 import io.micrometer.core.instrument.search.Search;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -61,7 +62,7 @@ final class DemoCommand implements Callable<Integer> {
                 ? " (" + FashionMnist.INSTALL_HINT + ")"
                 : ""));
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-      RetainConfig config = config(kafka.bootstrapServers());
+      RetainConfig config = config(kafka.bootstrapServers(), System.getenv());
       try (Admin admin = KafkaClients.admin(config)) {
         Topics.ensure(admin, config, 1, (short) 1);
       }
@@ -79,7 +80,11 @@ final class DemoCommand implements Callable<Integer> {
     return 0;
   }
 
-  private RetainConfig config(String bootstrap) throws Exception {
+  /**
+   * The demo's settings, then the {@code RETAIN_*} variables of {@code env} (as {@code retain run}
+   * reads them), except the broker, which is the demo's own.
+   */
+  RetainConfig config(String bootstrap, Map<String, String> env) throws IOException {
     Map<String, Object> props = new HashMap<>();
     props.put(RetainConfig.STORE_DIR, Files.createTempDirectory("retain-demo").toString());
     props.put(RetainConfig.STORE_SYNC, false);
@@ -88,9 +93,7 @@ final class DemoCommand implements Callable<Integer> {
     props.put(RetainConfig.METRICS_PORT, 0);
     props.put(RetainConfig.SERVE_PORT, 0);
     props.put(RetainConfig.ADMIN_TOKEN, "demo");
-    // RETAIN_* environment variables apply as to `retain run` (RETAIN_TRAIN_DEVICE=gpu, say), but
-    // the demo's broker is its own
-    props.putAll(ConfigLoader.fromEnvironment(System.getenv()));
+    props.putAll(ConfigLoader.fromEnvironment(env));
     props.put(RetainConfig.BOOTSTRAP_SERVERS, bootstrap);
     return new RetainConfig(props);
   }
