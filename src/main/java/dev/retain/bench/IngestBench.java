@@ -102,9 +102,9 @@ public final class IngestBench implements Callable<Integer> {
     Report report =
         new Report(
             String.format(
-                "ingest: %,d examples x %d features per codec and round after %,d untimed, store"
-                    + " sync=%s",
-                records, features, warmup, sync),
+                "ingest: %,d examples x %d features timed per codec and round (of %,d on each"
+                    + " topic), after %,d untimed, store sync=%s",
+                records, features, records + tail(records), warmup, sync),
             "codec / round",
             "bare consumer rec/s",
             "retain ingest rec/s",
@@ -215,19 +215,34 @@ public final class IngestBench implements Callable<Integer> {
     return new RetainConfig(props);
   }
 
+  /**
+   * Produces {@code count} examples over three domains, then a tail of {@link #tail} more, so that
+   * both consumers are timed while records still arrive: ingest counts a record once its group
+   * commit is written, and at the end of a topic the last commit would wait for empty polls (the
+   * poll timeout, then the commit interval), which no steady stream has. Returns the bytes of the
+   * first {@code count}.
+   */
   private long produce(RetainConfig config, String codecName, int count) {
     ExampleCodec codec = ExampleCodec.named(codecName);
     DriftStream stream = new DriftStream(features, 10, 1.0f, 7);
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
     long bytes = 0;
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
-      for (int i = 0; i < count; i++) {
-        byte[] value = codec.encode(stream.example(i * 3 / count, i));
-        bytes += value.length;
+      for (int i = 0; i < count + tail(count); i++) {
+        byte[] value = codec.encode(stream.example(Math.min(2, i * 3 / count), i));
+        bytes += i < count ? value.length : 0;
         producer.send(new ProducerRecord<>(config.examplesTopic(), key, value));
       }
     }
     return bytes;
+  }
+
+  /** Examples beyond the timed ones: a tenth more, and at least two group commits' worth. */
+  private int tail(int count) {
+    int commitRecords =
+        new RetainConfig(new HashMap<String, Object>(overrides))
+            .getInt(RetainConfig.INGEST_COMMIT_RECORDS);
+    return Math.max(count / 10, 2 * commitRecords);
   }
 
   /**
