@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs what a GPU check needs into .gpu/ (ignored by git) for a machine that has a CUDA build of
 # PyTorch (Python's torch) but no Java, no Maven and no network, such as the GPU machine lent to
-# development sessions. Not used by the build or the tests. See README, "Checking the GPU path".
+# development sessions. Not used by the build or the tests. See README, Benchmarks, "The GPU path".
 #   scripts/gpu-check/make-kit.sh [--broker] [--fashion-mnist]
 # Always: a trimmed Java runtime (jlink) and Retain's jar and libraries without the CPU natives,
 # repacked uncompressed so that xz packs them small. --broker adds the Kafka broker's jars (for

@@ -227,8 +227,9 @@ public final class IngestBench implements Callable<Integer> {
     DriftStream stream = new DriftStream(features, 10, 1.0f, 7);
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
     long bytes = 0;
+    int total = count + tail(count);
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
-      for (int i = 0; i < count + tail(count); i++) {
+      for (int i = 0; i < total; i++) {
         byte[] value = codec.encode(stream.example(Math.min(2, i * 3 / count), i));
         bytes += i < count ? value.length : 0;
         producer.send(new ProducerRecord<>(config.examplesTopic(), key, value));
