@@ -14,6 +14,8 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.File;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -44,10 +46,10 @@ import picocli.CommandLine.Spec;
  * atomic store commit with positions) reading the same topic. Both rates are timed from the first
  * record received, so the consumer group join is left out of both. Before that, both read a warm-up
  * topic untimed, so that the figures are those of a running service rather than of the JIT compiler
- * (which otherwise takes a large share of the two cores during a few-second run). The JIT is still
- * busy with the broker's and the clients' code for several rounds after that, so the measurement is
- * repeated on fresh topics and the median round reported, each round with the compiler threads'
- * share of the CPU.
+ * (which otherwise takes a large share of the two cores during a few-second run). Producing each
+ * round's topic queues more compilation, so each timed phase starts once the compiler threads are
+ * idle; the measurement is repeated on fresh topics and the median round reported, each round with
+ * the compiler threads' share of the CPU.
  */
 @Command(name = "ingest", description = "Ingest throughput against a bare KafkaConsumer.")
 public final class IngestBench implements Callable<Integer> {
@@ -58,13 +60,13 @@ public final class IngestBench implements Callable<Integer> {
 
   @Option(
       names = "--warmup",
-      defaultValue = "100000",
+      defaultValue = "300000",
       description = "Examples per codec read untimed first, by both consumers (0: none).")
   int warmup;
 
   @Option(
       names = "--rounds",
-      defaultValue = "3",
+      defaultValue = "5",
       description = "Rounds per codec, each on a fresh topic; the medians are reported.")
   int rounds;
 
@@ -113,7 +115,9 @@ public final class IngestBench implements Callable<Integer> {
             "process CPU % (bare / ingest)",
             "fetch ms (bare / ingest)",
             "JIT CPU % (bare / ingest)",
-            "machine CPU % (bare / ingest)");
+            "machine CPU % (bare / ingest)",
+            "poll thread CPU % (bare / ingest)",
+            "absorb thread CPU %");
     report
         .figure("records", records)
         .figure("rounds", rounds)
@@ -130,20 +134,46 @@ public final class IngestBench implements Callable<Integer> {
     return 0;
   }
 
+  /**
+   * Produces every topic first (the warm-up's and each round's), so that the timed phases do not
+   * alternate with producing: each switch between the broker's append and fetch paths made the JIT
+   * recompile code that the next phase then ran half-compiled. Rounds alternate which consumer goes
+   * first.
+   */
   private void measure(String servers, String codec, Report report) throws IOException {
-    if (warmup > 0) {
-      RetainConfig config =
-          config(servers, codec, "bench-warmup-" + codec + "-" + System.nanoTime());
-      produce(config, codec, warmup);
-      bareConsumer(config, warmup);
-      retainIngest(config, warmup);
+    RetainConfig warmupConfig =
+        warmup > 0
+            ? config(servers, codec, "bench-warmup-" + codec + "-" + System.nanoTime())
+            : null;
+    if (warmupConfig != null) {
+      produce(warmupConfig, codec, warmup);
+    }
+    List<RetainConfig> topics = new ArrayList<>();
+    List<Long> bytes = new ArrayList<>();
+    for (int i = 1; i <= rounds; i++) {
+      topics.add(config(servers, codec, "bench-" + codec + "-" + i + "-" + System.nanoTime()));
+      bytes.add(produce(topics.get(i - 1), codec, records));
+    }
+    if (warmupConfig != null) {
+      bareConsumer(warmupConfig, warmup);
+      retainIngest(warmupConfig, warmup);
     }
     List<Round> done = new ArrayList<>();
     for (int i = 1; i <= rounds; i++) {
-      String topic = "bench-" + codec + "-" + System.nanoTime();
-      RetainConfig config = config(servers, codec, topic);
-      long bytes = produce(config, codec, records);
-      Round round = new Round(bareConsumer(config, records), retainIngest(config, records), bytes);
+      RetainConfig config = topics.get(i - 1);
+      Rate bare;
+      Rate ingest;
+      Clock.awaitQuietCompiler();
+      if (i % 2 == 1) {
+        bare = bareConsumer(config, records);
+        Clock.awaitQuietCompiler();
+        ingest = retainIngest(config, records);
+      } else {
+        ingest = retainIngest(config, records);
+        Clock.awaitQuietCompiler();
+        bare = bareConsumer(config, records);
+      }
+      Round round = new Round(bare, ingest, bytes.get(i - 1));
       done.add(round);
       row(report, codec + " #" + i, round);
     }
@@ -163,7 +193,10 @@ public final class IngestBench implements Callable<Integer> {
         .figure(codec + "_bare_jit_cpu_percent", Math.round(median.bare.jitPercent()))
         .figure(codec + "_ingest_jit_cpu_percent", Math.round(median.ingest.jitPercent()))
         .figure(codec + "_bare_machine_cpu_percent", Math.round(median.bare.machinePercent()))
-        .figure(codec + "_ingest_machine_cpu_percent", Math.round(median.ingest.machinePercent()));
+        .figure(codec + "_ingest_machine_cpu_percent", Math.round(median.ingest.machinePercent()))
+        .figure(codec + "_bare_poll_thread_cpu_percent", Math.round(median.bare.pollPercent()))
+        .figure(codec + "_ingest_poll_thread_cpu_percent", Math.round(median.ingest.pollPercent()))
+        .figure(codec + "_absorb_thread_cpu_percent", Math.round(median.ingest.absorbPercent()));
   }
 
   private void row(Report report, String label, Round round) {
@@ -176,7 +209,9 @@ public final class IngestBench implements Callable<Integer> {
         String.format("%.0f / %.0f", round.bare.cpuPercent(), round.ingest.cpuPercent()),
         String.format("%.1f / %.1f", round.bare.fetchMs(), round.ingest.fetchMs()),
         String.format("%.0f / %.0f", round.bare.jitPercent(), round.ingest.jitPercent()),
-        String.format("%.0f / %.0f", round.bare.machinePercent(), round.ingest.machinePercent()));
+        String.format("%.0f / %.0f", round.bare.machinePercent(), round.ingest.machinePercent()),
+        String.format("%.0f / %.0f", round.bare.pollPercent(), round.ingest.pollPercent()),
+        String.format("%.0f", round.ingest.absorbPercent()));
   }
 
   /** One round, or the medians of several: both consumers' figures and their ratio. */
@@ -310,14 +345,18 @@ public final class IngestBench implements Callable<Integer> {
       double cpuPercent,
       double fetchMs,
       double jitPercent,
-      double machinePercent) {
+      double machinePercent,
+      double pollPercent,
+      double absorbPercent) {
     static Rate median(List<Rate> rates) {
       return new Rate(
           IngestBench.median(rates.stream().mapToDouble(Rate::perSecond).toArray()),
           IngestBench.median(rates.stream().mapToDouble(Rate::cpuPercent).toArray()),
           IngestBench.median(rates.stream().mapToDouble(Rate::fetchMs).toArray()),
           IngestBench.median(rates.stream().mapToDouble(Rate::jitPercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::machinePercent).toArray()));
+          IngestBench.median(rates.stream().mapToDouble(Rate::machinePercent).toArray()),
+          IngestBench.median(rates.stream().mapToDouble(Rate::pollPercent).toArray()),
+          IngestBench.median(rates.stream().mapToDouble(Rate::absorbPercent).toArray()));
     }
   }
 
@@ -325,18 +364,40 @@ public final class IngestBench implements Callable<Integer> {
   private static final class Clock {
     private static final OperatingSystemMXBean OS =
         (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private final long wall = System.nanoTime();
     private final long cpu = OS.getProcessCpuTime();
     private final double jit = jitCpuSeconds();
     private final double machine = machineBusySeconds();
+    private final long poll = THREADS.getCurrentThreadCpuTime();
+    private final long absorb = absorbThreadCpuNanos();
 
     Rate rate(long records, Consumer<?, ?> consumer) {
       double seconds = (System.nanoTime() - wall) / 1e9;
       double cpuPercent = 100.0 * (OS.getProcessCpuTime() - cpu) / 1e9 / seconds;
       double jitPercent = 100.0 * (jitCpuSeconds() - jit) / seconds;
       double machinePercent = 100.0 * (machineBusySeconds() - machine) / seconds;
+      double pollPercent = 100.0 * (THREADS.getCurrentThreadCpuTime() - poll) / 1e9 / seconds;
+      double absorbPercent =
+          absorb < 0 ? 0 : 100.0 * (absorbThreadCpuNanos() - absorb) / 1e9 / seconds;
       return new Rate(
-          records / seconds, cpuPercent, fetchLatencyMs(consumer), jitPercent, machinePercent);
+          records / seconds,
+          cpuPercent,
+          fetchLatencyMs(consumer),
+          jitPercent,
+          machinePercent,
+          pollPercent,
+          absorbPercent);
+    }
+
+    /** CPU time of ingest's absorb thread so far, or -1 while there is none (the bare consumer). */
+    private static long absorbThreadCpuNanos() {
+      for (ThreadInfo info : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
+        if (info != null && info.getThreadName().equals(IngestLoop.ABSORB_THREAD)) {
+          return THREADS.getThreadCpuTime(info.getThreadId());
+        }
+      }
+      return -1;
     }
 
     /**
@@ -383,6 +444,28 @@ public final class IngestBench implements Callable<Integer> {
         }
       }
       return ticks / 100.0;
+    }
+
+    /**
+     * Waits until the JIT compiler threads have been nearly idle (at most 5% of a core) for two 200
+     * ms intervals in a row, or 15 s have passed: what producing a round's topic queued for
+     * compilation would otherwise be compiled inside the next timed phase, on the same two cores.
+     */
+    static void awaitQuietCompiler() {
+      long deadline = System.nanoTime() + 15_000_000_000L;
+      int quiet = 0;
+      double before = jitCpuSeconds();
+      while (quiet < 2 && System.nanoTime() < deadline && Double.isFinite(before)) {
+        try {
+          Thread.sleep(200); // a polling interval: the condition is the compiler's CPU time
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+        double now = jitCpuSeconds();
+        quiet = now - before <= 0.01 ? quiet + 1 : 0;
+        before = now;
+      }
     }
 
     private static double fetchLatencyMs(Consumer<?, ?> consumer) {

@@ -64,6 +64,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   /** Least time between two mirror commits: they serve lag monitoring, which needs no more. */
   private static final long MIRROR_INTERVAL_NANOS = 1_000_000_000L;
 
+  /** The name of the thread that decodes, validates and routes records. */
+  public static final String ABSORB_THREAD = "retain-ingest-absorb";
+
   /** Polls handed to the absorb thread and not yet absorbed, at most. */
   static final int POLLS_AHEAD = 2;
 
@@ -85,7 +88,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   private final long commitIntervalMs;
   private final AtomicLong committed = new AtomicLong();
   private final byte[] modelKey;
-  private final ExecutorService absorber = daemonThread("retain-ingest-absorb");
+  private final ExecutorService absorber = daemonThread(ABSORB_THREAD);
   private final ExecutorService writer = daemonThread("retain-store-writer");
   private volatile boolean paused;
   private volatile boolean closed;

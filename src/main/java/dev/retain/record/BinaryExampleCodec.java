@@ -60,8 +60,18 @@ public final class BinaryExampleCodec implements ExampleCodec {
     }
   }
 
+  /** A u16-length-prefixed UTF-8 string; decoded in place from a heap buffer's array. */
   private static String string(ByteBuffer in) {
-    byte[] bytes = new byte[Short.toUnsignedInt(in.getShort())];
+    int length = Short.toUnsignedInt(in.getShort());
+    if (in.hasArray()) {
+      if (length > in.remaining()) {
+        throw new BufferUnderflowException();
+      }
+      int at = in.position();
+      in.position(at + length);
+      return new String(in.array(), in.arrayOffset() + at, length, StandardCharsets.UTF_8);
+    }
+    byte[] bytes = new byte[length];
     in.get(bytes);
     return new String(bytes, StandardCharsets.UTF_8);
   }

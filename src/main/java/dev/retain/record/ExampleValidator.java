@@ -1,10 +1,17 @@
 package dev.retain.record;
 
 /**
- * The content rules of an example: feature count, finite features, label range. Size and duplicates
- * are checked by the ingest stage, which sees the raw record and the dedup window.
+ * The content rules of an example: feature count, finite features, label range, length of its id
+ * and domain. The record's size and duplicates are checked by the ingest stage, which sees the raw
+ * record and the dedup window.
  */
 public final class ExampleValidator {
+  /**
+   * Longest id or domain, in characters. Either is stored with a 16-bit length (the binary form,
+   * the dedup window), and this many characters stay under 65,536 bytes in any UTF-8.
+   */
+  public static final int MAX_NAME_CHARS = 1024;
+
   private final int features;
   private final int classes;
 
@@ -30,6 +37,10 @@ public final class ExampleValidator {
     if (bad >= 0) {
       throw new InvalidExampleException(
           RejectReason.NON_FINITE_FEATURE, "feature " + bad + " is " + example.features()[bad]);
+    }
+    if (example.id().length() > MAX_NAME_CHARS || example.domain().length() > MAX_NAME_CHARS) {
+      throw new InvalidExampleException(
+          RejectReason.OVERSIZED, "id or domain longer than " + MAX_NAME_CHARS + " characters");
     }
     if (example.label() < 0 || example.label() >= classes) {
       throw new InvalidExampleException(

@@ -1,8 +1,13 @@
 package dev.retain.record;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ExampleValidatorTest {
@@ -45,6 +50,59 @@ class ExampleValidatorTest {
         .hasFieldOrPropertyWithValue("reason", RejectReason.WRONG_FEATURE_COUNT);
     Example good = codec.decode(codec.encode(example(new float[] {1, -0f, 3e38f}, 3)), "d");
     assertThatCode(() -> validator.validate(good)).doesNotThrowAnyException();
+  }
+
+  /**
+   * Bytes are scanned two floats at a time, through the array of a heap buffer and through the
+   * buffer itself otherwise: every position of a bad value is found, in even and odd counts, in a
+   * view that starts inside a larger buffer (as a record does inside a fetch).
+   */
+  @Test
+  void shouldFindTheFirstNonFiniteFeatureAtEveryPositionOfHeapAndDirectBytes() {
+    float[] bads = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+    for (int n : new int[] {1, 2, 7, 8}) {
+      for (boolean direct : new boolean[] {false, true}) {
+        assertThat(overBytes(new float[n], direct).firstNonFinite()).isEqualTo(-1);
+        for (int at = 0; at < n; at++) {
+          float[] x = new float[n];
+          Arrays.fill(x, -3.4e38f);
+          x[at] = bads[at % bads.length];
+          if (at + 1 < n) {
+            x[n - 1] = Float.NaN; // a later bad value does not hide the first
+          }
+          assertThat(overBytes(x, direct).firstNonFinite()).as("n=%d at=%d", n, at).isEqualTo(at);
+        }
+      }
+    }
+  }
+
+  /** An example over {@code x}'s little-endian bytes, placed 5 bytes into a larger buffer. */
+  private static Example overBytes(float[] x, boolean direct) {
+    int size = 5 + x.length * Float.BYTES + 3;
+    ByteBuffer all =
+        (direct ? ByteBuffer.allocateDirect(size) : ByteBuffer.allocate(size))
+            .order(ByteOrder.LITTLE_ENDIAN);
+    all.position(5);
+    for (float v : x) {
+      all.putFloat(v);
+    }
+    all.flip().position(5);
+    return Example.overBytes("id", all, 0, "d", 0);
+  }
+
+  @Test
+  void shouldRejectAsOversizedWhenIdOrDomainIsTooLong() {
+    String longest = "i".repeat(ExampleValidator.MAX_NAME_CHARS);
+    assertThatCode(
+            () -> validator.validate(new Example(longest, new float[] {1, 2, 3}, 0, longest, 0)))
+        .doesNotThrowAnyException();
+    for (Example tooLong :
+        List.of(
+            new Example(longest + "i", new float[] {1, 2, 3}, 0, "d", 0),
+            new Example("id", new float[] {1, 2, 3}, 0, longest + "d", 0))) {
+      assertThatThrownBy(() -> validator.validate(tooLong))
+          .hasFieldOrPropertyWithValue("reason", RejectReason.OVERSIZED);
+    }
   }
 
   @Test

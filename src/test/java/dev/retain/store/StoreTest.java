@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.retain.record.Example;
+import dev.retain.record.ExampleValidator;
 import dev.retain.testing.TestData;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -200,6 +201,29 @@ class StoreTest {
         assertThat(reloaded.add("id-" + i)).as("id-" + i).isFalse();
       }
       assertThat(reloaded.add("id-0")).isTrue();
+    }
+  }
+
+  /** Plain ASCII generations are written directly; any other id in modified UTF-8, as before. */
+  @Test
+  void shouldReloadIdsOfEveryKindWhenWrittenInGenerations() {
+    List<List<String>> generations =
+        List.of(
+            List.of("a-1", "a-2", ""),
+            List.of("caf\u00e9", "x\u0000y", "\ud83d\ude00", "plain"),
+            List.of("z".repeat(ExampleValidator.MAX_NAME_CHARS)));
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      DedupWindow dedup = DedupWindow.load(store, "m", 100);
+      for (List<String> ids : generations) {
+        StoreBatch batch = store.newBatch();
+        ids.forEach(id -> assertThat(dedup.add(id)).isTrue());
+        dedup.flush(batch);
+        store.commit(batch);
+      }
+      DedupWindow reloaded = DedupWindow.load(store, "m", 100);
+      assertThat(reloaded.size()).isEqualTo(8);
+      generations.forEach(ids -> ids.forEach(id -> assertThat(reloaded.add(id)).as(id).isFalse()));
+      assertThat(reloaded.add("a-3")).isTrue();
     }
   }
 
