@@ -28,6 +28,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -117,7 +118,9 @@ public final class IngestBench implements Callable<Integer> {
             "JIT CPU % (bare / ingest)",
             "machine CPU % (bare / ingest)",
             "poll thread CPU % (bare / ingest)",
-            "absorb thread CPU %");
+            "absorb thread CPU %",
+            "store writer CPU %",
+            "GC CPU % (bare / ingest)");
     report
         .figure("records", records)
         .figure("rounds", rounds)
@@ -196,7 +199,10 @@ public final class IngestBench implements Callable<Integer> {
         .figure(codec + "_ingest_machine_cpu_percent", Math.round(median.ingest.machinePercent()))
         .figure(codec + "_bare_poll_thread_cpu_percent", Math.round(median.bare.pollPercent()))
         .figure(codec + "_ingest_poll_thread_cpu_percent", Math.round(median.ingest.pollPercent()))
-        .figure(codec + "_absorb_thread_cpu_percent", Math.round(median.ingest.absorbPercent()));
+        .figure(codec + "_absorb_thread_cpu_percent", Math.round(median.ingest.absorbPercent()))
+        .figure(codec + "_store_writer_cpu_percent", Math.round(median.ingest.writerPercent()))
+        .figure(codec + "_bare_gc_cpu_percent", Math.round(median.bare.gcPercent()))
+        .figure(codec + "_ingest_gc_cpu_percent", Math.round(median.ingest.gcPercent()));
   }
 
   private void row(Report report, String label, Round round) {
@@ -211,7 +217,9 @@ public final class IngestBench implements Callable<Integer> {
         String.format("%.0f / %.0f", round.bare.jitPercent(), round.ingest.jitPercent()),
         String.format("%.0f / %.0f", round.bare.machinePercent(), round.ingest.machinePercent()),
         String.format("%.0f / %.0f", round.bare.pollPercent(), round.ingest.pollPercent()),
-        String.format("%.0f", round.ingest.absorbPercent()));
+        String.format("%.0f", round.ingest.absorbPercent()),
+        String.format("%.0f", round.ingest.writerPercent()),
+        String.format("%.0f / %.0f", round.bare.gcPercent(), round.ingest.gcPercent()));
   }
 
   /** One round, or the medians of several: both consumers' figures and their ratio. */
@@ -347,7 +355,9 @@ public final class IngestBench implements Callable<Integer> {
       double jitPercent,
       double machinePercent,
       double pollPercent,
-      double absorbPercent) {
+      double absorbPercent,
+      double writerPercent,
+      double gcPercent) {
     static Rate median(List<Rate> rates) {
       return new Rate(
           IngestBench.median(rates.stream().mapToDouble(Rate::perSecond).toArray()),
@@ -356,7 +366,9 @@ public final class IngestBench implements Callable<Integer> {
           IngestBench.median(rates.stream().mapToDouble(Rate::jitPercent).toArray()),
           IngestBench.median(rates.stream().mapToDouble(Rate::machinePercent).toArray()),
           IngestBench.median(rates.stream().mapToDouble(Rate::pollPercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::absorbPercent).toArray()));
+          IngestBench.median(rates.stream().mapToDouble(Rate::absorbPercent).toArray()),
+          IngestBench.median(rates.stream().mapToDouble(Rate::writerPercent).toArray()),
+          IngestBench.median(rates.stream().mapToDouble(Rate::gcPercent).toArray()));
     }
   }
 
@@ -368,9 +380,11 @@ public final class IngestBench implements Callable<Integer> {
     private final long wall = System.nanoTime();
     private final long cpu = OS.getProcessCpuTime();
     private final double jit = jitCpuSeconds();
+    private final double gc = gcCpuSeconds();
     private final double machine = machineBusySeconds();
     private final long poll = THREADS.getCurrentThreadCpuTime();
-    private final long absorb = absorbThreadCpuNanos();
+    private final long absorb = threadCpuNanos(IngestLoop.ABSORB_THREAD);
+    private final long writer = threadCpuNanos(IngestLoop.WRITER_THREAD);
 
     Rate rate(long records, Consumer<?, ?> consumer) {
       double seconds = (System.nanoTime() - wall) / 1e9;
@@ -379,7 +393,14 @@ public final class IngestBench implements Callable<Integer> {
       double machinePercent = 100.0 * (machineBusySeconds() - machine) / seconds;
       double pollPercent = 100.0 * (THREADS.getCurrentThreadCpuTime() - poll) / 1e9 / seconds;
       double absorbPercent =
-          absorb < 0 ? 0 : 100.0 * (absorbThreadCpuNanos() - absorb) / 1e9 / seconds;
+          absorb < 0
+              ? 0
+              : 100.0 * (threadCpuNanos(IngestLoop.ABSORB_THREAD) - absorb) / 1e9 / seconds;
+      double writerPercent =
+          writer < 0
+              ? 0
+              : 100.0 * (threadCpuNanos(IngestLoop.WRITER_THREAD) - writer) / 1e9 / seconds;
+      double gcPercent = 100.0 * (gcCpuSeconds() - gc) / seconds;
       return new Rate(
           records / seconds,
           cpuPercent,
@@ -387,13 +408,15 @@ public final class IngestBench implements Callable<Integer> {
           jitPercent,
           machinePercent,
           pollPercent,
-          absorbPercent);
+          absorbPercent,
+          writerPercent,
+          gcPercent);
     }
 
-    /** CPU time of ingest's absorb thread so far, or -1 while there is none (the bare consumer). */
-    private static long absorbThreadCpuNanos() {
+    /** CPU time of the named thread so far, or -1 while there is none (ingest's, during bare). */
+    private static long threadCpuNanos(String name) {
       for (ThreadInfo info : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
-        if (info != null && info.getThreadName().equals(IngestLoop.ABSORB_THREAD)) {
+        if (info != null && info.getThreadName().equals(name)) {
           return THREADS.getThreadCpuTime(info.getThreadId());
         }
       }
@@ -425,6 +448,20 @@ public final class IngestBench implements Callable<Integer> {
      * time with it, so the share can come out low.
      */
     private static double jitCpuSeconds() {
+      return nativeThreadCpuSeconds(comm -> comm.contains("CompilerThre"));
+    }
+
+    /** CPU seconds used so far by the collector's threads (G1's or another's), as above. */
+    private static double gcCpuSeconds() {
+      return nativeThreadCpuSeconds(
+          comm ->
+              comm.startsWith("GC Thread")
+                  || comm.startsWith("G1 ")
+                  || comm.startsWith("VM Thread"));
+    }
+
+    /** CPU seconds used so far by the threads whose Linux name matches; NaN elsewhere. */
+    private static double nativeThreadCpuSeconds(Predicate<String> comm) {
       File[] tasks = new File("/proc/self/task").listFiles();
       if (tasks == null) {
         return Double.NaN;
@@ -432,7 +469,7 @@ public final class IngestBench implements Callable<Integer> {
       long ticks = 0;
       for (File task : tasks) {
         try {
-          if (Files.readString(task.toPath().resolve("comm")).contains("CompilerThre")) {
+          if (comm.test(Files.readString(task.toPath().resolve("comm")).strip())) {
             String stat = Files.readString(task.toPath().resolve("stat"));
             // the fields after the command name, which is in parentheses; utime and stime are the
             // 14th and 15th of all fields
@@ -440,7 +477,7 @@ public final class IngestBench implements Callable<Integer> {
             ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
           }
         } catch (IOException | RuntimeException e) {
-          // a compiler thread that ended meanwhile
+          // a thread that ended meanwhile
         }
       }
       return ticks / 100.0;

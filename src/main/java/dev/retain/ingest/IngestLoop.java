@@ -67,6 +67,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   /** The name of the thread that decodes, validates and routes records. */
   public static final String ABSORB_THREAD = "retain-ingest-absorb";
 
+  /** The name of the thread that sends dead letters and writes sealed group commits. */
+  public static final String WRITER_THREAD = "retain-store-writer";
+
   /** Polls handed to the absorb thread and not yet absorbed, at most. */
   static final int POLLS_AHEAD = 2;
 
@@ -89,7 +92,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   private final AtomicLong committed = new AtomicLong();
   private final byte[] modelKey;
   private final ExecutorService absorber = daemonThread(ABSORB_THREAD);
-  private final ExecutorService writer = daemonThread("retain-store-writer");
+  private final ExecutorService writer = daemonThread(WRITER_THREAD);
   private volatile boolean paused;
   private volatile boolean closed;
 
