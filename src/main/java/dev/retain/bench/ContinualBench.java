@@ -264,7 +264,8 @@ public final class ContinualBench implements Callable<Integer> {
             "min domain %",
             "BWT %",
             "samples/s",
-            "with storing");
+            "with storing",
+            "CPU stolen % (of cores x 100)");
     Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
     for (String name : policies) {
       Policy policy = Policy.named(name, balance.equals("domain"), logitReplay);
@@ -274,6 +275,8 @@ public final class ContinualBench implements Callable<Integer> {
       double speed = 0;
       double withStoring = 0;
       long skipped = 0;
+      double stolenBefore = HostCpu.stolenSeconds();
+      long started = System.nanoTime();
       for (int seed = 0; seed < seeds; seed++) {
         Run run = run(data, policy, seed);
         averages[seed] = run.matrix().averageAccuracy() * 100;
@@ -295,6 +298,9 @@ public final class ContinualBench implements Callable<Integer> {
             run.samplesPerSecond());
       }
       double mean = mean(averages);
+      // a core's 100% per core, as bench ingest's machine figures; over the policy's whole runs
+      double stolen =
+          100.0 * (HostCpu.stolenSeconds() - stolenBefore) / ((System.nanoTime() - started) / 1e9);
       report.row(
           name,
           String.format(Locale.ROOT, "%.1f", mean),
@@ -302,14 +308,16 @@ public final class ContinualBench implements Callable<Integer> {
           String.format(Locale.ROOT, "%.1f", mean(minimum)),
           String.format(Locale.ROOT, "%+.1f", bwt),
           speed,
-          withStoring);
+          withStoring,
+          String.format(Locale.ROOT, "%.1f", stolen));
       report
           .figure(name + "_average_accuracy", round(mean))
           .figure(name + "_sd", round(sd(averages)))
           .figure(name + "_min_domain", round(mean(minimum)))
           .figure(name + "_samples_per_s", Math.round(speed))
           .figure(name + "_samples_per_s_with_storing", Math.round(withStoring))
-          .figure(name + "_skipped_steps", skipped);
+          .figure(name + "_skipped_steps", skipped)
+          .figure(name + "_stolen_percent", Math.round(stolen * 10) / 10.0);
     }
     firstSeed.forEach((name, matrix) -> printMatrix(name, matrix));
     report.print(System.out, json);

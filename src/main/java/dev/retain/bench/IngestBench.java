@@ -120,7 +120,8 @@ public final class IngestBench implements Callable<Integer> {
             "poll thread CPU % (bare / ingest)",
             "absorb thread CPU %",
             "store writer CPU %",
-            "GC CPU % (bare / ingest)");
+            "GC CPU % (bare / ingest)",
+            "CPU stolen % (bare / ingest)");
     report
         .figure("records", records)
         .figure("rounds", rounds)
@@ -202,7 +203,9 @@ public final class IngestBench implements Callable<Integer> {
         .figure(codec + "_absorb_thread_cpu_percent", Math.round(median.ingest.absorbPercent()))
         .figure(codec + "_store_writer_cpu_percent", Math.round(median.ingest.writerPercent()))
         .figure(codec + "_bare_gc_cpu_percent", Math.round(median.bare.gcPercent()))
-        .figure(codec + "_ingest_gc_cpu_percent", Math.round(median.ingest.gcPercent()));
+        .figure(codec + "_ingest_gc_cpu_percent", Math.round(median.ingest.gcPercent()))
+        .figure(codec + "_bare_stolen_percent", Math.round(median.bare.stolenPercent()))
+        .figure(codec + "_ingest_stolen_percent", Math.round(median.ingest.stolenPercent()));
   }
 
   private void row(Report report, String label, Round round) {
@@ -219,7 +222,8 @@ public final class IngestBench implements Callable<Integer> {
         String.format("%.0f / %.0f", round.bare.pollPercent(), round.ingest.pollPercent()),
         String.format("%.0f", round.ingest.absorbPercent()),
         String.format("%.0f", round.ingest.writerPercent()),
-        String.format("%.0f / %.0f", round.bare.gcPercent(), round.ingest.gcPercent()));
+        String.format("%.0f / %.0f", round.bare.gcPercent(), round.ingest.gcPercent()),
+        String.format("%.0f / %.0f", round.bare.stolenPercent(), round.ingest.stolenPercent()));
   }
 
   /** One round, or the medians of several: both consumers' figures and their ratio. */
@@ -357,7 +361,8 @@ public final class IngestBench implements Callable<Integer> {
       double pollPercent,
       double absorbPercent,
       double writerPercent,
-      double gcPercent) {
+      double gcPercent,
+      double stolenPercent) {
     static Rate median(List<Rate> rates) {
       return new Rate(
           IngestBench.median(rates.stream().mapToDouble(Rate::perSecond).toArray()),
@@ -368,7 +373,8 @@ public final class IngestBench implements Callable<Integer> {
           IngestBench.median(rates.stream().mapToDouble(Rate::pollPercent).toArray()),
           IngestBench.median(rates.stream().mapToDouble(Rate::absorbPercent).toArray()),
           IngestBench.median(rates.stream().mapToDouble(Rate::writerPercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::gcPercent).toArray()));
+          IngestBench.median(rates.stream().mapToDouble(Rate::gcPercent).toArray()),
+          IngestBench.median(rates.stream().mapToDouble(Rate::stolenPercent).toArray()));
     }
   }
 
@@ -381,7 +387,8 @@ public final class IngestBench implements Callable<Integer> {
     private final long cpu = OS.getProcessCpuTime();
     private final double jit = jitCpuSeconds();
     private final double gc = gcCpuSeconds();
-    private final double machine = machineBusySeconds();
+    private final double machine = HostCpu.busySeconds();
+    private final double stolen = HostCpu.stolenSeconds();
     private final long poll = THREADS.getCurrentThreadCpuTime();
     private final long absorb = threadCpuNanos(IngestLoop.ABSORB_THREAD);
     private final long writer = threadCpuNanos(IngestLoop.WRITER_THREAD);
@@ -390,7 +397,7 @@ public final class IngestBench implements Callable<Integer> {
       double seconds = (System.nanoTime() - wall) / 1e9;
       double cpuPercent = 100.0 * (OS.getProcessCpuTime() - cpu) / 1e9 / seconds;
       double jitPercent = 100.0 * (jitCpuSeconds() - jit) / seconds;
-      double machinePercent = 100.0 * (machineBusySeconds() - machine) / seconds;
+      double machinePercent = 100.0 * (HostCpu.busySeconds() - machine) / seconds;
       double pollPercent = 100.0 * (THREADS.getCurrentThreadCpuTime() - poll) / 1e9 / seconds;
       double absorbPercent =
           absorb < 0
@@ -401,6 +408,7 @@ public final class IngestBench implements Callable<Integer> {
               ? 0
               : 100.0 * (threadCpuNanos(IngestLoop.WRITER_THREAD) - writer) / 1e9 / seconds;
       double gcPercent = 100.0 * (gcCpuSeconds() - gc) / seconds;
+      double stolenPercent = 100.0 * (HostCpu.stolenSeconds() - stolen) / seconds;
       return new Rate(
           records / seconds,
           cpuPercent,
@@ -410,7 +418,8 @@ public final class IngestBench implements Callable<Integer> {
           pollPercent,
           absorbPercent,
           writerPercent,
-          gcPercent);
+          gcPercent,
+          stolenPercent);
     }
 
     /** CPU time of the named thread so far, or -1 while there is none (ingest's, during bare). */
@@ -421,24 +430,6 @@ public final class IngestBench implements Callable<Integer> {
         }
       }
       return -1;
-    }
-
-    /**
-     * CPU seconds the whole machine has been busy so far, every process and the kernel together
-     * (user, nice, system, irq and softirq of /proc/stat's first line), at the usual 100 ticks per
-     * second; NaN elsewhere.
-     */
-    private static double machineBusySeconds() {
-      try {
-        String[] fields = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
-        long busy = 0;
-        for (int field : new int[] {1, 2, 3, 6, 7}) {
-          busy += Long.parseLong(fields[field]);
-        }
-        return busy / 100.0;
-      } catch (IOException | RuntimeException e) {
-        return Double.NaN;
-      }
     }
 
     /**
