@@ -8,33 +8,41 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 
 /**
  * The most recent example ids of one model, for duplicate rejection. Ids are persisted one
  * generation (one group commit) per store value, so a commit costs one put rather than one per
  * record; the oldest generation is dropped once the newer ones alone hold {@code window} ids, so at
- * least the last {@code window} ids are always remembered. Used by the ingest thread only.
+ * least the last {@code window} ids are always remembered. In memory each id is a 128-bit
+ * fingerprint in a {@link FingerprintSet}, not a string: no object per remembered id. Used by the
+ * ingest thread only.
  */
 public final class DedupWindow {
   private final String model;
   private final int window;
-  private final Set<String> ids;
+  private final FingerprintSet prints;
   private final ArrayDeque<Generation> generations = new ArrayDeque<>();
-  private List<String> current = new ArrayList<>();
+
+  /** The current generation: its ids written as its value will hold them, after the count. */
+  private byte[] currentIds = new byte[1024];
+
+  private int currentBytes;
+  private int currentCount;
+  private long[] currentPrints = new long[64]; // two longs per id of the current generation
   private long nextSeq;
   private int remembered;
 
-  private record Generation(long seq, List<String> ids) {}
+  /** A persisted generation: its sequence number and its ids' fingerprints, two longs each. */
+  private record Generation(long seq, long[] prints, int size) {}
 
   private DedupWindow(String model, int window) {
     this.model = model;
     this.window = window;
-    // sized for a full window and a generation beyond it, so that it never rehashes while the
-    // ingest thread fills it
-    this.ids = new HashSet<>((int) Math.min((window + 16_384L) * 4 / 3, 1 << 24));
+    // sized for a full window and a generation beyond it, so that it rarely grows while the ingest
+    // thread fills it
+    this.prints = new FingerprintSet((int) Math.min(window + 16_384L, 1 << 24));
   }
 
   public static DedupWindow load(RetainStore store, String model, int window) {
@@ -47,8 +55,12 @@ public final class DedupWindow {
           reader.str();
           long seq = reader.i64();
           List<String> ids = decode(value);
-          dedup.generations.addLast(new Generation(seq, ids));
-          dedup.ids.addAll(ids);
+          long[] fingerprints = new long[2 * ids.size()];
+          for (int i = 0; i < ids.size(); i++) {
+            dedup.prints.fingerprintInto(ids.get(i), fingerprints, 2 * i);
+            dedup.prints.add(fingerprints[2 * i], fingerprints[2 * i + 1]);
+          }
+          dedup.generations.addLast(new Generation(seq, fingerprints, ids.size()));
           dedup.remembered += ids.size();
           dedup.nextSeq = seq + 1;
         });
@@ -64,63 +76,77 @@ public final class DedupWindow {
     if (window == 0) {
       return true;
     }
-    if (!ids.add(id)) {
+    int at = 2 * currentCount;
+    if (at + 2 > currentPrints.length) {
+      currentPrints = Arrays.copyOf(currentPrints, 2 * currentPrints.length);
+    }
+    prints.fingerprintInto(id, currentPrints, at);
+    if (!prints.add(currentPrints[at], currentPrints[at + 1])) {
       return false;
     }
-    current.add(id);
+    append(id);
+    currentCount++;
     return true;
+  }
+
+  /**
+   * Appends {@code id} as {@link DataOutputStream#writeUTF} writes it (u16 length, modified UTF-8),
+   * so that the id itself need not be kept until the flush. An id of ASCII characters other than
+   * NUL is its own bytes in that form and is copied directly ({@code writeUTF} cost a tenth of the
+   * ingest thread's time, README, bench ingest).
+   */
+  private void append(String id) {
+    byte[] encoded = plainAscii(id) ? null : modifiedUtf8(id);
+    int length = encoded != null ? encoded.length : Short.BYTES + id.length();
+    if (currentBytes + length > currentIds.length) {
+      currentIds =
+          Arrays.copyOf(currentIds, Math.max(2 * currentIds.length, currentBytes + length));
+    }
+    if (encoded != null) {
+      System.arraycopy(encoded, 0, currentIds, currentBytes, length);
+    } else {
+      currentIds[currentBytes] = (byte) (id.length() >>> 8);
+      currentIds[currentBytes + 1] = (byte) id.length();
+      for (int i = 0; i < id.length(); i++) {
+        currentIds[currentBytes + 2 + i] = (byte) id.charAt(i);
+      }
+    }
+    currentBytes += length;
   }
 
   /** Writes the current generation and drops expired ones; called once per group commit. */
   public void flush(StoreBatch batch) {
-    if (current.isEmpty()) {
+    if (currentCount == 0) {
       return;
     }
-    Generation generation = new Generation(nextSeq++, current);
-    batch.put(Family.DEDUP, key(generation.seq()), encode(current));
+    int size = currentCount;
+    Generation generation = new Generation(nextSeq++, Arrays.copyOf(currentPrints, 2 * size), size);
+    // the value: an i32 count, then the ids
+    byte[] value = new byte[Integer.BYTES + currentBytes];
+    ByteBuffer.wrap(value).putInt(size); // big-endian, as DataOutputStream writes
+    System.arraycopy(currentIds, 0, value, Integer.BYTES, currentBytes);
+    batch.put(Family.DEDUP, key(generation.seq()), value);
     generations.addLast(generation);
-    remembered += current.size();
-    current = new ArrayList<>();
-    while (remembered - generations.peekFirst().ids().size() >= window) {
+    remembered += size;
+    currentCount = 0;
+    currentBytes = 0;
+    while (remembered - generations.peekFirst().size() >= window) {
       Generation oldest = generations.removeFirst();
-      ids.removeAll(oldest.ids());
-      remembered -= oldest.ids().size();
+      for (int i = 0; i < oldest.size(); i++) {
+        prints.remove(oldest.prints()[2 * i], oldest.prints()[2 * i + 1]);
+      }
+      remembered -= oldest.size();
       batch.delete(Family.DEDUP, key(oldest.seq()));
     }
   }
 
   /** Ids remembered, pending ones included. */
   public int size() {
-    return ids.size();
+    return prints.size();
   }
 
   private byte[] key(long seq) {
     return Keys.of(model).i64(seq).bytes();
-  }
-
-  /**
-   * The generation's value: an i32 count, then each id as {@link DataOutputStream#writeUTF} writes
-   * it (u16 length, modified UTF-8). An id of ASCII characters other than NUL is its own bytes in
-   * that form, so such generations (the usual ones) are written directly: {@code writeUTF} cost a
-   * tenth of the ingest thread's time (README, bench ingest).
-   */
-  private static byte[] encode(List<String> ids) {
-    int size = Integer.BYTES;
-    for (String id : ids) {
-      if (!plainAscii(id)) {
-        return encodeModifiedUtf8(ids);
-      }
-      size += Short.BYTES + id.length();
-    }
-    ByteBuffer out = ByteBuffer.allocate(size); // big-endian, as DataOutputStream writes
-    out.putInt(ids.size());
-    for (String id : ids) {
-      out.putShort((short) id.length());
-      for (int i = 0; i < id.length(); i++) {
-        out.put((byte) id.charAt(i));
-      }
-    }
-    return out.array();
   }
 
   private static boolean plainAscii(String id) {
@@ -136,13 +162,10 @@ public final class DedupWindow {
     return true;
   }
 
-  private static byte[] encodeModifiedUtf8(List<String> ids) {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream(ids.size() * 16);
+  private static byte[] modifiedUtf8(String id) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(Short.BYTES + 3 * id.length());
     try (DataOutputStream out = new DataOutputStream(bytes)) {
-      out.writeInt(ids.size());
-      for (String id : ids) {
-        out.writeUTF(id);
-      }
+      out.writeUTF(id);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

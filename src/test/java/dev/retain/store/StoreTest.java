@@ -7,6 +7,7 @@ import dev.retain.record.Example;
 import dev.retain.record.ExampleValidator;
 import dev.retain.testing.TestData;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -201,6 +202,49 @@ class StoreTest {
         assertThat(reloaded.add("id-" + i)).as("id-" + i).isFalse();
       }
       assertThat(reloaded.add("id-0")).isTrue();
+    }
+  }
+
+  /**
+   * Random ids, repeats and group commits against a plain model of the window (every id since the
+   * oldest kept generation): the fingerprint set answers as the model does, across expiry and a
+   * reload.
+   */
+  @Test
+  void shouldRejectExactlyTheIdsOfKeptGenerationsWhenIdsRepeatAtRandom() {
+    SplittableRandom random = new SplittableRandom(11);
+    List<List<String>> kept = new ArrayList<>(); // the model: generations still remembered
+    List<String> current = new ArrayList<>();
+    int window = 50;
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      DedupWindow dedup = DedupWindow.load(store, "m", window);
+      for (int step = 0; step < 20_000; step++) {
+        String id = "id-" + random.nextInt(400);
+        boolean known = current.contains(id) || kept.stream().anyMatch(g -> g.contains(id));
+        assertThat(dedup.add(id)).as("step %d, %s", step, id).isEqualTo(!known);
+        if (!known) {
+          current.add(id);
+        }
+        if (random.nextInt(8) == 0 || step == 19_999) {
+          StoreBatch batch = store.newBatch();
+          dedup.flush(batch);
+          store.commit(batch);
+          if (!current.isEmpty()) {
+            kept.add(current);
+            current = new ArrayList<>();
+          }
+          int remembered = kept.stream().mapToInt(List::size).sum();
+          while (remembered - kept.get(0).size() >= window) {
+            remembered -= kept.remove(0).size();
+          }
+        }
+      }
+      DedupWindow reloaded = DedupWindow.load(store, "m", window);
+      assertThat(reloaded.size()).isEqualTo(kept.stream().mapToInt(List::size).sum());
+      for (int i = 0; i < 400; i++) {
+        String id = "id-" + i;
+        assertThat(reloaded.add(id)).isEqualTo(kept.stream().noneMatch(g -> g.contains(id)));
+      }
     }
   }
 
