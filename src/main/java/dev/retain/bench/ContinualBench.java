@@ -265,7 +265,7 @@ public final class ContinualBench implements Callable<Integer> {
             "BWT %",
             "samples/s",
             "with storing",
-            "CPU stolen % (of cores x 100)");
+            "CPU stolen % (100 = one core)");
     Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
     for (String name : policies) {
       Policy policy = Policy.named(name, balance.equals("domain"), logitReplay);
@@ -298,7 +298,7 @@ public final class ContinualBench implements Callable<Integer> {
             run.samplesPerSecond());
       }
       double mean = mean(averages);
-      // a core's 100% per core, as bench ingest's machine figures; over the policy's whole runs
+      // 100% per core, as bench ingest's machine figures; over the policy's whole runs
       double stolen =
           100.0 * (HostCpu.stolenSeconds() - stolenBefore) / ((System.nanoTime() - started) / 1e9);
       report.row(

@@ -47,10 +47,11 @@ import picocli.CommandLine.Spec;
  * atomic store commit with positions) reading the same topic. Both rates are timed from the first
  * record received, so the consumer group join is left out of both. Before that, both read a warm-up
  * topic untimed, so that the figures are those of a running service rather than of the JIT compiler
- * (which otherwise takes a large share of the two cores during a few-second run). Producing each
- * round's topic queues more compilation, so each timed phase starts once the compiler threads are
- * idle; the measurement is repeated on fresh topics and the median round reported, each round with
- * the compiler threads' share of the CPU.
+ * (which otherwise takes a large share of the two cores during a few-second run). Every topic is
+ * produced before any timing and each timed phase starts once the compiler threads are idle (see
+ * {@link #measure}); the measurement is repeated on fresh topics and the median round reported,
+ * each round with the CPU shares of the compiler, the poll, absorb and writer threads, the
+ * collector and the hypervisor's steal.
  */
 @Command(name = "ingest", description = "Ingest throughput against a bare KafkaConsumer.")
 public final class IngestBench implements Callable<Integer> {
@@ -378,7 +379,7 @@ public final class IngestBench implements Callable<Integer> {
     }
   }
 
-  /** Wall time, the process's CPU time and its JIT compiler threads' since it was made. */
+  /** Wall time and the CPU time of the process, its threads and the machine since it was made. */
   private static final class Clock {
     private static final OperatingSystemMXBean OS =
         (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();

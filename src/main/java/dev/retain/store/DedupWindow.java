@@ -35,7 +35,11 @@ public final class DedupWindow {
   private int remembered;
 
   /** A persisted generation: its sequence number and its ids' fingerprints, two longs each. */
-  private record Generation(long seq, long[] prints, int size) {}
+  private record Generation(long seq, long[] prints) {
+    int size() {
+      return prints.length / 2;
+    }
+  }
 
   private DedupWindow(String model, int window) {
     this.model = model;
@@ -60,7 +64,7 @@ public final class DedupWindow {
             dedup.prints.fingerprintInto(ids.get(i), fingerprints, 2 * i);
             dedup.prints.add(fingerprints[2 * i], fingerprints[2 * i + 1]);
           }
-          dedup.generations.addLast(new Generation(seq, fingerprints, ids.size()));
+          dedup.generations.addLast(new Generation(seq, fingerprints));
           dedup.remembered += ids.size();
           dedup.nextSeq = seq + 1;
         });
@@ -120,7 +124,7 @@ public final class DedupWindow {
       return;
     }
     int size = currentCount;
-    Generation generation = new Generation(nextSeq++, Arrays.copyOf(currentPrints, 2 * size), size);
+    Generation generation = new Generation(nextSeq++, Arrays.copyOf(currentPrints, 2 * size));
     // the value: an i32 count, then the ids
     byte[] value = new byte[Integer.BYTES + currentBytes];
     ByteBuffer.wrap(value).putInt(size); // big-endian, as DataOutputStream writes
