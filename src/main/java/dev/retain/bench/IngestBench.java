@@ -89,6 +89,13 @@ public final class IngestBench implements Callable<Integer> {
   boolean sync;
 
   @Option(
+      names = "--fresh-store",
+      description =
+          "Give each round's ingest an empty store (a service's first minutes) instead of the one"
+              + " the warm-up and the earlier rounds filled (a running service).")
+  boolean freshStore;
+
+  @Option(
       names = {"-s", "--set"},
       paramLabel = "KEY=VALUE",
       description = "Extra Retain or retain.kafka.* setting for both consumers.")
@@ -107,8 +114,13 @@ public final class IngestBench implements Callable<Integer> {
         new Report(
             String.format(
                 "ingest: %,d examples x %d features timed per codec and round (of %,d on each"
-                    + " topic), after %,d untimed, store sync=%s",
-                records, features, records + tail(records), warmup, sync),
+                    + " topic), after %,d untimed, store sync=%s, %s",
+                records,
+                features,
+                records + tail(records),
+                warmup,
+                sync,
+                freshStore ? "an empty store each round" : "one store through all rounds"),
             "codec / round",
             "bare consumer rec/s",
             "retain ingest rec/s",
@@ -128,7 +140,8 @@ public final class IngestBench implements Callable<Integer> {
         .figure("rounds", rounds)
         .figure("warmup_records", warmup)
         .figure("features", features)
-        .figure("sync", sync);
+        .figure("sync", sync)
+        .figure("fresh_store", freshStore);
     try (EmbeddedKafka broker = bootstrap == null ? EmbeddedKafka.start() : null) {
       String servers = broker == null ? bootstrap : broker.bootstrapServers();
       for (String codec : codecs) {
@@ -143,45 +156,69 @@ public final class IngestBench implements Callable<Integer> {
    * Produces every topic first (the warm-up's and each round's), so that the timed phases do not
    * alternate with producing: each switch between the broker's append and fetch paths made the JIT
    * recompile code that the next phase then ran half-compiled. Rounds alternate which consumer goes
-   * first.
+   * first. Ingest keeps one store across the warm-up and the rounds, each round under its own
+   * group, as a running service keeps its store: its reservoir, holdouts and dedup window are those
+   * of a store that has seen a stream, not the first minutes of an empty one, where nearly every
+   * example is stored ({@code --fresh-store} measures that instead). Ids are unique across all
+   * topics, so no round's examples are duplicates of another's.
    */
   private void measure(String servers, String codec, Report report) throws IOException {
-    RetainConfig warmupConfig =
-        warmup > 0
-            ? config(servers, codec, "bench-warmup-" + codec + "-" + System.nanoTime())
-            : null;
-    if (warmupConfig != null) {
-      produce(warmupConfig, codec, warmup);
-    }
-    List<RetainConfig> topics = new ArrayList<>();
-    List<Long> bytes = new ArrayList<>();
-    for (int i = 1; i <= rounds; i++) {
-      topics.add(config(servers, codec, "bench-" + codec + "-" + i + "-" + System.nanoTime()));
-      bytes.add(produce(topics.get(i - 1), codec, records));
-    }
-    if (warmupConfig != null) {
-      bareConsumer(warmupConfig, warmup);
-      retainIngest(warmupConfig, warmup);
-    }
-    List<Round> done = new ArrayList<>();
-    for (int i = 1; i <= rounds; i++) {
-      RetainConfig config = topics.get(i - 1);
-      Rate bare;
-      Rate ingest;
-      Clock.awaitQuietCompiler();
-      if (i % 2 == 1) {
-        bare = bareConsumer(config, records);
-        Clock.awaitQuietCompiler();
-        ingest = retainIngest(config, records);
-      } else {
-        ingest = retainIngest(config, records);
-        Clock.awaitQuietCompiler();
-        bare = bareConsumer(config, records);
+    List<Path> stores = new ArrayList<>();
+    stores.add(storeDir());
+    long nextId = 0;
+    try {
+      RetainConfig warmupConfig =
+          warmup > 0
+              ? config(
+                  servers, codec, "bench-warmup-" + codec + "-" + System.nanoTime(), stores.get(0))
+              : null;
+      if (warmupConfig != null) {
+        produce(warmupConfig, codec, warmup, nextId);
+        nextId += warmup + tail(warmup);
       }
-      Round round = new Round(bare, ingest, bytes.get(i - 1));
-      done.add(round);
-      row(report, codec + " #" + i, round);
+      List<RetainConfig> topics = new ArrayList<>();
+      List<Long> bytes = new ArrayList<>();
+      for (int i = 1; i <= rounds; i++) {
+        if (freshStore) {
+          stores.add(storeDir());
+        }
+        String prefix = "bench-" + codec + "-" + i + "-" + System.nanoTime();
+        topics.add(config(servers, codec, prefix, stores.get(stores.size() - 1)));
+        bytes.add(produce(topics.get(i - 1), codec, records, nextId));
+        nextId += records + tail(records);
+      }
+      if (warmupConfig != null) {
+        bareConsumer(warmupConfig, warmup);
+        retainIngest(warmupConfig, warmup);
+      }
+      List<Round> done = new ArrayList<>();
+      for (int i = 1; i <= rounds; i++) {
+        RetainConfig config = topics.get(i - 1);
+        Rate bare;
+        Rate ingest;
+        Clock.awaitQuietCompiler();
+        if (i % 2 == 1) {
+          bare = bareConsumer(config, records);
+          Clock.awaitQuietCompiler();
+          ingest = retainIngest(config, records);
+        } else {
+          ingest = retainIngest(config, records);
+          Clock.awaitQuietCompiler();
+          bare = bareConsumer(config, records);
+        }
+        Round round = new Round(bare, ingest, bytes.get(i - 1));
+        done.add(round);
+        row(report, codec + " #" + i, round);
+      }
+      report(codec, done, report);
+    } finally {
+      for (Path store : stores) {
+        deleteTree(store);
+      }
     }
+  }
+
+  private void report(String codec, List<Round> done, Report report) {
     Round median = Round.median(done);
     row(report, codec + " median", median);
     report
@@ -249,7 +286,18 @@ public final class IngestBench implements Callable<Integer> {
     return sorted[sorted.length / 2];
   }
 
-  private RetainConfig config(String servers, String codec, String topicPrefix) throws IOException {
+  /**
+   * A new empty directory for a store: under {@code retain.store.dir} when {@code -s} gives one
+   * (the bench deletes what it made, never that directory), else under the system's temp dir.
+   */
+  private Path storeDir() throws IOException {
+    String base = overrides.get(RetainConfig.STORE_DIR);
+    return base == null
+        ? Files.createTempDirectory("retain-bench")
+        : Files.createTempDirectory(Files.createDirectories(Path.of(base)), "retain-bench");
+  }
+
+  private RetainConfig config(String servers, String codec, String topicPrefix, Path store) {
     Map<String, Object> props = new HashMap<>();
     props.put(RetainConfig.BOOTSTRAP_SERVERS, servers);
     props.put(RetainConfig.TOPIC_PREFIX, topicPrefix);
@@ -257,9 +305,9 @@ public final class IngestBench implements Callable<Integer> {
     props.put(RetainConfig.RECORD_FEATURES, features);
     props.put(RetainConfig.RECORD_MAX_BYTES, 1 << 20);
     props.put(RetainConfig.STORE_SYNC, sync);
-    props.put(RetainConfig.STORE_DIR, Files.createTempDirectory("retain-bench").toString());
     props.put(RetainConfig.INGEST_GROUP_ID, topicPrefix + "-ingest");
     props.putAll(overrides);
+    props.put(RetainConfig.STORE_DIR, store.toString());
     return new RetainConfig(props);
   }
 
@@ -267,10 +315,10 @@ public final class IngestBench implements Callable<Integer> {
    * Produces {@code count} examples over three domains, then a tail of {@link #tail} more, so that
    * both consumers are timed while records still arrive: ingest counts a record once its group
    * commit is written, and at the end of a topic the last commit would wait for empty polls (the
-   * poll timeout, then the commit interval), which no steady stream has. Returns the bytes of the
-   * first {@code count}.
+   * poll timeout, then the commit interval), which no steady stream has. Ids are numbered from
+   * {@code firstId}. Returns the bytes of the first {@code count}.
    */
-  private long produce(RetainConfig config, String codecName, int count) {
+  private long produce(RetainConfig config, String codecName, int count, long firstId) {
     ExampleCodec codec = ExampleCodec.named(codecName);
     DriftStream stream = new DriftStream(features, 10, 1.0f, 7);
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
@@ -278,7 +326,7 @@ public final class IngestBench implements Callable<Integer> {
     int total = count + tail(count);
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
       for (int i = 0; i < total; i++) {
-        byte[] value = codec.encode(stream.example(Math.min(2, i * 3 / count), i));
+        byte[] value = codec.encode(stream.example(Math.min(2, i * 3 / count), firstId + i));
         bytes += i < count ? value.length : 0;
         producer.send(new ProducerRecord<>(config.examplesTopic(), key, value));
       }
@@ -343,8 +391,6 @@ public final class IngestBench implements Callable<Integer> {
       Rate rate = clock.rate(loop.committedRecords() - first, consumer);
       loop.shutdownClients();
       return rate;
-    } finally {
-      deleteTree(dir);
     }
   }
 
