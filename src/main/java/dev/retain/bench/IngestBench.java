@@ -153,10 +153,9 @@ public final class IngestBench implements Callable<Integer> {
   }
 
   /**
-   * Produces every topic first (the warm-up's and each round's), so that the timed phases do not
-   * alternate with producing: each switch between the broker's append and fetch paths made the JIT
-   * recompile code that the next phase then ran half-compiled. Rounds alternate which consumer goes
-   * first. Ingest keeps one store across the warm-up and the rounds, each round under its own
+   * Produces every topic first (the warm-up's and each round's), so that no producing, and none of
+   * the compiling it sets off, happens just before a timed phase. Rounds alternate which consumer
+   * goes first. Ingest keeps one store across the warm-up and the rounds, each round under its own
    * group, as a running service keeps its store: its reservoir, holdouts and dedup window are those
    * of a store that has seen a stream, not the first minutes of an empty one, where nearly every
    * example is stored ({@code --fresh-store} measures that instead). Ids are unique across all
