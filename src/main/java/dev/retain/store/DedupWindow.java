@@ -100,22 +100,32 @@ public final class DedupWindow {
    * ingest thread's time, README, bench ingest).
    */
   private void append(String id) {
-    byte[] encoded = plainAscii(id) ? null : modifiedUtf8(id);
-    int length = encoded != null ? encoded.length : Short.BYTES + id.length();
-    if (currentBytes + length > currentIds.length) {
-      currentIds =
-          Arrays.copyOf(currentIds, Math.max(2 * currentIds.length, currentBytes + length));
+    int n = id.length();
+    reserve(Short.BYTES + n);
+    // one pass: copy the chars as bytes and note any that is NUL or not ASCII
+    int odd = n > 0xffff ? 1 : 0;
+    for (int i = 0; i < n; i++) {
+      char c = id.charAt(i);
+      odd |= (c - 1) >>> 16 | c >>> 7; // c == 0 wraps to 0xffffffff; c > 0x7f has bits above 7
+      currentIds[currentBytes + Short.BYTES + i] = (byte) c;
     }
-    if (encoded != null) {
-      System.arraycopy(encoded, 0, currentIds, currentBytes, length);
-    } else {
-      currentIds[currentBytes] = (byte) (id.length() >>> 8);
-      currentIds[currentBytes + 1] = (byte) id.length();
-      for (int i = 0; i < id.length(); i++) {
-        currentIds[currentBytes + 2 + i] = (byte) id.charAt(i);
-      }
+    if (odd == 0) {
+      currentIds[currentBytes] = (byte) (n >>> 8);
+      currentIds[currentBytes + 1] = (byte) n;
+      currentBytes += Short.BYTES + n;
+      return;
     }
-    currentBytes += length;
+    byte[] encoded = modifiedUtf8(id);
+    reserve(encoded.length);
+    System.arraycopy(encoded, 0, currentIds, currentBytes, encoded.length);
+    currentBytes += encoded.length;
+  }
+
+  /** Makes room for {@code bytes} more after the current generation's ids. */
+  private void reserve(int bytes) {
+    if (currentBytes + bytes > currentIds.length) {
+      currentIds = Arrays.copyOf(currentIds, Math.max(2 * currentIds.length, currentBytes + bytes));
+    }
   }
 
   /** Writes the current generation and drops expired ones; called once per group commit. */
@@ -151,19 +161,6 @@ public final class DedupWindow {
 
   private byte[] key(long seq) {
     return Keys.of(model).i64(seq).bytes();
-  }
-
-  private static boolean plainAscii(String id) {
-    if (id.length() > 0xffff) {
-      return false;
-    }
-    for (int i = 0; i < id.length(); i++) {
-      char c = id.charAt(i);
-      if (c == 0 || c > 0x7f) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private static byte[] modifiedUtf8(String id) {
