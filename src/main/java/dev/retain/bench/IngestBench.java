@@ -209,7 +209,7 @@ public final class IngestBench implements Callable<Integer> {
         done.add(round);
         row(report, codec + " #" + i, round);
       }
-      report(codec, done, report);
+      reportMedians(codec, done, report);
     } finally {
       for (Path store : stores) {
         deleteTree(store);
@@ -217,7 +217,7 @@ public final class IngestBench implements Callable<Integer> {
     }
   }
 
-  private void report(String codec, List<Round> done, Report report) {
+  private void reportMedians(String codec, List<Round> done, Report report) {
     Round median = Round.median(done);
     row(report, codec + " median", median);
     report

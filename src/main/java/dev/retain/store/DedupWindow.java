@@ -61,7 +61,7 @@ public final class DedupWindow {
           List<String> ids = decode(value);
           long[] fingerprints = new long[2 * ids.size()];
           for (int i = 0; i < ids.size(); i++) {
-            dedup.prints.fingerprintInto(ids.get(i), fingerprints, 2 * i);
+            FingerprintSet.fingerprint(ids.get(i), fingerprints, 2 * i);
             dedup.prints.add(fingerprints[2 * i], fingerprints[2 * i + 1]);
           }
           dedup.generations.addLast(new Generation(seq, fingerprints));
@@ -84,7 +84,7 @@ public final class DedupWindow {
     if (at + 2 > currentPrints.length) {
       currentPrints = Arrays.copyOf(currentPrints, 2 * currentPrints.length);
     }
-    prints.fingerprintInto(id, currentPrints, at);
+    FingerprintSet.fingerprint(id, currentPrints, at);
     if (!prints.add(currentPrints[at], currentPrints[at + 1])) {
       return false;
     }

@@ -22,11 +22,6 @@ final class FingerprintSet {
   private int mask;
   private int size;
 
-  /** Fingerprint of the last {@link #fingerprint} call (the set is used by one thread). */
-  private long high;
-
-  private long low;
-
   /** A set sized for {@code expected} members (at most 2^24; it grows beyond). */
   FingerprintSet(int expected) {
     int capacity = Integer.highestOneBit(Math.min(Math.max(16, expected), 1 << 24) * 2 - 1) * 2;
@@ -36,19 +31,6 @@ final class FingerprintSet {
   private void allocate(int capacity) {
     table = new long[2 * capacity];
     mask = capacity - 1;
-  }
-
-  /** Adds the fingerprint of {@code s}; false when it was there already. */
-  boolean add(String s) {
-    fingerprint(s);
-    return add(high, low);
-  }
-
-  /** The fingerprint of {@code s} as two longs: {@code out[at]} and {@code out[at + 1]}. */
-  void fingerprintInto(String s, long[] out, int at) {
-    fingerprint(s);
-    out[at] = high;
-    out[at + 1] = low;
   }
 
   boolean add(long h, long l) {
@@ -122,8 +104,11 @@ final class FingerprintSet {
     return (int) h & mask;
   }
 
-  /** Sets {@link #high} and {@link #low}: MurmurHash3 x64-128 over the UTF-16LE code units. */
-  private void fingerprint(String s) {
+  /**
+   * Writes the fingerprint of {@code s} to {@code out[at]} (high half) and {@code out[at + 1]} (low
+   * half, never 0): MurmurHash3 x64-128 over the UTF-16LE code units.
+   */
+  static void fingerprint(String s, long[] out, int at) {
     int n = s.length();
     long h1 = 0;
     long h2 = 0;
@@ -154,8 +139,8 @@ final class FingerprintSet {
     h2 = fmix64(h2);
     h1 += h2;
     h2 += h1;
-    high = h1;
-    low = h2 == 0 ? 1 : h2; // 0 marks a free slot
+    out[at] = h1;
+    out[at + 1] = h2 == 0 ? 1 : h2; // 0 marks a free slot
   }
 
   /** {@code count} (1 to 4) chars from {@code at}, the first in the lowest 16 bits. */
