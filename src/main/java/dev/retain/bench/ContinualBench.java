@@ -18,6 +18,8 @@ import dev.retain.train.Devices;
 import dev.retain.train.Learner;
 import dev.retain.train.Pretrainer;
 import dev.retain.train.TrainingLoop;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,6 +44,8 @@ import picocli.CommandLine.Option;
     name = "continual",
     description = "Retention of LoRA policies on Permuted/Rotated Fashion-MNIST.")
 public final class ContinualBench implements Callable<Integer> {
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
   @Option(names = "--shift", defaultValue = "permuted", description = "permuted or rotated.")
   String shift;
 
@@ -223,7 +227,11 @@ public final class ContinualBench implements Callable<Integer> {
    *     service, done on another thread there) counted too
    */
   record Run(
-      AccuracyMatrix matrix, double samplesPerSecond, double withStoring, long skippedSteps) {}
+      AccuracyMatrix matrix,
+      double samplesPerSecond,
+      double withStoring,
+      double perCpuSecond,
+      long skippedSteps) {}
 
   @Override
   public Integer call() throws Exception {
@@ -265,6 +273,7 @@ public final class ContinualBench implements Callable<Integer> {
             "BWT %",
             "samples/s",
             "with storing",
+            "per learner CPU s",
             "CPU stolen % (100 = one core)");
     Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
     for (String name : policies) {
@@ -274,6 +283,7 @@ public final class ContinualBench implements Callable<Integer> {
       double bwt = 0;
       double speed = 0;
       double withStoring = 0;
+      double perCpu = 0;
       long skipped = 0;
       double stolenBefore = HostCpu.stolenSeconds();
       long started = System.nanoTime();
@@ -285,17 +295,19 @@ public final class ContinualBench implements Callable<Integer> {
         bwt += run.matrix().backwardTransfer() * 100 / seeds;
         speed += run.samplesPerSecond() / seeds;
         withStoring += run.withStoring() / seeds;
+        perCpu += run.perCpuSecond() / seeds;
         skipped += run.skippedSteps();
         if (seed == 0) {
           firstSeed.put(name, run.matrix());
         }
         System.err.printf(
             Locale.ROOT,
-            "%s seed %d: average %.1f%%, %,.0f samples/s%n",
+            "%s seed %d: average %.1f%%, %,.0f samples/s (%,.0f per learner CPU second)%n",
             name,
             seed,
             averages[seed],
-            run.samplesPerSecond());
+            run.samplesPerSecond(),
+            run.perCpuSecond());
       }
       double mean = mean(averages);
       // 100% per core, as bench ingest's machine figures; over the policy's whole runs
@@ -309,6 +321,7 @@ public final class ContinualBench implements Callable<Integer> {
           String.format(Locale.ROOT, "%+.1f", bwt),
           speed,
           withStoring,
+          perCpu,
           String.format(Locale.ROOT, "%.1f", stolen));
       report
           .figure(name + "_average_accuracy", round(mean))
@@ -316,6 +329,7 @@ public final class ContinualBench implements Callable<Integer> {
           .figure(name + "_min_domain", round(mean(minimum)))
           .figure(name + "_samples_per_s", Math.round(speed))
           .figure(name + "_samples_per_s_with_storing", Math.round(withStoring))
+          .figure(name + "_samples_per_cpu_s", Math.round(perCpu))
           .figure(name + "_skipped_steps", skipped)
           .figure(name + "_stolen_percent", Math.round(stolen * 10) / 10.0);
     }
@@ -348,6 +362,7 @@ public final class ContinualBench implements Callable<Integer> {
       }
       long samples = 0;
       long nanos = 0; // the learner's steps: replay sample, targets, batch, forward, backward, Adam
+      long cpuNanos = 0; // the same steps' CPU time on this thread, without what the host took
       long storeNanos = 0; // storing the new examples into the reservoir and RocksDB
       List<List<Example>> stream =
           policy.joint() ? joint(data, seed) : data.train.subList(1, domains);
@@ -356,6 +371,7 @@ public final class ContinualBench implements Callable<Integer> {
         for (int i = 0; i + BATCH <= domain.size(); i += BATCH) {
           List<Example> fresh = domain.subList(i, i + BATCH);
           long start = System.nanoTime();
+          long cpuStart = THREADS.getCurrentThreadCpuTime();
           if (prefetch && i + 2 * BATCH <= domain.size()) { // as the service does
             learner.prefetch(domain.subList(i + BATCH, i + 2 * BATCH));
           }
@@ -368,6 +384,7 @@ public final class ContinualBench implements Callable<Integer> {
             samples += fresh.size() + replayed.size();
           }
           nanos += System.nanoTime() - start;
+          cpuNanos += THREADS.getCurrentThreadCpuTime() - cpuStart;
           if (policy.replay()) {
             // ingest's part, on its own thread in the service: store the new examples
             start = System.nanoTime();
@@ -377,12 +394,14 @@ public final class ContinualBench implements Callable<Integer> {
           }
         }
         long start = System.nanoTime();
+        long cpuStart = THREADS.getCurrentThreadCpuTime();
         for (int r = 0; policy.rehearse() && r < rehearsal; r++) {
           List<Example> replayed = replay.sample(2 * BATCH, random);
           learner.step(List.of(), replayed, replay.targets(replayed), policy.logitReplay());
           samples += replayed.size();
         }
         nanos += System.nanoTime() - start;
+        cpuNanos += THREADS.getCurrentThreadCpuTime() - cpuStart;
         if (policy.logitReplay() > 0) {
           TrainingLoop.recordTargets(learner, replay);
         }
@@ -397,6 +416,7 @@ public final class ContinualBench implements Callable<Integer> {
           matrix,
           samples / (nanos / 1e9),
           samples / ((nanos + storeNanos) / 1e9),
+          samples / (cpuNanos / 1e9),
           learner.skippedSteps());
     } finally {
       deleteRecursively(dir);

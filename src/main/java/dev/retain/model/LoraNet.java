@@ -2,6 +2,8 @@ package dev.retain.model;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -308,18 +310,24 @@ public final class LoraNet implements AutoCloseable {
    * see {@link Pass#backward}). With these small layers autograd's bookkeeping cost about as much
    * as the arithmetic. A convolutional base goes through autograd.
    *
-   * @param frozenTail the first layer's frozen output {@code x W^T + b} for the last rows of {@code
-   *     x} (null for none): rows the caller has computed before, for replayed examples. Only where
-   *     {@link #hasFrozenFirstLayer()}.
+   * @param headRows how many of the first rows of {@code x} form the head (0 for none): their
+   *     first-layer product is always a product of its own, so that handing in their output
+   *     computed elsewhere by {@link #frozenFirstLayer} on exactly those rows changes nothing, not
+   *     even a rounding (the matrix kernels round differently for different row counts)
+   * @param frozenHead the head rows' frozen output {@code x W^T + b}, computed before the pass (a
+   *     prefetched batch of new examples), or null to compute it here. Only where {@link
+   *     #hasFrozenFirstLayer()}.
+   * @param frozenTail the same for the last rows of {@code x} (null for none): rows the caller has
+   *     computed before, for replayed examples. The rows between head and tail are computed here.
    */
-  public Pass pass(NDArray x, NDArray frozenTail) {
+  public Pass pass(NDArray x, int headRows, NDArray frozenHead, NDArray frozenTail) {
     if (arch.convolutional()) {
-      if (frozenTail != null) {
+      if (headRows > 0 || frozenHead != null || frozenTail != null) {
         throw new IllegalArgumentException("a convolutional base has no frozen first layer");
       }
       return new AutogradPass(x);
     }
-    return new LinearPass(x, frozenTail);
+    return new LinearPass(x, headRows, frozenHead, frozenTail);
   }
 
   /** A forward pass kept for its backward pass; see {@link #pass}. Close it when done. */
@@ -360,8 +368,8 @@ public final class LoraNet implements AutoCloseable {
     private final NDArray frozen;
     private final NDArray logits;
 
-    LinearPass(NDArray x, NDArray frozenTail) {
-      frozen = firstLayer(x, frozenTail);
+    LinearPass(NDArray x, int headRows, NDArray frozenHead, NDArray frozenTail) {
+      frozen = firstLayer(x, headRows, frozenHead, frozenTail);
       NDArray h = x;
       for (int l = 0; l < weights.length; l++) {
         inputs[l] = h;
@@ -374,17 +382,37 @@ public final class LoraNet implements AutoCloseable {
       logits = h;
     }
 
-    private NDArray firstLayer(NDArray x, NDArray frozenTail) {
-      if (frozenTail == null) {
-        return linearBase(0, x);
-      }
+    /**
+     * The first layer's frozen output: the rows handed in, the head's product (when not handed in)
+     * and the product of the rows between head and tail.
+     */
+    private NDArray firstLayer(NDArray x, int headRows, NDArray frozenHead, NDArray frozenTail) {
       long rows = x.getShape().get(0);
-      long cached = frozenTail.getShape().get(0);
-      if (cached == rows) {
-        return frozenTail;
+      long tail = frozenTail == null ? 0 : frozenTail.getShape().get(0);
+      if (frozenHead != null && frozenHead.getShape().get(0) != headRows) {
+        throw new IllegalArgumentException(
+            frozenHead.getShape() + " as the frozen output of " + headRows + " head rows");
       }
-      NDArray head = linearBase(0, x.get(new NDIndex("0:{}", rows - cached)));
-      return cached == 0 ? head : head.concat(frozenTail);
+      if (headRows + tail > rows) {
+        throw new IllegalArgumentException(
+            headRows + " head and " + tail + " tail rows in a batch of " + rows);
+      }
+      NDList parts = new NDList(3);
+      if (headRows > 0) {
+        parts.add(frozenHead != null ? frozenHead : linearBase(0, rowsOf(x, 0, headRows, rows)));
+      }
+      if (headRows + tail < rows) {
+        parts.add(linearBase(0, rowsOf(x, headRows, rows - tail, rows)));
+      }
+      if (tail > 0) {
+        parts.add(frozenTail);
+      }
+      return parts.size() == 1 ? parts.singletonOrThrow() : NDArrays.concat(parts);
+    }
+
+    /** Rows [from, to) of {@code x}, which has {@code rows}: x itself when that is all of them. */
+    private NDArray rowsOf(NDArray x, long from, long to, long rows) {
+      return from == 0 && to == rows ? x : x.get(new NDIndex().addSliceDim(from, to));
     }
 
     @Override

@@ -20,6 +20,7 @@ final class Batch {
   private final int features;
   private ByteBuffer x = ByteBuffer.allocateDirect(0);
   private ByteBuffer y = ByteBuffer.allocateDirect(0);
+  private ByteBuffer head = ByteBuffer.allocateDirect(0);
   private ByteBuffer tail = ByteBuffer.allocateDirect(0);
   private ByteBuffer grad = ByteBuffer.allocateDirect(0);
 
@@ -45,12 +46,25 @@ final class Batch {
     return scope.create(y, new Shape(n), DataType.INT64);
   }
 
-  /** Rows of {@code width} floats each, as an (n, width) array in {@code scope}. */
-  NDArray rows(NDManager scope, List<float[]> rows, int width) {
+  /**
+   * Rows of {@code width} floats each, as an (n, width) array in {@code scope}: the first rows of a
+   * step's first layer (see {@link #tailRows}).
+   */
+  NDArray headRows(NDManager scope, List<float[]> rows, int width) {
+    head = ensure(head, rows.size() * width * Float.BYTES);
+    return rows(scope, head, rows, width);
+  }
+
+  /** The same for the last rows, through another buffer: both arrays live through a step. */
+  NDArray tailRows(NDManager scope, List<float[]> rows, int width) {
     tail = ensure(tail, rows.size() * width * Float.BYTES);
-    FloatBuffer f = tail.asFloatBuffer();
+    return rows(scope, tail, rows, width);
+  }
+
+  private static NDArray rows(NDManager scope, ByteBuffer into, List<float[]> rows, int width) {
+    FloatBuffer f = into.asFloatBuffer();
     rows.forEach(f::put);
-    return scope.create(tail, new Shape(rows.size(), width), DataType.FLOAT32);
+    return scope.create(into, new Shape(rows.size(), width), DataType.FLOAT32);
   }
 
   /** A loss gradient of {@code n} rows by {@code classes}, in {@code scope}. */

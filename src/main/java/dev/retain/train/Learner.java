@@ -130,17 +130,20 @@ public final class Learner implements AutoCloseable {
         NDManager sub = model.manager().newSubManager()) {
       scope.suppressNotUsedWarning();
       NDArray x = batch.inputs(sub, rows.examples);
-      NDArray tail =
-          rows.cached.isEmpty() ? null : batch.rows(sub, rows.cached, model.firstLayerWidth());
-      try (LoraNet.Pass pass = model.pass(x, tail)) {
+      int width = model.firstLayerWidth();
+      NDArray head = rows.prefetched.isEmpty() ? null : batch.headRows(sub, rows.prefetched, width);
+      NDArray tail = rows.cached.isEmpty() ? null : batch.tailRows(sub, rows.cached, width);
+      int headRows = model.hasFrozenFirstLayer() ? rows.freshEnd : 0;
+      try (LoraNet.Pass pass = model.pass(x, headRows, head, tail)) {
         float[] out = Tensors.floats(pass.logits());
         int classes = out.length / n;
-        LossHead.Result head = LossHead.evaluate(out, classes, rows.labels(), rows.targets, alpha);
+        LossHead.Result lossHead =
+            LossHead.evaluate(out, classes, rows.labels(), rows.targets, alpha);
         float[] logits = rows.inGivenOrder(out, classes);
-        double loss = head.loss();
+        double loss = lossHead.loss();
         if (Double.isFinite(loss)) {
           float[] grads =
-              Tensors.floats(pass.backward(batch.gradient(sub, head.gradient(), n, classes)));
+              Tensors.floats(pass.backward(batch.gradient(sub, lossHead.gradient(), n, classes)));
           float[] theta = model.adapterVector();
           if (fisher != null && lambda > 0) {
             loss += addPenalty(theta, grads);
@@ -164,10 +167,11 @@ public final class Learner implements AutoCloseable {
   }
 
   /**
-   * A step's rows in the order the model sees them: first the rows whose first-layer output is
-   * computed in the step (fresh ones, then replayed ones), then those whose output is ready
-   * (prefetched for fresh examples, cached for replayed ones): their rows form the tail that {@link
-   * LoraNet#pass} takes.
+   * A step's rows in the order the model sees them: the fresh ones first, then the replayed ones
+   * whose first-layer output is computed in the step, then those whose output is cached: their rows
+   * form the tail that {@link LoraNet#pass} takes. When a prefetch has the fresh rows' output
+   * ready, those rows are its head. The order is the same with a prefetch or without, so that the
+   * prefetch changes nothing but which thread computes the fresh rows' product.
    */
   private Rows arrange(List<Example> fresh, List<Example> replayed, List<float[]> targets) {
     boolean frozenLayer = model.hasFrozenFirstLayer();
@@ -179,17 +183,19 @@ public final class Learner implements AutoCloseable {
       collectPrefetch();
     }
     Rows rows = new Rows(fresh.size() + replayed.size());
-    List<Ready> ready = new ArrayList<>();
     for (int i = 0; i < fresh.size(); i++) {
+      rows.add(fresh.get(i), i, null);
       float[] frozen = frozenLayer ? prefetched.get(new Held(fresh.get(i))) : null;
       if (frozen != null) {
-        ready.add(new Ready(fresh.get(i), i, null, frozen));
-        prefetchedUsed++;
-      } else {
-        rows.add(fresh.get(i), i, null);
+        rows.prefetched.add(frozen);
       }
     }
-    rows.freshComputed = rows.examples.size();
+    if (rows.prefetched.size() < fresh.size()) {
+      rows.prefetched.clear(); // a head covers all fresh rows or none; rare: computed in the step
+    }
+    prefetchedUsed += rows.prefetched.size();
+    rows.freshEnd = fresh.size();
+    List<Ready> ready = new ArrayList<>();
     for (int j = 0; j < replayed.size(); j++) {
       float[] target = targets.isEmpty() ? null : targets.get(j);
       float[] frozen =
@@ -213,16 +219,16 @@ public final class Learner implements AutoCloseable {
 
   /** Keeps the first-layer output of the replayed rows that had none cached. */
   private void cacheFirstLayer(LoraNet.Pass pass, Rows rows) {
-    if (cacheRows == 0 || !model.hasFrozenFirstLayer() || rows.computedEnd == rows.freshComputed) {
+    if (cacheRows == 0 || !model.hasFrozenFirstLayer() || rows.computedEnd == rows.freshEnd) {
       return;
     }
     int width = model.firstLayerWidth();
     float[] computed =
         Tensors.floats(
             pass.frozenFirstLayer()
-                .get(new NDIndex("{}:{}", rows.freshComputed, rows.computedEnd)));
-    for (int r = rows.freshComputed; r < rows.computedEnd; r++) {
-      int from = (r - rows.freshComputed) * width;
+                .get(new NDIndex().addSliceDim(rows.freshEnd, rows.computedEnd)));
+    for (int r = rows.freshEnd; r < rows.computedEnd; r++) {
+      int from = (r - rows.freshEnd) * width;
       frozenRows.put(
           new Held(rows.examples.get(r)), Arrays.copyOfRange(computed, from, from + width));
     }
@@ -318,9 +324,10 @@ public final class Learner implements AutoCloseable {
     final List<Example> examples;
     final float[][] targets;
     final int[] given; // row -> index in fresh followed by replayed
-    final List<float[]> cached = new ArrayList<>();
-    int freshComputed; // rows [0, freshComputed): fresh, first layer computed in the step
-    int computedEnd; // rows [freshComputed, computedEnd): replayed, computed in the step
+    final List<float[]> prefetched = new ArrayList<>(); // rows [0, freshEnd), or none
+    final List<float[]> cached = new ArrayList<>(); // rows [computedEnd, n)
+    int freshEnd; // rows [0, freshEnd): fresh
+    int computedEnd; // rows [freshEnd, computedEnd): replayed, first layer computed in the step
 
     Rows(int n) {
       examples = new ArrayList<>(n);
@@ -391,7 +398,7 @@ public final class Learner implements AutoCloseable {
     for (Example example : recent) {
       try (NDScope scope = new NDScope();
           NDManager sub = model.manager().newSubManager();
-          LoraNet.Pass pass = model.pass(batch.inputs(sub, List.of(example)), null)) {
+          LoraNet.Pass pass = model.pass(batch.inputs(sub, List.of(example)), 0, null, null)) {
         scope.suppressNotUsedWarning();
         float[] out = Tensors.floats(pass.logits());
         LossHead.Result head =

@@ -80,7 +80,7 @@ class LoraNetTest {
   /**
    * The MLP's training pass derives the adapter's gradients by hand: they must equal autograd's for
    * the same loss gradient, whether the first layer's frozen output is computed or handed in for
-   * some rows or for all, and its logits must equal the plain forward pass's.
+   * the first rows, the last ones, both or all, and its logits must equal the plain forward pass's.
    */
   @Test
   void shouldDeriveTheSameAdapterGradientsByHandAsAutograd() {
@@ -101,19 +101,28 @@ class LoraNetTest {
       params.forEach(p -> autograd.add(p.getGradient().toFloatArray()));
       assertThat(model.hasFrozenFirstLayer()).isTrue();
       NDArray frozen;
-      try (LoraNet.Pass pass = model.pass(x, null)) {
+      try (LoraNet.Pass pass = model.pass(x, 0, null, null)) {
         frozen = pass.frozenFirstLayer().duplicate();
       }
       assertThat(frozen.getShape()).isEqualTo(new Shape(6, model.firstLayerWidth()));
-      for (int cached : new int[] {0, 2, 6}) {
-        NDArray tail = cached == 0 ? null : frozen.get(new NDIndex("{}:", 6 - cached));
-        try (LoraNet.Pass pass = model.pass(x, tail)) {
-          assertClose(pass.logits().toFloatArray(), forward, "logits, " + cached + " cached");
-          List<NDArray> byHand = pass.backward(gradLogits);
-          assertThat(byHand).hasSameSizeAs(params);
-          for (int i = 0; i < params.size(); i++) {
-            assertThat(byHand.get(i).getShape()).isEqualTo(params.get(i).getShape());
-            assertClose(byHand.get(i).toFloatArray(), autograd.get(i), "param " + i);
+      // {head, tail}: the head rows' product is its own (or handed in), the tail's handed in
+      for (int[] split : new int[][] {{0, 0}, {0, 2}, {0, 6}, {2, 0}, {6, 0}, {2, 3}, {3, 3}}) {
+        for (boolean headGiven : new boolean[] {false, true}) {
+          int head = split[0];
+          int tail = split[1];
+          String what = head + " head rows (handed in: " + headGiven + "), " + tail + " tail rows";
+          NDArray frozenHead = headGiven && head > 0 ? frozen.get(new NDIndex("0:{}", head)) : null;
+          NDArray frozenTail = tail == 0 ? null : frozen.get(new NDIndex("{}:", 6 - tail));
+          try (LoraNet.Pass pass = model.pass(x, head, frozenHead, frozenTail)) {
+            assertClose(pass.frozenFirstLayer().toFloatArray(), frozen.toFloatArray(), what);
+            assertClose(pass.logits().toFloatArray(), forward, "logits, " + what);
+            List<NDArray> byHand = pass.backward(gradLogits);
+            assertThat(byHand).hasSameSizeAs(params);
+            for (int i = 0; i < params.size(); i++) {
+              assertThat(byHand.get(i).getShape()).isEqualTo(params.get(i).getShape());
+              assertClose(
+                  byHand.get(i).toFloatArray(), autograd.get(i), "param " + i + ", " + what);
+            }
           }
         }
       }
