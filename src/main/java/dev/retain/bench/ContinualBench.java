@@ -159,11 +159,11 @@ public final class ContinualBench implements Callable<Integer> {
   @Option(
       names = "--prefetch",
       negatable = true,
-      defaultValue = "false",
+      defaultValue = "true",
       fallbackValue = "true",
       description =
           "Compute the next batch's frozen first layer on a helper thread while a step trains, as"
-              + " retain.train.prefetch does (off by default, as there).")
+              + " retain.train.prefetch does (on by default, as there; --no-prefetch: off).")
   boolean prefetch;
 
   @Option(

@@ -348,6 +348,14 @@ public final class LoraNet implements AutoCloseable {
      */
     List<NDArray> backward(NDArray gradLogits);
 
+    /**
+     * The same gradients as one host vector, laid out as {@link #adapterVector()}: what the
+     * learner's host-side update takes. Call at most once, instead of {@link #backward}.
+     */
+    default float[] backwardVector(NDArray gradLogits) {
+      return Tensors.floats(backward(gradLogits));
+    }
+
     @Override
     void close();
   }
@@ -427,10 +435,45 @@ public final class LoraNet implements AutoCloseable {
 
     @Override
     public List<NDArray> backward(NDArray gradLogits) {
+      NDArray[] grads = products(gradLogits);
+      for (int l = 0; l < weights.length; l++) {
+        grads[2 * l + 1] = grads[2 * l + 1].transpose(); // dB = (dB^T)^T
+      }
+      return List.of(grads);
+    }
+
+    /**
+     * Reads dA and dB^T as the products leave them and lays dB out on the host: no transposed view
+     * to make, and no copy to make it contiguous, per layer.
+     */
+    @Override
+    public float[] backwardVector(NDArray gradLogits) {
+      NDArray[] grads = products(gradLogits);
+      float[] out = new float[adapterSize];
+      int offset = 0;
+      int[] sizes = arch.sizes();
+      for (int l = 0; l < weights.length; l++) {
+        float[] dA = Tensors.floats(grads[2 * l]);
+        System.arraycopy(dA, 0, out, offset, dA.length);
+        offset += dA.length;
+        float[] dBT = Tensors.floats(grads[2 * l + 1]); // (r, out)
+        int width = sizes[l + 1];
+        for (int k = 0; k < rank; k++) {
+          for (int o = 0; o < width; o++) {
+            out[offset + o * rank + k] = dBT[k * width + o];
+          }
+        }
+        offset += dBT.length;
+      }
+      return out;
+    }
+
+    /** dA and dB^T of each layer, in the order of {@link #adapterParameters()}. */
+    private NDArray[] products(NDArray gradLogits) {
       NDArray[] grads = new NDArray[2 * weights.length];
       NDArray g = gradLogits;
       for (int l = weights.length - 1; l >= 0; l--) {
-        grads[2 * l + 1] = lowRankT[l].matMul(g).transpose(); // dB = (u^T G)^T
+        grads[2 * l + 1] = lowRankT[l].matMul(g); // dB^T = u^T G
         NDArray duT = Linear.linear(loraBT[l], g).singletonOrThrow().muli(scale); // s B^T G^T
         grads[2 * l] = duT.matMul(inputs[l]); // dA = dU^T h
         if (l > 0) { // G W + dU A in one addmm, masked by the ReLU
@@ -438,7 +481,7 @@ public final class LoraNet implements AutoCloseable {
           g = addmm(gw, duT.transpose(), loraAT[l]).muli(inputs[l].sign());
         }
       }
-      return List.of(grads);
+      return grads;
     }
 
     @Override

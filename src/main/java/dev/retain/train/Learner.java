@@ -142,8 +142,7 @@ public final class Learner implements AutoCloseable {
         float[] logits = rows.inGivenOrder(out, classes);
         double loss = lossHead.loss();
         if (Double.isFinite(loss)) {
-          float[] grads =
-              Tensors.floats(pass.backward(batch.gradient(sub, lossHead.gradient(), n, classes)));
+          float[] grads = pass.backwardVector(batch.gradient(sub, lossHead.gradient(), n, classes));
           float[] theta = model.adapterVector();
           if (fisher != null && lambda > 0) {
             loss += addPenalty(theta, grads);
@@ -403,8 +402,7 @@ public final class Learner implements AutoCloseable {
         float[] out = Tensors.floats(pass.logits());
         LossHead.Result head =
             LossHead.evaluate(out, out.length, new int[] {example.label()}, new float[1][], 0f);
-        float[] grads =
-            Tensors.floats(pass.backward(batch.gradient(sub, head.gradient(), 1, out.length)));
+        float[] grads = pass.backwardVector(batch.gradient(sub, head.gradient(), 1, out.length));
         for (int i = 0; i < size; i++) {
           fresh[i] += grads[i] * grads[i] / recent.size();
         }

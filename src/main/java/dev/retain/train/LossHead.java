@@ -32,6 +32,7 @@ final class LossHead {
     }
     double weight = targeted > 0 ? alpha / ((double) targeted * classes) : 0;
     float[] gradient = new float[logits.length];
+    double[] exp = new double[classes]; // each row's exp(logit - max), computed once
     double loss = 0;
     for (int i = 0; i < n; i++) {
       int row = i * classes;
@@ -45,11 +46,12 @@ final class LossHead {
       }
       double sum = 0;
       for (int c = 0; c < classes; c++) {
-        sum += Math.exp(logits[row + c] - max);
+        exp[c] = Math.exp(logits[row + c] - max);
+        sum += exp[c];
       }
       loss += (Math.log(sum) + max - logits[row + label]) / n;
       for (int c = 0; c < classes; c++) {
-        double g = (Math.exp(logits[row + c] - max) / sum - (c == label ? 1 : 0)) / n;
+        double g = (exp[c] / sum - (c == label ? 1 : 0)) / n;
         if (targets[i] != null && weight > 0) {
           double d = logits[row + c] - targets[i][c];
           loss += weight * d * d;

@@ -124,12 +124,26 @@ class LoraNetTest {
                   byHand.get(i).toFloatArray(), autograd.get(i), "param " + i + ", " + what);
             }
           }
+          try (LoraNet.Pass again = model.pass(x, head, frozenHead, frozenTail)) {
+            assertClose(again.backwardVector(gradLogits), concat(autograd), "vector, " + what);
+          }
         }
       }
       assertThat(autograd.get(0))
           .as("a gradient reaches the first layer")
           .isNotEqualTo(new float[autograd.get(0).length]);
     }
+  }
+
+  /** The parameters' values one after the other, as the adapter vector lays them out. */
+  private static float[] concat(List<float[]> parts) {
+    float[] out = new float[parts.stream().mapToInt(p -> p.length).sum()];
+    int offset = 0;
+    for (float[] part : parts) {
+      System.arraycopy(part, 0, out, offset, part.length);
+      offset += part.length;
+    }
+    return out;
   }
 
   private static void assertClose(float[] actual, float[] expected, String what) {

@@ -46,7 +46,7 @@ class LearnerNodeIT {
   @Test
   void shouldLearnEveryDomainKeepEarlierOnesAndResumeAfterRestart() throws Exception {
     Map<String, Object> props = TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir);
-    props.put(RetainConfig.TRAIN_PREFETCH, true); // the look-ahead path; the CNN test runs without
+    // the default look-ahead path (retain.train.prefetch); the CNN test runs without it
     RetainConfig config = new RetainConfig(props);
     produce(config, TestData.driftStream(), 3);
     List<Map<String, Double>> rows;
@@ -96,6 +96,7 @@ class LearnerNodeIT {
     props.put(RetainConfig.MODEL_ARCH, "cnn");
     props.put(RetainConfig.MODEL_CONV_CHANNELS, "8,16");
     props.put(RetainConfig.LORA_CONV, true);
+    props.put(RetainConfig.TRAIN_PREFETCH, false); // one batch at a time: no look-ahead
     RetainConfig config = new RetainConfig(props);
     produce(config, new DriftStream(64, 4, 1.5f, 5), 3);
     try (LearnerNode node = new LearnerNode(config, Metrics.registry("test"), true).start()) {
