@@ -231,6 +231,7 @@ public final class ContinualBench implements Callable<Integer> {
       double samplesPerSecond,
       double withStoring,
       double perCpuSecond,
+      double helperShare,
       long skippedSteps) {}
 
   @Override
@@ -274,6 +275,7 @@ public final class ContinualBench implements Callable<Integer> {
             "samples/s",
             "with storing",
             "per learner CPU s",
+            "prefetch CPU %",
             "CPU stolen % (100 = one core)");
     Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
     for (String name : policies) {
@@ -284,6 +286,7 @@ public final class ContinualBench implements Callable<Integer> {
       double speed = 0;
       double withStoring = 0;
       double perCpu = 0;
+      double helper = 0;
       long skipped = 0;
       double stolenBefore = HostCpu.stolenSeconds();
       long started = System.nanoTime();
@@ -296,6 +299,7 @@ public final class ContinualBench implements Callable<Integer> {
         speed += run.samplesPerSecond() / seeds;
         withStoring += run.withStoring() / seeds;
         perCpu += run.perCpuSecond() / seeds;
+        helper += run.helperShare() * 100 / seeds;
         skipped += run.skippedSteps();
         if (seed == 0) {
           firstSeed.put(name, run.matrix());
@@ -322,6 +326,7 @@ public final class ContinualBench implements Callable<Integer> {
           speed,
           withStoring,
           perCpu,
+          String.format(Locale.ROOT, "%.1f", helper),
           String.format(Locale.ROOT, "%.1f", stolen));
       report
           .figure(name + "_average_accuracy", round(mean))
@@ -330,6 +335,7 @@ public final class ContinualBench implements Callable<Integer> {
           .figure(name + "_samples_per_s", Math.round(speed))
           .figure(name + "_samples_per_s_with_storing", Math.round(withStoring))
           .figure(name + "_samples_per_cpu_s", Math.round(perCpu))
+          .figure(name + "_prefetch_cpu_percent", Math.round(helper * 10) / 10.0)
           .figure(name + "_skipped_steps", skipped)
           .figure(name + "_stolen_percent", Math.round(stolen * 10) / 10.0);
     }
@@ -417,6 +423,7 @@ public final class ContinualBench implements Callable<Integer> {
           samples / (nanos / 1e9),
           samples / ((nanos + storeNanos) / 1e9),
           samples / (cpuNanos / 1e9),
+          (double) learner.prefetchCpuNanos() / nanos,
           learner.skippedSteps());
     } finally {
       deleteRecursively(dir);

@@ -8,6 +8,8 @@ import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.model.Tensors;
 import dev.retain.record.Example;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -18,6 +20,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +33,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Learner implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Learner.class);
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
   /** First-layer outputs cached by default: twice the default replay buffer. */
   public static final int DEFAULT_CACHED_ROWS = 4096;
@@ -60,6 +64,7 @@ public final class Learner implements AutoCloseable {
   private Prefetch pending;
   private Map<Held, float[]> prefetched = Map.of(); // fresh examples' first-layer output, ready
   private long prefetchedUsed;
+  private final AtomicLong helperNanos = new AtomicLong(); // CPU time of the prefetch helper
   private long steps;
   private long skipped;
 
@@ -267,8 +272,11 @@ public final class Learner implements AutoCloseable {
 
   /** On the helper thread: the first layer's output of {@code examples}, row after row. */
   private float[] computeFrozen(List<Example> examples) {
+    long start = THREADS.getCurrentThreadCpuTime();
     try (NDManager sub = model.manager().newSubManager()) {
       return Tensors.floats(model.frozenFirstLayer(helperBatch.inputs(sub, examples)));
+    } finally {
+      helperNanos.addAndGet(THREADS.getCurrentThreadCpuTime() - start);
     }
   }
 
@@ -446,6 +454,11 @@ public final class Learner implements AutoCloseable {
   /** Fresh rows whose first-layer output a prefetch had ready. */
   long prefetchedRows() {
     return prefetchedUsed;
+  }
+
+  /** CPU time the prefetch helper has spent computing first layers, in nanoseconds. */
+  public long prefetchCpuNanos() {
+    return helperNanos.get();
   }
 
   /** Stops the helper thread of {@link #prefetch}, if it was started. */

@@ -254,6 +254,7 @@ class LearnerTest {
       }
       assertThat(learner.cachedRows()).isEqualTo(cacheRows == 0 ? 0 : pool.size());
       assertThat(learner.prefetchedRows()).isEqualTo(prefetch ? 19 * 8 : 0);
+      assertThat(learner.prefetchCpuNanos() > 0).as("the helper's CPU time").isEqualTo(prefetch);
       return model.adapterTensors();
     }
   }
