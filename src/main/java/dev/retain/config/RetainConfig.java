@@ -543,8 +543,8 @@ public final class RetainConfig extends AbstractConfig {
             true,
             Importance.LOW,
             "Compute the next batch's frozen first layer (MLP) on a helper thread while a step"
-                + " trains: the step's largest product moves to a second core (a quarter of one"
-                + " at 90,000 samples/s). It changes nothing but speed, not even a rounding."
+                + " trains: the step's largest product moves to a second core (about a third of"
+                + " one in bench continual). It changes nothing but speed, not even a rounding."
                 + " Off: the learner uses one core (see README, bench continual).");
   }
 
