@@ -13,6 +13,8 @@ import dev.retain.publish.AdapterVersion;
 import dev.retain.record.Example;
 import dev.retain.serve.ServeNode;
 import dev.retain.train.TrainingLoop;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.search.Search;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -26,6 +28,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -147,6 +150,32 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * The learner's training throughput from its own metrics: new plus replayed examples per second
+   * of its steps (what {@code bench continual} reports as samples/s), and per second of the run.
+   */
+  private static void printThroughput(PrometheusMeterRegistry meters) {
+    Timer steps = Search.in(meters).name("retain.train.step.duration").timer();
+    double examples =
+        Search.in(meters)
+            .name(
+                n ->
+                    n.equals("retain.train.examples.new")
+                        || n.equals("retain.train.examples.replayed"))
+            .counters()
+            .stream()
+            .mapToDouble(Counter::count)
+            .sum();
+    if (steps == null || steps.count() == 0) {
+      return;
+    }
+    double seconds = steps.totalTime(TimeUnit.SECONDS);
+    System.out.printf(
+        "%ntraining: %,d steps, %,.0f examples (new + replayed) in %.1f s of steps: %,.0f"
+            + " samples/s%n",
+        steps.count(), examples, seconds, examples / seconds);
+  }
+
   private void report(
       LearnerNode learner, ServeNode serve, PrometheusMeterRegistry meters, DomainStream stream)
       throws Exception {
@@ -174,6 +203,7 @@ final class DemoCommand implements Callable<Integer> {
         loop.report().backwardTransfer(),
         format(loop.report().forgetting()));
     plot(rows, all);
+    printThroughput(meters);
     List<AdapterVersion> history = learner.publisher().registry().history();
     double rejected =
         Search.in(meters).name("retain.adapters.rejected").counters().stream()
