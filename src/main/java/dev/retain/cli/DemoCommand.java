@@ -152,7 +152,7 @@ final class DemoCommand implements Callable<Integer> {
 
   /**
    * The learner's training throughput from its own metrics: new plus replayed examples per second
-   * of its steps (what {@code bench continual} reports as samples/s), and per second of the run.
+   * of its steps (what {@code bench continual} reports as samples/s).
    */
   private static void printThroughput(PrometheusMeterRegistry meters) {
     Timer steps = Search.in(meters).name("retain.train.step.duration").timer();
