@@ -50,7 +50,10 @@ public final class RetainConfig extends AbstractConfig {
   public static final String HOLDOUT_MAX_PER_DOMAIN = "retain.holdout.max.per.domain";
   public static final String METRICS_PORT = "retain.metrics.port";
   public static final String METRICS_HOST = "retain.metrics.host";
-  public static final String PUBLISH_EPSILON = "retain.publish.epsilon";
+  public static final String PUBLISH_GATE_ENABLED = "retain.publish.gate.enabled";
+  public static final String PUBLISH_GATE_Z = "retain.publish.gate.z";
+  public static final String PUBLISH_MAX_DOMAIN_DROP = "retain.publish.max.domain.drop";
+  public static final String PUBLISH_FORGETTING_BUDGET = "retain.publish.forgetting.budget";
   public static final String PUBLISH_ON_REJECT = "retain.publish.on.reject";
   public static final String PUBLISH_INLINE_MAX_BYTES = "retain.publish.inline.max.bytes";
   public static final String PUBLISH_BLOB_DIR = "retain.publish.blob.dir";
@@ -87,6 +90,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String TRAIN_DEVICE = "retain.train.device";
   public static final String TRAIN_THREADS = "retain.train.threads";
   public static final String TRAIN_PREFETCH = "retain.train.prefetch";
+  public static final String TRAIN_FRESH_LOSS = "retain.train.fresh.loss";
 
   static final ConfigDef DEFINITION = define();
 
@@ -274,13 +278,36 @@ public final class RetainConfig extends AbstractConfig {
             Importance.LOW,
             "Address the /metrics endpoint binds (all interfaces, so Prometheus can scrape it).")
         .define(
-            PUBLISH_EPSILON,
+            PUBLISH_GATE_ENABLED,
+            Type.BOOLEAN,
+            true,
+            Importance.MEDIUM,
+            "Judge each candidate with the promotion gate (true), or publish every candidate that"
+                + " changed (false: what a plain training loop serves; the benches' baselines).")
+        .define(
+            PUBLISH_GATE_Z,
             Type.DOUBLE,
-            0.01,
+            1.645,
+            Range.between(0.0, 10.0),
+            Importance.MEDIUM,
+            "Promotion gate: standard errors of a domain's holdout accuracy difference that count"
+                + " as sampling noise, not loss (1.645: one-sided 95%; 0: every difference counts).")
+        .define(
+            PUBLISH_MAX_DOMAIN_DROP,
+            Type.DOUBLE,
+            0.15,
             Range.between(0.0, 1.0),
             Importance.HIGH,
-            "Promotion gate: a candidate may be at most this much below the champion on any"
-                + " domain's holdout, and its average must not be lower.")
+            "Promotion gate: a candidate that loses more than this on any one domain's holdout"
+                + " beyond sampling noise is rejected, whatever else it learned.")
+        .define(
+            PUBLISH_FORGETTING_BUDGET,
+            Type.DOUBLE,
+            0.03,
+            Range.between(0.0, 1.0),
+            Importance.HIGH,
+            "Promotion gate: the mean loss beyond sampling noise over all domains a candidate may"
+                + " pay for what it learned; it must also raise the average accuracy.")
         .define(
             PUBLISH_ON_REJECT,
             Type.STRING,
@@ -545,7 +572,16 @@ public final class RetainConfig extends AbstractConfig {
             "Compute the next batch's frozen first layer (MLP) on a helper thread while a step"
                 + " trains: the step's largest product moves to a second core (about a third of"
                 + " one in bench continual). It changes nothing but speed, not even a rounding."
-                + " Off: the learner uses one core (see README, bench continual).");
+                + " Off: the learner uses one core (see README, bench continual).")
+        .define(
+            TRAIN_FRESH_LOSS,
+            Type.STRING,
+            "ace",
+            ValidString.in("ace", "full"),
+            Importance.MEDIUM,
+            "Cross-entropy of the new examples in a step: ace (ER-ACE: a softmax over the classes"
+                + " present among them, so new classes do not push old ones down; replayed"
+                + " examples keep the full softmax) or full (every class).");
   }
 
   /** Comma-separated positive integers. */

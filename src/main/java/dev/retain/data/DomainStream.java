@@ -8,28 +8,40 @@ public interface DomainStream {
   Example example(int domain, long index);
 
   /**
-   * The stream {@code name} names: {@code generated} (a {@link DriftStream} with the given shape),
-   * {@code fashion-permuted} or {@code fashion-rotated} (Fashion-MNIST training images; 784
-   * features, 10 classes), or {@code auto}: Fashion-MNIST permuted when installed, else generated.
+   * The stream {@code name} names: {@code generated} (a {@link DriftStream} with the given shape, a
+   * new feature permutation per domain), {@code generated-class-incremental} (two new classes per
+   * domain), {@code fashion-permuted}, {@code fashion-rotated} or {@code fashion-class-incremental}
+   * (Fashion-MNIST training images; 784 features, 10 classes), or {@code auto}: Fashion-MNIST
+   * permuted when installed, else generated.
    */
   static DomainStream named(String name, int features, int classes, long seed) {
     String chosen = resolve(name);
     return switch (chosen) {
       case "generated" -> new DriftStream(features, classes, 1.0f, seed);
-      case "fashion-permuted", "fashion-rotated" -> {
+      case "generated-class-incremental" ->
+          DriftStream.classIncremental(features, classes, FashionMnist.CLASSES_PER_DOMAIN, seed);
+      case "fashion-permuted", "fashion-rotated", "fashion-class-incremental" -> {
         if (features != FashionMnist.PIXELS || classes != 10) {
           throw new IllegalArgumentException(
               "Fashion-MNIST needs retain.record.features=784 and retain.record.classes=10");
         }
         FashionMnist data =
             FashionMnist.load(java.nio.file.Path.of(FashionMnist.DEFAULT_DIR), true);
-        FashionMnist.Shift shift =
-            chosen.endsWith("permuted") ? FashionMnist.Shift.PERMUTED : FashionMnist.Shift.ROTATED;
+        FashionMnist.Shift shift = FashionMnist.Shift.named(chosen.substring("fashion-".length()));
         yield (domain, index) -> data.example(shift, domain, (int) (index % data.size()), seed);
       }
       default -> throw new IllegalArgumentException("unknown data " + name);
     };
   }
+
+  /** The names {@link #named} takes, other than {@code auto}. */
+  java.util.List<String> NAMES =
+      java.util.List.of(
+          "generated",
+          "generated-class-incremental",
+          "fashion-permuted",
+          "fashion-rotated",
+          "fashion-class-incremental");
 
   /**
    * The stream {@code auto} stands for here (Fashion-MNIST permuted when installed); others as is.

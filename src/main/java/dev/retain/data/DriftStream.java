@@ -15,8 +15,27 @@ public final class DriftStream implements DomainStream {
   private final float noise;
   private final float[][] prototypes;
   private final long seed;
+  private final int classesPerDomain; // 0: every class in every domain, permuted features
 
   public DriftStream(int features, int classes, float noise, long seed) {
+    this(features, classes, noise, seed, 0);
+  }
+
+  /**
+   * A class-incremental stream: domain d holds classes {@code d*k .. d*k+k-1} (k = {@code
+   * classesPerDomain}), modulo {@code classes}, with unpermuted features.
+   */
+  public static DriftStream classIncremental(
+      int features, int classes, int classesPerDomain, long seed) {
+    if (classesPerDomain < 1 || classesPerDomain > classes) {
+      throw new IllegalArgumentException(
+          "classes per domain must be 1.." + classes + ", was " + classesPerDomain);
+    }
+    return new DriftStream(features, classes, 1.0f, seed, classesPerDomain);
+  }
+
+  private DriftStream(int features, int classes, float noise, long seed, int classesPerDomain) {
+    this.classesPerDomain = classesPerDomain;
     this.features = features;
     this.classes = classes;
     this.noise = noise;
@@ -36,9 +55,12 @@ public final class DriftStream implements DomainStream {
   @Override
   public Example example(int domain, long index) {
     SplittableRandom random = new SplittableRandom(seed ^ (domain * 0x9E3779B97F4A7C15L) ^ index);
-    int label = random.nextInt(classes);
+    int label =
+        classesPerDomain == 0
+            ? random.nextInt(classes)
+            : (domain * classesPerDomain + random.nextInt(classesPerDomain)) % classes;
     float[] x = new float[features];
-    int[] permutation = Permutations.of(features, domain, seed);
+    int[] permutation = Permutations.of(features, classesPerDomain == 0 ? domain : 0, seed);
     for (int i = 0; i < features; i++) {
       x[permutation[i]] = prototypes[label][i] + noise * (float) gaussian(random);
     }

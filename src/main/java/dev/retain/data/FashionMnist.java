@@ -14,8 +14,8 @@ import java.util.zip.GZIPInputStream;
 /**
  * Fashion-MNIST from Debian's {@code dataset-fashion-mnist} package (IDX files, gzipped, under
  * {@value #DEFAULT_DIR}), as 784 pixel features scaled to [0, 1], with the continual-learning
- * domains the benchmarks use: permuted (domain 0 = original, others = fixed pixel permutations) and
- * rotated (by multiples of 45 degrees).
+ * domains the benchmarks use: permuted (domain 0 = original, others = fixed pixel permutations),
+ * rotated (by multiples of 45 degrees) and class-incremental (domain d holds classes 2d and 2d+1).
  */
 public final class FashionMnist {
   public static final String DEFAULT_DIR = "/usr/share/datasets/fashion-mnist";
@@ -25,12 +25,37 @@ public final class FashionMnist {
           + DEFAULT_DIR
           + ")";
   public static final int PIXELS = 784;
+  public static final int CLASSES = 10;
+
+  /** Classes each domain of the class-incremental shift introduces. */
+  public static final int CLASSES_PER_DOMAIN = 2;
+
   private final float[][] images;
   private final int[] labels;
+  private final int[][] byPair; // class-incremental: the image indices of each pair of classes
 
   private FashionMnist(float[][] images, int[] labels) {
     this.images = images;
     this.labels = labels;
+    this.byPair = pairs(labels);
+  }
+
+  /** The indices of the images of classes 2d and 2d+1, in file order, for each d. */
+  private static int[][] pairs(int[] labels) {
+    int[] counts = new int[CLASSES / CLASSES_PER_DOMAIN];
+    for (int label : labels) {
+      counts[label / CLASSES_PER_DOMAIN]++;
+    }
+    int[][] out = new int[counts.length][];
+    for (int d = 0; d < out.length; d++) {
+      out[d] = new int[counts[d]];
+      counts[d] = 0;
+    }
+    for (int i = 0; i < labels.length; i++) {
+      int d = labels[i] / CLASSES_PER_DOMAIN;
+      out[d][counts[d]++] = i;
+    }
+    return out;
   }
 
   /** True when the package's files are present in {@code dir}. */
@@ -92,25 +117,51 @@ public final class FashionMnist {
     return labels.length;
   }
 
+  /** Images in {@code domain} under {@code shift}: all of them, or those of its classes. */
+  public int size(Shift shift, int domain) {
+    return shift == Shift.CLASS_INCREMENTAL ? byPair[domain].length : labels.length;
+  }
+
   /** The kinds of domain shift the benchmarks use. */
   public enum Shift {
     PERMUTED,
-    ROTATED
+    ROTATED,
+    /** Domain d holds the images of classes 2d and 2d+1, unchanged: at most five domains. */
+    CLASS_INCREMENTAL;
+
+    /** The largest number of domains the shift has. */
+    public int maxDomains() {
+      return this == CLASS_INCREMENTAL ? CLASSES / CLASSES_PER_DOMAIN : Integer.MAX_VALUE;
+    }
+
+    /** The shift a stream name such as {@code fashion-class-incremental} names. */
+    public static Shift named(String name) {
+      return valueOf(name.toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+    }
   }
 
   /**
-   * Image {@code index} as seen in {@code domain}: permuted pixels (domain 0 unchanged) or rotated
-   * by 45 degrees times the domain number.
+   * Image {@code index} as seen in {@code domain}: permuted pixels (domain 0 unchanged), rotated by
+   * 45 degrees times the domain number, or (class-incremental) the index-th image of the domain's
+   * classes, modulo their count.
    */
   public Example example(Shift shift, int domain, int index, long seed) {
+    if (domain >= shift.maxDomains()) {
+      throw new IllegalArgumentException(
+          shift + " has " + shift.maxDomains() + " domains, not " + (domain + 1));
+    }
+    int image =
+        shift == Shift.CLASS_INCREMENTAL ? byPair[domain][index % byPair[domain].length] : index;
     float[] x =
-        shift == Shift.PERMUTED
-            ? permute(images[index], Permutations.of(PIXELS, domain, seed))
-            : rotate(images[index], domain * 45);
+        switch (shift) {
+          case PERMUTED -> permute(images[image], Permutations.of(PIXELS, domain, seed));
+          case ROTATED -> rotate(images[image], domain * 45);
+          case CLASS_INCREMENTAL -> images[image].clone();
+        };
     return new Example(
         shift.name().toLowerCase(java.util.Locale.ROOT).charAt(0) + "d" + domain + "-" + index,
         x,
-        labels[index],
+        labels[image],
         "domain-" + domain,
         0L);
   }

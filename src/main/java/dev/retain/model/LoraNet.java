@@ -220,7 +220,9 @@ public final class LoraNet implements AutoCloseable {
     NDArray h = x;
     if (arch.convolutional()) {
       long n = x.getShape().get(0);
-      h = h.reshape(n, 1, arch.side(), arch.side());
+      // a copy in memory the engine allocated: the CPU convolution kernels returned NaN for an
+      // input that wraps a direct buffer (as the learner's batches do), on an AVX2-only AMD EPYC
+      h = h.reshape(n, 1, arch.side(), arch.side()).duplicate();
       for (int c = 0; c < convWeights.length; c++) {
         NDArray y = conv(h, convWeights[c], convBiases[c], PAD_SAME);
         if (convA.length > 0) {
@@ -535,16 +537,16 @@ public final class LoraNet implements AutoCloseable {
       }
     }
 
-    /** Clears the gradients, which autograd otherwise adds up across passes. */
+    /**
+     * Clears the gradients, which autograd otherwise adds up across passes, by filling them with
+     * zeros: a NaN once there (a diverged pass, or the CPU convolution kernels' occasional
+     * uninitialised values on some x86 CPUs) would survive {@code g - g} into every later pass. The
+     * learner skips any step whose gradient is not finite.
+     */
     @Override
     public void close() {
       stopCollecting();
-      adapterParameters()
-          .forEach(
-              p -> {
-                NDArray g = p.getGradient();
-                g.subi(g);
-              });
+      adapterParameters().forEach(p -> p.getGradient().set(EVERYTHING, 0f));
     }
   }
 

@@ -22,6 +22,7 @@ public final class LearnerNode implements AutoCloseable {
   private final TrainingLoop learner;
   private final HttpEndpoint endpoint;
   private final AdapterPublisher publisher;
+  private final ExampleInbox inbox;
   private boolean closed;
 
   /**
@@ -38,7 +39,7 @@ public final class LearnerNode implements AutoCloseable {
    */
   public LearnerNode(RetainConfig config, PrometheusMeterRegistry registry, boolean publish) {
     boolean train = config.getBoolean(RetainConfig.TRAIN_ENABLED);
-    ExampleInbox inbox = new ExampleInbox(config.getInt(RetainConfig.INGEST_INBOX_CAPACITY));
+    inbox = new ExampleInbox(config.getInt(RetainConfig.INGEST_INBOX_CAPACITY));
     ingest = new IngestService(config, train ? inbox : ExampleSink.DISCARD, registry);
     publisher =
         train && publish
@@ -81,6 +82,11 @@ public final class LearnerNode implements AutoCloseable {
 
   public IngestService ingest() {
     return ingest;
+  }
+
+  /** Examples ingest has handed to the learner that it has not taken yet. */
+  public int inboxSize() {
+    return inbox.size();
   }
 
   /** The learner, or null when training is disabled. */

@@ -36,6 +36,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   private final Registry registry;
   private final Producer<byte[], byte[]> producer;
   private final PromotionGate gate;
+  private final boolean gated;
   private final PublishMetrics metrics;
   private final AdapterArchive.LoraSpec lora;
   private final String model;
@@ -55,7 +56,12 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     this.model = config.getString(RetainConfig.MODEL_ID);
     this.registry = new Registry(store, model);
     this.producer = producer;
-    this.gate = new PromotionGate(config.getDouble(RetainConfig.PUBLISH_EPSILON));
+    this.gated = config.getBoolean(RetainConfig.PUBLISH_GATE_ENABLED);
+    this.gate =
+        new PromotionGate(
+            config.getDouble(RetainConfig.PUBLISH_GATE_Z),
+            config.getDouble(RetainConfig.PUBLISH_MAX_DOMAIN_DROP),
+            config.getDouble(RetainConfig.PUBLISH_FORGETTING_BUDGET));
     this.lora =
         new AdapterArchive.LoraSpec(
             config.getInt(RetainConfig.LORA_RANK),
@@ -107,13 +113,19 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
       return null; // published and recorded before a restart: nothing new
     }
     AdapterVersion champion = registry.champion();
-    // the first candidate has no champion to protect: it becomes the first version served
+    // the first candidate has no champion to protect, but must beat a trivial baseline
     Optional<PromotionGate.Reason> rejection =
-        champion == null
-            ? Optional.empty()
-            : champion.steps() == candidate.steps()
-                ? Optional.of(PromotionGate.Reason.UNCHANGED)
-                : gate.judge(candidate.evaluation(), candidate.championEvaluation());
+        champion != null && champion.steps() == candidate.steps()
+            ? Optional.of(PromotionGate.Reason.UNCHANGED)
+            : !gated
+                ? Optional.empty()
+                : champion == null
+                    ? gate.judgeFirst(candidate.evaluation(), candidate.baseline())
+                    : gate.judge(
+                        new PromotionGate.Evidence(
+                            candidate.evaluation(),
+                            candidate.championEvaluation(),
+                            candidate.holdoutSizes()));
     if (rejection.isPresent()) {
       metrics.rejected(rejection.get());
       LOG.info(
@@ -122,7 +134,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
           rejection.get().tag(),
           candidate.evaluation(),
           candidate.championEvaluation());
-      return revertOnReject ? champion() : null;
+      return revertOnReject && champion != null ? champion() : null;
     }
     AdapterVersion version =
         new AdapterVersion(

@@ -3,6 +3,7 @@ package dev.retain.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import java.util.List;
 
 /**
@@ -44,8 +45,25 @@ public final class Adam {
    */
   public void step() {
     List<NDArray> grads = params.stream().map(NDArray::getGradient).toList();
-    step(grads);
-    grads.forEach(g -> g.subi(g)); // autograd adds gradients up until they are cleared
+    if (grads.stream().allMatch(Adam::finite)) {
+      step(grads);
+    } else {
+      skipped++; // a non-finite gradient would poison the weights: this step changes nothing
+    }
+    // autograd adds gradients up until they are cleared; zeros, as g - g would keep a NaN
+    grads.forEach(g -> g.set(new NDIndex("..."), 0f));
+  }
+
+  /** Steps skipped for a non-finite gradient. */
+  public long skipped() {
+    return skipped;
+  }
+
+  private static boolean finite(NDArray g) {
+    try (NDArray bad = g.isNaN().logicalOr(g.isInfinite());
+        NDArray any = bad.any()) {
+      return !any.getBoolean();
+    }
   }
 
   /**
@@ -56,6 +74,8 @@ public final class Adam {
    * computes {@code w -= lr' m / (sqrt(v) + eps')}; with {@code lr' = lr sqrt(c2) / c1} and {@code
    * eps' = eps sqrt(c2)} that is exactly Adam's {@code lr m^ / (sqrt(v^) + eps)}.
    */
+  private long skipped;
+
   void step(List<NDArray> grads) {
     t++;
     double c1 = 1 - Math.pow(beta1, t);

@@ -17,6 +17,8 @@ import org.apache.kafka.common.TopicPartition;
  * @param steps training steps taken so far
  * @param learnedDomain the domain learned most recently
  * @param trigger what caused the consolidation (domain, every, idle)
+ * @param holdoutSizes examples in each evaluated domain's holdout (the gate's sampling noise)
+ * @param baseline per domain, the accuracy of always answering the holdout's most frequent class
  */
 public record Candidate(
     String model,
@@ -27,4 +29,32 @@ public record Candidate(
     Map<TopicPartition, Long> positions,
     long steps,
     String learnedDomain,
-    String trigger) {}
+    String trigger,
+    Map<String, Integer> holdoutSizes,
+    Map<String, Double> baseline) {
+
+  /** A candidate whose evaluation carries no holdout sizes and no baseline (tools and tests). */
+  public Candidate(
+      String model,
+      Map<String, SafeTensors.Tensor> adapter,
+      Map<String, Double> evaluation,
+      Map<String, Double> championEvaluation,
+      String baseHash,
+      Map<TopicPartition, Long> positions,
+      long steps,
+      String learnedDomain,
+      String trigger) {
+    this(
+        model,
+        adapter,
+        evaluation,
+        championEvaluation,
+        baseHash,
+        positions,
+        steps,
+        learnedDomain,
+        trigger,
+        Map.of(),
+        Map.of());
+  }
+}

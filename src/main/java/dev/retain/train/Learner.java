@@ -67,6 +67,7 @@ public final class Learner implements AutoCloseable {
   private final AtomicLong helperNanos = new AtomicLong(); // CPU time of the prefetch helper
   private long steps;
   private long skipped;
+  private boolean aceFresh; // see setAceFresh
 
   public Learner(LoraNet model, int features, float learningRate, float lambda, float gamma) {
     this(model, features, learningRate, lambda, gamma, DEFAULT_CACHED_ROWS);
@@ -94,6 +95,15 @@ public final class Learner implements AutoCloseable {
             return size() > cacheRows;
           }
         };
+  }
+
+  /**
+   * With {@code ace}, the new examples' cross-entropy counts only the classes present among them
+   * (ER-ACE); replayed examples keep the full softmax. Off by default in this class.
+   */
+  public Learner setAceFresh(boolean ace) {
+    this.aceFresh = ace;
+    return this;
   }
 
   /**
@@ -143,7 +153,8 @@ public final class Learner implements AutoCloseable {
         float[] out = Tensors.floats(pass.logits());
         int classes = out.length / n;
         LossHead.Result lossHead =
-            LossHead.evaluate(out, classes, rows.labels(), rows.targets, alpha);
+            LossHead.evaluate(
+                out, classes, rows.labels(), rows.targets, alpha, aceFresh ? rows.freshEnd : 0);
         float[] logits = rows.inGivenOrder(out, classes);
         double loss = lossHead.loss();
         if (Double.isFinite(loss)) {
@@ -151,6 +162,9 @@ public final class Learner implements AutoCloseable {
           float[] theta = model.adapterVector();
           if (fisher != null && lambda > 0) {
             loss += addPenalty(theta, grads);
+          }
+          if (!Vectors.allFinite(grads)) {
+            loss = Double.NaN; // a non-finite gradient would poison the adapter: skip the step
           }
           if (Double.isFinite(loss)) {
             cacheFirstLayer(pass, rows);

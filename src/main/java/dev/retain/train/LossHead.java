@@ -25,7 +25,23 @@ final class LossHead {
    */
   static Result evaluate(
       float[] logits, int classes, int[] labels, float[][] targets, float alpha) {
+    return evaluate(logits, classes, labels, targets, alpha, 0);
+  }
+
+  /**
+   * The same, with the asymmetric cross-entropy of ER-ACE (Caccia et al., 2022) for the first
+   * {@code aceRows} rows, the new examples: their softmax runs only over the classes present among
+   * them, so learning new classes does not push down the logits of the old ones, which only the
+   * replayed rows (full softmax) speak for. This removes the output layer's bias towards the newest
+   * classes in class-incremental streams, and changes nothing when every class is present.
+   */
+  static Result evaluate(
+      float[] logits, int classes, int[] labels, float[][] targets, float alpha, int aceRows) {
     int n = labels.length;
+    boolean[] present = new boolean[classes];
+    for (int i = 0; i < aceRows; i++) {
+      present[labels[i]] = true;
+    }
     int targeted = 0;
     for (float[] t : targets) {
       targeted += t != null ? 1 : 0;
@@ -40,13 +56,16 @@ final class LossHead {
       if (label < 0 || label >= classes) {
         throw new IllegalArgumentException("label " + label + " outside 0.." + (classes - 1));
       }
+      boolean masked = i < aceRows;
       double max = Double.NEGATIVE_INFINITY;
       for (int c = 0; c < classes; c++) {
-        max = Math.max(max, logits[row + c]);
+        if (!masked || present[c]) {
+          max = Math.max(max, logits[row + c]);
+        }
       }
       double sum = 0;
       for (int c = 0; c < classes; c++) {
-        exp[c] = Math.exp(logits[row + c] - max);
+        exp[c] = masked && !present[c] ? 0 : Math.exp(logits[row + c] - max);
         sum += exp[c];
       }
       loss += (Math.log(sum) + max - logits[row + label]) / n;

@@ -13,14 +13,18 @@ import dev.retain.store.ModelState;
 import dev.retain.store.ReplayBuffer;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +40,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class TrainingLoop implements Runnable, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
+  private static final long PRETRAIN_REPORT_NANOS = 10_000_000_000L;
   private final RetainConfig config;
   private final RetainStore store;
   private final ModelState state;
@@ -66,6 +71,9 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private volatile Throwable failure;
   private volatile boolean ready;
   private volatile String lastTrigger = "";
+  private volatile boolean quiescent; // idle, nothing left to consolidate
+  private final AtomicLong pretrainAwaited = new AtomicLong(); // examples pretraining still needs
+  private final Set<String> learnedDomains = new LinkedHashSet<>(); // trained on, base included
   private List<Example> lookahead = List.of(); // the next batch, taken early (see run)
   private Map<TopicPartition, Long> lookaheadThrough = Map.of();
   private Map<TopicPartition, Long> trainedThrough = Map.of(); // inbox position of what was trained
@@ -96,6 +104,12 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.thread = new Thread(this, "retain-learner");
     thread.setDaemon(true);
     thread.setUncaughtExceptionHandler((t, e) -> failure = e);
+    Gauge.builder("retain.train.pretrain.awaited", pretrainAwaited, AtomicLong::get)
+        .tag("model", state.model())
+        .description(
+            "Examples the learner still waits for before it pretrains its base (0 once it has a"
+                + " base)")
+        .register(registry);
   }
 
   public TrainingLoop start() {
@@ -119,6 +133,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
           trainedThrough = lookaheadThrough;
         }
         lookahead = List.of();
+        quiescent = idle && !rehearsing && sinceConsolidation == 0 && fresh.isEmpty();
         if (!fresh.isEmpty()) {
           idle = false;
           if (prefetch) {
@@ -172,12 +187,17 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
             config.getDouble(RetainConfig.TRAIN_LEARNING_RATE).floatValue(),
             config.getDouble(RetainConfig.TRAIN_EWC_LAMBDA).floatValue(),
             config.getDouble(RetainConfig.TRAIN_EWC_GAMMA).floatValue());
+    learner.setAceFresh(config.getString(RetainConfig.TRAIN_FRESH_LOSS).equals("ace"));
     Checkpoints.Restored restored = Checkpoints.load(store, state.model());
     if (restored != null) {
       learner.restore(restored.learner());
       state.replay().restoreTargets(restored.targets());
       restored.rows().forEach(row -> matrix.record(row.learned(), row.accuracy()));
       domain = restored.domain();
+      restored.rows().forEach(row -> learnedDomains.addAll(row.accuracy().keySet()));
+      if (domain != null) {
+        learnedDomains.add(domain);
+      }
       LOG.info("resumed the learner at step {} (domain {})", learner.steps(), domain);
     }
     handler.base(model.baseHash(), BaseModels.encode(model));
@@ -205,8 +225,23 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private void pretrainBase() throws InterruptedException {
     int wanted = config.getInt(RetainConfig.MODEL_PRETRAIN_EXAMPLES);
     List<Example> first = new ArrayList<>(wanted);
+    LOG.info(
+        "no base ({} is empty and the store holds none): waiting for the first {} trainable"
+            + " examples to pretrain one",
+        RetainConfig.MODEL_BASE_PATH,
+        wanted);
+    long lastReport = System.nanoTime();
+    pretrainAwaited.set(wanted);
     while (first.size() < wanted && !closed) {
       first.addAll(inbox.drain(wanted - first.size(), idleMs));
+      pretrainAwaited.set(wanted - first.size());
+      if (System.nanoTime() - lastReport > PRETRAIN_REPORT_NANOS && first.size() < wanted) {
+        LOG.info(
+            "still waiting to pretrain the base: {} of {} trainable examples so far",
+            first.size(),
+            wanted);
+        lastReport = System.nanoTime();
+      }
     }
     if (closed) {
       throw new InterruptedException("closed before the base was pretrained");
@@ -220,6 +255,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         1e-3f,
         config.getLong(RetainConfig.TRAIN_SEED));
     domain = first.get(first.size() - 1).domain();
+    first.forEach(e -> learnedDomains.add(e.domain()));
     state.replay().markLearned(first); // the base has learned them
     try (StoreBatch batch = store.newBatch()) {
       BaseModels.save(batch, state.model(), model);
@@ -264,6 +300,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     }
     sinceConsolidation += fresh.size();
     for (Example e : fresh) {
+      learnedDomains.add(e.domain());
       recent.addLast(e);
       if (recent.size() > fisherSamples) {
         recent.removeFirst();
@@ -329,7 +366,9 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
             trainedThrough,
             learner.steps(),
             domain,
-            trigger);
+            trigger,
+            holdoutSizes(accuracy.keySet()),
+            majorityBaseline(accuracy.keySet()));
     Map<String, SafeTensors.Tensor> resetTo = handler.offer(candidate);
     if (resetTo != null) {
       model.loadAdapter(resetTo);
@@ -353,14 +392,40 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         accuracy);
   }
 
-  /** Accuracy on every domain's holdout, in the order the domains were first seen. */
+  /**
+   * Accuracy on the holdout of every domain the learner has trained on (the base's pretraining
+   * included), in the order ingest first saw them. Ingest may hold domains the learner has not
+   * reached yet: they are scored from the first consolidation after the learner trained on them.
+   */
   private Map<String, Double> evaluate() {
     Map<String, Double> out = new LinkedHashMap<>();
     for (String d : state.holdout().domains()) {
+      if (!learnedDomains.contains(d)) {
+        continue;
+      }
       List<Example> holdout = state.holdout().holdout(d);
       if (!holdout.isEmpty()) {
         out.put(d, learner.accuracy(holdout));
       }
+    }
+    return out;
+  }
+
+  private Map<String, Integer> holdoutSizes(Iterable<String> domains) {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    domains.forEach(d -> out.put(d, state.holdout().holdout(d).size()));
+    return out;
+  }
+
+  /** Per domain, the share of its holdout's most frequent class: what a constant answer scores. */
+  private Map<String, Double> majorityBaseline(Iterable<String> domains) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    for (String d : domains) {
+      List<Example> holdout = state.holdout().holdout(d);
+      Map<Integer, Integer> counts = new java.util.HashMap<>();
+      holdout.forEach(e -> counts.merge(e.label(), 1, Integer::sum));
+      int most = counts.values().stream().mapToInt(Integer::intValue).max().orElse(0);
+      out.put(d, holdout.isEmpty() ? 0.0 : most / (double) holdout.size());
     }
     return out;
   }
@@ -406,6 +471,14 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   /** What caused the latest consolidation: domain, every or idle ("" before the first). */
   public String lastTrigger() {
     return lastTrigger;
+  }
+
+  /**
+   * True while the learner waits for examples with nothing left to do: every example it drained is
+   * trained on and consolidated, and no rehearsal is pending.
+   */
+  public boolean isQuiescent() {
+    return quiescent;
   }
 
   public boolean isAlive() {

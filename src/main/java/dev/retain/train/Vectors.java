@@ -50,4 +50,14 @@ final class Vectors {
       offset += tensor.data().length;
     }
   }
+
+  /** True when every value of {@code values} is finite. */
+  static boolean allFinite(float[] values) {
+    for (float v : values) {
+      if (!Float.isFinite(v)) {
+        return false;
+      }
+    }
+    return true;
+  }
 }

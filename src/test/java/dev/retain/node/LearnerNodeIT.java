@@ -56,6 +56,7 @@ class LearnerNodeIT {
       TrainingLoop learner = node.learner();
       Map<String, Double> now = accuracyAfterLearning(learner, "domain-2");
       assertThat(now).containsOnlyKeys("domain-0", "domain-1", "domain-2");
+      assertScoredOnlyWhatWasLearned(learner);
       // chance is 0.25; LearnerTest measures retention against naive training with a margin
       assertThat(now.values()).as("every domain learned: %s", now).allMatch(a -> a > 0.6);
       assertThat(learner.matrix().learned()).contains("domain-0", "domain-1", "domain-2");
@@ -85,6 +86,27 @@ class LearnerNodeIT {
       Map<String, float[]> restored = node.ingest().state().replay().targetsById();
       assertThat(restored).isNotEmpty();
       restored.forEach((id, t) -> assertThat(t).as(id).isEqualTo(targets.get(id)));
+    }
+  }
+
+  /** Without a base, the learner says how many examples it still waits for, then starts. */
+  @Test
+  void shouldReportTheExamplesItWaitsForBeforePretraining() throws Exception {
+    RetainConfig config =
+        new RetainConfig(TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir));
+    produce(config, TestData.driftStream(), 0); // the topics, no example yet
+    PrometheusMeterRegistry registry = Metrics.registry("test");
+    try (LearnerNode node = new LearnerNode(config, registry, false).start()) {
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> registry.get("retain.train.pretrain.awaited").gauge().value() == 1000);
+      assertThat(node.learner().isReady()).isFalse();
+      produce(config, TestData.driftStream(), 1);
+      await()
+          .atMost(Duration.ofMinutes(2))
+          .until(() -> node.learner().isReady() || !node.learner().isAlive());
+      assertThat(node.learner().failure()).isNull();
+      assertThat(registry.get("retain.train.pretrain.awaited").gauge().value()).isZero();
     }
   }
 
@@ -125,6 +147,26 @@ class LearnerNodeIT {
           .as("the convolutions' adapter trained")
           .isNotEqualTo(new float[16 * 8]);
     }
+  }
+
+  /**
+   * The whole stream was produced before the learner started, so ingest held every domain's holdout
+   * from the first consolidation on; each row of the accuracy matrix must still score only the
+   * domains learned up to it (the base's pretraining domain included).
+   */
+  private static void assertScoredOnlyWhatWasLearned(TrainingLoop learner) {
+    List<Map<String, Double>> rows = learner.matrix().rows();
+    List<String> learned = learner.matrix().learned();
+    for (int i = 0; i < rows.size(); i++) {
+      java.util.Set<String> upTo = new java.util.HashSet<>(learned.subList(0, i + 1));
+      upTo.add("domain-0");
+      assertThat(upTo)
+          .as("row %d (after %s) scores only learned domains: %s", i, learned.get(i), rows.get(i))
+          .containsAll(rows.get(i).keySet());
+    }
+    assertThat(rows.get(0))
+        .as("the first consolidation, at the first boundary")
+        .containsOnlyKeys("domain-0");
   }
 
   /** Waits until {@code domain} is learned and evaluated, then returns the current accuracies. */

@@ -55,8 +55,6 @@ class PublishServeIT {
     props.put(RetainConfig.SERVE_PORT, 0);
     props.put(RetainConfig.SERVE_MAX_REQUEST_BYTES, 4096);
     props.put(RetainConfig.SERVE_PREDICTIONS, true);
-    // 200 holdout examples per domain: sampling noise alone is about 0.02
-    props.put(RetainConfig.PUBLISH_EPSILON, 0.05);
     // a naive learner (no replay, no logit replay, no EWC), so that the poison really damages
     // candidates and only
     // the gate stands between them and serving

@@ -1,0 +1,405 @@
+package dev.retain.bench;
+
+import dev.retain.cluster.EmbeddedKafka;
+import dev.retain.cluster.KafkaClients;
+import dev.retain.cluster.Topics;
+import dev.retain.config.ConfigLoader;
+import dev.retain.config.RetainConfig;
+import dev.retain.metrics.Metrics;
+import dev.retain.node.LearnerNode;
+import dev.retain.publish.AdapterVersion;
+import dev.retain.record.Example;
+import dev.retain.record.ExampleCodec;
+import dev.retain.serve.ServeNode;
+import dev.retain.serve.ServingModel;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.search.Search;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The whole service end to end, as users run it: an embedded broker, the learner node (ingest,
+ * training, gate, publishing) and the serving node, a scenario produced to the examples topic at
+ * once or paced, and, once everything is learned and served, the <em>served</em> champion scored on
+ * held-out test images of every domain. Each policy is the service under other settings, in the
+ * same run: {@code retain} (the defaults), {@code naive} (no replay), {@code replay} (plain
+ * experience replay) and {@code joint} (every domain shuffled into one stream: the upper bound);
+ * the baselines publish every candidate (no gate).
+ */
+@Command(
+    name = "stream",
+    description =
+        "The service end to end on an embedded broker: the served champion's test accuracy per"
+            + " domain, per policy.")
+public final class StreamBench implements Callable<Integer> {
+  @Option(
+      names = "--scenario",
+      defaultValue = "class-incremental",
+      description = "permuted, rotated or class-incremental.")
+  String scenario;
+
+  @Option(names = "--domains", defaultValue = "5", description = "Domains in the stream.")
+  int domains;
+
+  @Option(names = "--per-domain", defaultValue = "6000", description = "Examples per domain.")
+  int perDomain;
+
+  @Option(names = "--eval", defaultValue = "1000", description = "Test images per domain.")
+  int evalSize;
+
+  @Option(names = "--seeds", defaultValue = "1", description = "Runs per policy (train seeds).")
+  int seeds;
+
+  @Option(
+      names = "--policies",
+      split = ",",
+      defaultValue = "retain,naive,replay,joint",
+      description = "retain (the defaults), naive, replay, joint.")
+  List<String> policies;
+
+  @Option(
+      names = "--pace",
+      defaultValue = "0",
+      description = "Examples per second to produce (0: the whole stream at once).")
+  int pace;
+
+  @Option(
+      names = "--generated",
+      description = "Use generated data even when Fashion-MNIST is installed.")
+  boolean generated;
+
+  @Option(
+      names = {"-s", "--set"},
+      description = "A configuration setting KEY=VALUE for every policy (repeatable).")
+  Map<String, String> settings = new LinkedHashMap<>();
+
+  @Option(
+      names = "--timeout",
+      defaultValue = "900",
+      description = "Seconds a run may take before the bench gives up on it.")
+  int timeoutSeconds;
+
+  @Option(names = "--json", description = "Print one JSON object of the figures last.")
+  boolean json;
+
+  /** What one run of the service measured. */
+  record Run(
+      Map<String, Double> served,
+      double learnerAverage,
+      int promoted,
+      double rejected,
+      double samplesPerSecond,
+      double seconds) {
+    double average() {
+      return served.values().stream().mapToDouble(v -> v).average().orElse(0);
+    }
+
+    double minimum() {
+      return served.values().stream().mapToDouble(v -> v).min().orElse(0);
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Scenario data = Scenario.load(scenario, domains, perDomain, evalSize, generated);
+    domains = data.train().size();
+    Report report =
+        new Report(
+            String.format(
+                Locale.ROOT,
+                "stream: %s, %d domains x %,d examples, produced %s, served champion on %,d test"
+                    + " examples per domain, %d seed(s)",
+                data.name(),
+                domains,
+                perDomain,
+                pace > 0 ? "at " + pace + "/s" : "at once",
+                data.test().get(0).size(),
+                seeds),
+            columns());
+    Map<String, Double> averages = new LinkedHashMap<>();
+    try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+      for (String policy : policies) {
+        List<Run> runs = new ArrayList<>();
+        for (int seed = 0; seed < seeds; seed++) {
+          Run run = run(kafka.bootstrapServers(), data, policy, seed);
+          runs.add(run);
+          System.err.printf(
+              Locale.ROOT,
+              "%s seed %d: served %.1f%% (lowest domain %.1f%%), learner's holdouts %.1f%%, %d"
+                  + " versions, %.0f rejected, %.0f s%n",
+              policy,
+              seed,
+              run.average() * 100,
+              run.minimum() * 100,
+              run.learnerAverage() * 100,
+              run.promoted(),
+              run.rejected(),
+              run.seconds());
+        }
+        averages.put(policy, addRow(report, policy, runs));
+      }
+    }
+    if (averages.containsKey("retain") && averages.containsKey("replay")) {
+      report.figure("retain_minus_replay", round(averages.get("retain") - averages.get("replay")));
+    }
+    report.print(System.out, json);
+    return 0;
+  }
+
+  private String[] columns() {
+    List<String> out = new ArrayList<>(List.of("policy", "served avg %", "sd", "lowest domain %"));
+    for (int d = 0; d < domains; d++) {
+      out.add("d" + d + " %");
+    }
+    out.addAll(List.of("versions", "rejected", "samples/s", "learner holdout %"));
+    return out.toArray(String[]::new);
+  }
+
+  /** Adds the policy's row (means over its runs) and figures; returns its served average %. */
+  private double addRow(Report report, String policy, List<Run> runs) {
+    double[] averages = runs.stream().mapToDouble(r -> r.average() * 100).toArray();
+    double mean = mean(averages);
+    double minimum = runs.stream().mapToDouble(r -> r.minimum() * 100).average().orElse(0);
+    List<Object> row = new ArrayList<>();
+    row.add(policy);
+    row.add(String.format(Locale.ROOT, "%.1f", mean));
+    row.add(String.format(Locale.ROOT, "%.1f", sd(averages)));
+    row.add(String.format(Locale.ROOT, "%.1f", minimum));
+    report
+        .figure(policy + "_served_average", round(mean))
+        .figure(policy + "_sd", round(sd(averages)))
+        .figure(policy + "_min_domain", round(minimum));
+    for (int d = 0; d < domains; d++) {
+      String name = "domain-" + d;
+      double acc = runs.stream().mapToDouble(r -> r.served().get(name) * 100).average().orElse(0);
+      row.add(String.format(Locale.ROOT, "%.1f", acc));
+      report.figure(policy + "_" + name, round(acc));
+    }
+    double speed = runs.stream().mapToDouble(Run::samplesPerSecond).average().orElse(0);
+    row.add(runs.stream().mapToInt(Run::promoted).sum() / (double) runs.size());
+    row.add(runs.stream().mapToDouble(Run::rejected).sum() / runs.size());
+    row.add(String.format(Locale.ROOT, "%,.0f", speed));
+    double learner = runs.stream().mapToDouble(r -> r.learnerAverage() * 100).average().orElse(0);
+    row.add(String.format(Locale.ROOT, "%.1f", learner));
+    report.figure(policy + "_samples_per_s", Math.round(speed));
+    report.figure(policy + "_learner_holdout_average", round(learner));
+    report.row(row.toArray());
+    return mean;
+  }
+
+  private Run run(String bootstrap, Scenario data, String policy, int seed) throws Exception {
+    Path dir = Files.createTempDirectory("retain-stream");
+    String prefix = "bench-" + policy.replace('+', '-') + "-" + seed + "-" + System.nanoTime();
+    RetainConfig config = config(bootstrap, dir, prefix, policy, seed);
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    List<Example> stream = policy.equals("joint") ? joint(data, seed) : sequential(data);
+    PrometheusMeterRegistry meters = Metrics.registry("retain-bench");
+    long start = System.nanoTime();
+    try (LearnerNode learner = new LearnerNode(config, meters).start();
+        ServeNode serve = new ServeNode(config, Metrics.registry("retain-bench-serve")).start()) {
+      produce(config, stream);
+      ServingModel served = awaitSettled(learner, serve, stream.size(), start);
+      Map<String, Double> accuracy = new LinkedHashMap<>();
+      for (int d = 0; d < data.test().size(); d++) {
+        accuracy.put("domain-" + d, served == null ? 0.0 : accuracy(served, data.test().get(d)));
+      }
+      return new Run(
+          accuracy,
+          learner.learner().report().averageAccuracy(),
+          learner.publisher().registry().history().size(),
+          Search.in(meters).name("retain.adapters.rejected").counters().stream()
+              .mapToDouble(Counter::count)
+              .sum(),
+          samplesPerSecond(meters),
+          (System.nanoTime() - start) / 1e9);
+    } finally {
+      deleteRecursively(dir);
+    }
+  }
+
+  /** The service's settings for {@code policy}: the defaults, the baselines' changes, then -s. */
+  private RetainConfig config(String bootstrap, Path dir, String prefix, String policy, int seed) {
+    Map<String, Object> props = new HashMap<>();
+    props.put(RetainConfig.BOOTSTRAP_SERVERS, bootstrap);
+    props.put(RetainConfig.STORE_DIR, dir.toString());
+    props.put(RetainConfig.STORE_SYNC, false);
+    props.put(RetainConfig.RECORD_CODEC, "binary");
+    props.put(RetainConfig.TOPIC_PREFIX, prefix);
+    props.put(RetainConfig.INGEST_GROUP_ID, prefix);
+    props.put(RetainConfig.METRICS_PORT, 0);
+    props.put(RetainConfig.SERVE_PORT, 0);
+    props.put(RetainConfig.TRAIN_SEED, 42L + seed);
+    switch (policy) {
+      case "retain" -> {}
+      case "naive" -> {
+        baseline(props);
+        props.put(RetainConfig.TRAIN_REPLAY_RATIO, 0.0);
+      }
+      case "replay", "joint" -> baseline(props);
+      default -> throw new IllegalArgumentException("unknown policy " + policy);
+    }
+    props.putAll(ConfigLoader.fromEnvironment(Map.of()));
+    props.putAll(settings);
+    return new RetainConfig(props);
+  }
+
+  /** A plain training loop: no logit replay, no EWC, every candidate published. */
+  private static void baseline(Map<String, Object> props) {
+    props.put(RetainConfig.TRAIN_LOGIT_REPLAY, 0.0);
+    props.put(RetainConfig.TRAIN_EWC_LAMBDA, 0.0);
+    props.put(RetainConfig.TRAIN_FRESH_LOSS, "full");
+    props.put(RetainConfig.PUBLISH_GATE_ENABLED, false);
+  }
+
+  private static List<Example> sequential(Scenario data) {
+    List<Example> out = new ArrayList<>();
+    data.train().forEach(out::addAll);
+    return out;
+  }
+
+  /** Every domain's examples shuffled together, all under one domain name. */
+  private static List<Example> joint(Scenario data, int seed) {
+    List<Example> out = new ArrayList<>();
+    for (List<Example> domain : data.train()) {
+      for (Example e : domain) {
+        out.add(new Example(e.id(), e.features(), e.label(), "joint", e.ts()));
+      }
+    }
+    Collections.shuffle(out, new Random(seed));
+    return out;
+  }
+
+  private void produce(RetainConfig config, List<Example> stream) throws InterruptedException {
+    ExampleCodec codec = ExampleCodec.named(config.getString(RetainConfig.RECORD_CODEC));
+    byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
+    long start = System.nanoTime();
+    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+      for (int i = 0; i < stream.size(); i++) {
+        producer.send(
+            new ProducerRecord<>(config.examplesTopic(), key, codec.encode(stream.get(i))));
+        if (pace > 0) {
+          long due = start + (long) (i * 1e9 / pace);
+          long wait = due - System.nanoTime();
+          if (wait > 0) {
+            TimeUnit.NANOSECONDS.sleep(wait); // the producer's pace, not a condition stand-in
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Waits until ingest committed all {@code records}, the learner took and trained on everything
+   * and consolidated it, and serving uses the champion; returns the served model (null when no
+   * version was ever promoted).
+   */
+  private ServingModel awaitSettled(LearnerNode learner, ServeNode serve, int records, long start)
+      throws InterruptedException {
+    long deadline = start + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+    while (System.nanoTime() < deadline) {
+      if (!learner.learner().isAlive()) {
+        throw new IllegalStateException("the learner stopped: " + learner.learner().failure());
+      }
+      AdapterVersion champion = learner.publisher().registry().champion();
+      ServingModel served = serve.follower().current();
+      boolean trained =
+          learner.ingest().loop().committedRecords() >= records
+              && learner.inboxSize() == 0
+              && learner.learner().isQuiescent();
+      if (trained && champion == null) {
+        return null;
+      }
+      if (trained && served != null && served.version().equals(champion.id())) {
+        return served;
+      }
+      TimeUnit.MILLISECONDS.sleep(100); // polling cadence; the conditions above decide
+    }
+    throw new IllegalStateException("the run did not settle within " + timeoutSeconds + " s");
+  }
+
+  /** Share of {@code test} whose most probable class under {@code model} is its label. */
+  static double accuracy(ServingModel model, List<Example> test) {
+    List<float[]> inputs = test.stream().map(Example::features).toList();
+    float[][] probabilities = model.probabilities(inputs);
+    int correct = 0;
+    for (int i = 0; i < test.size(); i++) {
+      correct += argmax(probabilities[i]) == test.get(i).label() ? 1 : 0;
+    }
+    return correct / (double) test.size();
+  }
+
+  private static int argmax(float[] values) {
+    int best = 0;
+    for (int i = 1; i < values.length; i++) {
+      best = values[i] > values[best] ? i : best;
+    }
+    return best;
+  }
+
+  /** New plus replayed examples per second of the learner's steps, from its own meters. */
+  private static double samplesPerSecond(PrometheusMeterRegistry meters) {
+    Timer steps = Search.in(meters).name("retain.train.step.duration").timer();
+    double examples =
+        Search.in(meters)
+            .name(
+                n ->
+                    n.equals("retain.train.examples.new")
+                        || n.equals("retain.train.examples.replayed"))
+            .counters()
+            .stream()
+            .mapToDouble(Counter::count)
+            .sum();
+    double seconds = steps == null ? 0 : steps.totalTime(TimeUnit.SECONDS);
+    return seconds > 0 ? examples / seconds : 0;
+  }
+
+  private static double mean(double[] v) {
+    double s = 0;
+    for (double x : v) {
+      s += x;
+    }
+    return v.length == 0 ? 0 : s / v.length;
+  }
+
+  private static double sd(double[] v) {
+    if (v.length < 2) {
+      return 0;
+    }
+    double m = mean(v);
+    double s = 0;
+    for (double x : v) {
+      s += (x - m) * (x - m);
+    }
+    return Math.sqrt(s / (v.length - 1));
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 10) / 10.0;
+  }
+
+  private static void deleteRecursively(Path dir) throws java.io.IOException {
+    try (var paths = Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+}
