@@ -221,7 +221,7 @@ public final class LoraNet implements AutoCloseable {
     if (arch.convolutional()) {
       long n = x.getShape().get(0);
       // a copy in memory the engine allocated: the CPU convolution kernels returned NaN for an
-      // input that wraps a direct buffer (as the learner's batches do), on an AVX2-only AMD EPYC
+      // input that wraps a direct buffer (as the learner's batches do), on an AMD EPYC
       h = h.reshape(n, 1, arch.side(), arch.side()).duplicate();
       for (int c = 0; c < convWeights.length; c++) {
         NDArray y = conv(h, convWeights[c], convBiases[c], PAD_SAME);

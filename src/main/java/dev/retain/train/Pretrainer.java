@@ -2,12 +2,11 @@ package dev.retain.train;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.training.GradientCollector;
-import ai.djl.training.loss.Loss;
 import dev.retain.model.LoraNet;
+import dev.retain.model.Tensors;
 import dev.retain.record.Example;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -19,6 +18,8 @@ import java.util.Random;
  * pretraining that gives the frozen base its skills.
  */
 public final class Pretrainer {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Pretrainer.class);
+
   private Pretrainer() {}
 
   /** Trains the base for {@code epochs} passes over {@code examples} in shuffled mini-batches. */
@@ -43,13 +44,27 @@ public final class Pretrainer {
           scope.suppressNotUsedWarning();
           try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             NDArray logits = model.forward(batch.inputs(sub, part));
+            // the loss and its gradient on the host, as the learner does: the graph then holds
+            // no index array built from Java memory (the engine's own loss gathers the labels
+            // through one, which a garbage collection could free before the backward pass)
+            float[] values = Tensors.floats(logits);
+            int classes = values.length / part.size();
+            int[] labels = part.stream().mapToInt(Example::label).toArray();
+            float[] gradient =
+                LossHead.evaluate(values, classes, labels, new float[part.size()][], 0f).gradient();
             collector.backward(
-                Loss.softmaxCrossEntropyLoss()
-                    .evaluate(new NDList(batch.labels(sub, part)), new NDList(logits)));
+                logits.mul(batch.gradient(sub, gradient, part.size(), classes)).sum());
           }
           adam.step();
         }
       }
+    }
+    if (adam.skipped() > 0) {
+      LOG.warn(
+          "pretraining skipped {} steps with a non-finite gradient (of {} epochs over {} examples)",
+          adam.skipped(),
+          epochs,
+          examples.size());
     }
     base.forEach(p -> p.setRequiresGradient(false));
     adapter.forEach(p -> p.setRequiresGradient(true));
