@@ -19,11 +19,10 @@ import org.apache.kafka.common.TopicPartition;
  * which the learner records as the provenance of what it trained on.
  */
 public final class ExampleInbox implements ExampleSink {
-  private record Delivery(List<Example> examples, Map<TopicPartition, Long> positions) {}
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition nonEmpty = lock.newCondition();
-  private final ArrayDeque<Delivery> deliveries = new ArrayDeque<>();
+  private final ArrayDeque<Handover> deliveries = new ArrayDeque<>();
   private final Map<TopicPartition, Long> drainedThrough = new HashMap<>();
   private final int capacity;
   private int head; // examples of the first delivery already drained
@@ -37,11 +36,16 @@ public final class ExampleInbox implements ExampleSink {
   }
 
   @Override
-  public void accept(List<Example> examples, Map<TopicPartition, Long> positions) {
+  public void accept(Handover batch) {
     lock.lock();
     try {
-      deliveries.add(new Delivery(List.copyOf(examples), Map.copyOf(positions)));
-      size += examples.size();
+      deliveries.add(
+          new Handover(
+              List.copyOf(batch.examples()),
+              List.copyOf(batch.partitions()),
+              batch.nextOffsets().clone(),
+              Map.copyOf(batch.positions())));
+      size += batch.examples().size();
       nonEmpty.signalAll();
     } finally {
       lock.unlock();
@@ -53,7 +57,11 @@ public final class ExampleInbox implements ExampleSink {
     return size() >= capacity;
   }
 
-  /** Takes up to {@code max} examples, waiting up to {@code timeoutMs} for the first one. */
+  /**
+   * Takes up to {@code max} examples, waiting up to {@code timeoutMs} for the first one, and never
+   * past a change of domain: every example of one drain has the first one's domain, so that a
+   * learner consolidating at a domain's end knows exactly how far it trained.
+   */
   public List<Example> drain(int max, long timeoutMs) throws InterruptedException {
     List<Example> out = new ArrayList<>(max);
     lock.lock();
@@ -62,8 +70,8 @@ public final class ExampleInbox implements ExampleSink {
       while (size == 0 && nanos > 0) {
         nanos = nonEmpty.awaitNanos(nanos);
       }
-      while (out.size() < max && !deliveries.isEmpty()) {
-        takeFromHead(out, max);
+      while (out.size() < max && !deliveries.isEmpty() && takeFromHead(out, max)) {
+        // on to the next delivery
       }
       return out;
     } finally {
@@ -71,20 +79,40 @@ public final class ExampleInbox implements ExampleSink {
     }
   }
 
-  private void takeFromHead(List<Example> out, int max) {
-    Delivery first = deliveries.peek();
-    int n = Math.min(max - out.size(), first.examples().size() - head);
-    out.addAll(first.examples().subList(head, head + n));
-    head += n;
-    size -= n;
+  /**
+   * Moves examples of the first delivery to {@code out}, up to {@code max} and up to a change of
+   * domain; false when it stopped at such a change.
+   */
+  private boolean takeFromHead(List<Example> out, int max) {
+    Handover first = deliveries.peek();
+    if (first.examples().isEmpty()) {
+      deliveries.poll();
+      drainedThrough.putAll(first.positions());
+      return true;
+    }
+    String domain = out.isEmpty() ? first.examples().get(head).domain() : out.get(0).domain();
+    while (out.size() < max && head < first.examples().size()) {
+      Example next = first.examples().get(head);
+      if (!next.domain().equals(domain)) {
+        return false;
+      }
+      out.add(next);
+      drainedThrough.put(first.partitions().get(head), first.nextOffsets()[head]);
+      head++;
+      size--;
+    }
     if (head == first.examples().size()) {
       deliveries.poll();
       drainedThrough.putAll(first.positions());
       head = 0;
     }
+    return true;
   }
 
-  /** The next offset per partition below which every delivered example has been drained. */
+  /**
+   * The next offset per partition below which every delivered record has been handled: each drained
+   * example, and any held-out or rejected record of a delivery drained to its end.
+   */
   public Map<TopicPartition, Long> drainedThrough() {
     lock.lock();
     try {

@@ -1,19 +1,9 @@
 package dev.retain.ingest;
 
-import dev.retain.record.Example;
-import java.util.List;
-import java.util.Map;
-import org.apache.kafka.common.TopicPartition;
-
 /** Where ingest hands accepted, committed, trainable examples (the learner's inbox). */
 public interface ExampleSink {
-  /**
-   * Called by the ingest thread once per committed batch, after the store commit.
-   *
-   * @param examples the batch's trainable examples, in offset order (may be empty)
-   * @param positions the next offset per partition once this batch is consumed
-   */
-  void accept(List<Example> examples, Map<TopicPartition, Long> positions);
+  /** Called by the ingest thread once per committed batch, after the store commit. */
+  void accept(Handover batch);
 
   /** True while the consumer of this sink lags; ingest then pauses its partitions. */
   boolean saturated();
@@ -22,7 +12,7 @@ public interface ExampleSink {
   ExampleSink DISCARD =
       new ExampleSink() {
         @Override
-        public void accept(List<Example> examples, Map<TopicPartition, Long> positions) {}
+        public void accept(Handover batch) {}
 
         @Override
         public boolean saturated() {

@@ -272,6 +272,8 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     }
     state.replay().offer(example, pending.batch);
     pending.trainable.add(example);
+    pending.trainablePartitions.add(new TopicPartition(record.topic(), record.partition()));
+    pending.trainableNext.add(record.offset() + 1);
     return true;
   }
 
@@ -331,7 +333,12 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     metrics.ingested(done.trainable.size() + done.heldOut, done.heldOut);
     Map<TopicPartition, Long> next = new HashMap<>();
     done.positions.forEach((tp, om) -> next.put(tp, om.offset()));
-    sink.accept(done.trainable, next);
+    sink.accept(
+        new Handover(
+            done.trainable,
+            done.trainablePartitions,
+            done.trainableNext.stream().mapToLong(Long::longValue).toArray(),
+            next));
     synchronized (unmirrored) {
       unmirrored.putAll(done.positions);
     }

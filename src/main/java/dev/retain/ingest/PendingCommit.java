@@ -19,6 +19,8 @@ import org.apache.kafka.common.TopicPartition;
 final class PendingCommit {
   final StoreBatch batch;
   final List<Example> trainable = new ArrayList<>();
+  final List<TopicPartition> trainablePartitions = new ArrayList<>();
+  final List<Long> trainableNext = new ArrayList<>(); // each trainable example's offset + 1
   final List<ProducerRecord<byte[], byte[]>> rejects = new ArrayList<>();
   final Map<TopicPartition, OffsetAndMetadata> positions = new HashMap<>();
   final long startedNanos = System.nanoTime();

@@ -125,12 +125,11 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       while (!closed) {
         boolean rehearsing = idle && rehearsed < rehearsalSteps && state.replay().size() > 0;
         List<Example> fresh = lookahead;
+        Map<TopicPartition, Long> through = lookaheadThrough;
         if (fresh.isEmpty()) {
           // while rehearsing, only look for new examples; otherwise wait for them up to idle.ms
           fresh = inbox.drain(batchSize, rehearsing ? 0 : idleMs);
-          trainedThrough = inbox.drainedThrough();
-        } else {
-          trainedThrough = lookaheadThrough;
+          through = inbox.drainedThrough();
         }
         lookahead = List.of();
         quiescent = idle && !rehearsing && sinceConsolidation == 0 && fresh.isEmpty();
@@ -143,7 +142,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
             lookaheadThrough = inbox.drainedThrough();
             learner.prefetch(lookahead);
           }
-          learn(fresh);
+          learn(fresh, through);
         } else if (!idle) {
           idle = true;
         } else if (rehearsing) {
@@ -255,6 +254,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         1e-3f,
         config.getLong(RetainConfig.TRAIN_SEED));
     domain = first.get(first.size() - 1).domain();
+    trainedThrough = inbox.drainedThrough();
     first.forEach(e -> learnedDomains.add(e.domain()));
     state.replay().markLearned(first); // the base has learned them
     try (StoreBatch batch = store.newBatch()) {
@@ -263,8 +263,13 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     }
   }
 
-  /** Trains on {@code fresh}, consolidating at each domain boundary inside it. */
-  private void learn(List<Example> fresh) {
+  /**
+   * Trains on {@code fresh}, consolidating at each domain boundary first (the inbox never hands
+   * over a batch that crosses one, so a boundary is at its start and the consolidation's position
+   * is exactly the end of the previous domain); {@code through} is the position once the whole
+   * batch is trained.
+   */
+  private void learn(List<Example> fresh, Map<TopicPartition, Long> through) {
     rehearsed = 0;
     int start = 0;
     for (int i = 0; i <= fresh.size(); i++) {
@@ -284,6 +289,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         domain = fresh.get(i).domain();
       }
     }
+    trainedThrough = through;
     if (consolidateEvery > 0 && sinceConsolidation >= consolidateEvery) {
       consolidate("every");
     }

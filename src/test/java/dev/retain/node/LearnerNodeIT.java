@@ -9,6 +9,7 @@ import dev.retain.config.RetainConfig;
 import dev.retain.data.DriftStream;
 import dev.retain.metrics.Metrics;
 import dev.retain.publish.AdapterArchive;
+import dev.retain.publish.AdapterVersion;
 import dev.retain.publish.Registry;
 import dev.retain.record.JsonExampleCodec;
 import dev.retain.store.RetainStore;
@@ -136,6 +137,13 @@ class LearnerNodeIT {
       assertThat(now.values())
           .as("every domain learned: %s; matrix %s;\n%s", now, learner.matrix().rows(), training)
           .allMatch(a -> a > 0.35);
+      // the stream was produced at once, yet the version consolidated at domain 0's end says it
+      // learned exactly domain 0's records: offsets 0..1999, the last one held out
+      AdapterVersion first = node.publisher().registry().history().get(0);
+      assertThat(first.positions().values())
+          .as("positions of %s", first.id())
+          .singleElement()
+          .satisfies(next -> assertThat(next).isBetween(PER_DOMAIN - 1L, (long) PER_DOMAIN));
     }
     try (RetainStore store =
         RetainStore.open(Path.of(config.getString(RetainConfig.STORE_DIR)), false)) {
