@@ -13,7 +13,6 @@ import dev.retain.record.ExampleCodec;
 import dev.retain.serve.ServeNode;
 import dev.retain.serve.ServingModel;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.search.Search;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.charset.StandardCharsets;
@@ -158,7 +157,8 @@ public final class StreamBench implements Callable<Integer> {
       }
     }
     if (averages.containsKey("retain") && averages.containsKey("replay")) {
-      report.figure("retain_minus_replay", round(averages.get("retain") - averages.get("replay")));
+      report.figure(
+          "retain_minus_replay", Stats.round(averages.get("retain") - averages.get("replay")));
     }
     report.print(System.out, json);
     return 0;
@@ -176,22 +176,22 @@ public final class StreamBench implements Callable<Integer> {
   /** Adds the policy's row (means over its runs) and figures; returns its served average %. */
   private double addRow(Report report, String policy, List<Run> runs) {
     double[] averages = runs.stream().mapToDouble(r -> r.average() * 100).toArray();
-    double mean = mean(averages);
+    double mean = Stats.mean(averages);
     double minimum = runs.stream().mapToDouble(r -> r.minimum() * 100).average().orElse(0);
     List<Object> row = new ArrayList<>();
     row.add(policy);
     row.add(String.format(Locale.ROOT, "%.1f", mean));
-    row.add(String.format(Locale.ROOT, "%.1f", sd(averages)));
+    row.add(String.format(Locale.ROOT, "%.1f", Stats.sd(averages)));
     row.add(String.format(Locale.ROOT, "%.1f", minimum));
     report
-        .figure(policy + "_served_average", round(mean))
-        .figure(policy + "_sd", round(sd(averages)))
-        .figure(policy + "_min_domain", round(minimum));
+        .figure(policy + "_served_average", Stats.round(mean))
+        .figure(policy + "_sd", Stats.round(Stats.sd(averages)))
+        .figure(policy + "_min_domain", Stats.round(minimum));
     for (int d = 0; d < domains; d++) {
       String name = "domain-" + d;
       double acc = runs.stream().mapToDouble(r -> r.served().get(name) * 100).average().orElse(0);
       row.add(String.format(Locale.ROOT, "%.1f", acc));
-      report.figure(policy + "_" + name, round(acc));
+      report.figure(policy + "_" + name, Stats.round(acc));
     }
     double speed = runs.stream().mapToDouble(Run::samplesPerSecond).average().orElse(0);
     row.add(runs.stream().mapToInt(Run::promoted).sum() / (double) runs.size());
@@ -200,7 +200,7 @@ public final class StreamBench implements Callable<Integer> {
     double learner = runs.stream().mapToDouble(r -> r.learnerAverage() * 100).average().orElse(0);
     row.add(String.format(Locale.ROOT, "%.1f", learner));
     report.figure(policy + "_samples_per_s", Math.round(speed));
-    report.figure(policy + "_learner_holdout_average", round(learner));
+    report.figure(policy + "_learner_holdout_average", Stats.round(learner));
     report.row(row.toArray());
     return mean;
   }
@@ -230,10 +230,10 @@ public final class StreamBench implements Callable<Integer> {
           Search.in(meters).name("retain.adapters.rejected").counters().stream()
               .mapToDouble(Counter::count)
               .sum(),
-          samplesPerSecond(meters),
+          ContinualBench.samplesPerSecond(meters),
           (System.nanoTime() - start) / 1e9);
     } finally {
-      deleteRecursively(dir);
+      Stats.deleteRecursively(dir);
     }
   }
 
@@ -263,9 +263,13 @@ public final class StreamBench implements Callable<Integer> {
     return new RetainConfig(props);
   }
 
-  /** A plain training loop: no logit replay, no EWC, every candidate published. */
+  /**
+   * A plain training loop: no logit replay, no EWC, no rehearsal when idle, the full softmax, every
+   * candidate published.
+   */
   private static void baseline(Map<String, Object> props) {
     props.put(RetainConfig.TRAIN_LOGIT_REPLAY, 0.0);
+    props.put(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 0);
     props.put(RetainConfig.TRAIN_EWC_LAMBDA, 0.0);
     props.put(RetainConfig.TRAIN_FRESH_LOSS, "full");
     props.put(RetainConfig.PUBLISH_GATE_ENABLED, false);
@@ -354,52 +358,5 @@ public final class StreamBench implements Callable<Integer> {
       best = values[i] > values[best] ? i : best;
     }
     return best;
-  }
-
-  /** New plus replayed examples per second of the learner's steps, from its own meters. */
-  private static double samplesPerSecond(PrometheusMeterRegistry meters) {
-    Timer steps = Search.in(meters).name("retain.train.step.duration").timer();
-    double examples =
-        Search.in(meters)
-            .name(
-                n ->
-                    n.equals("retain.train.examples.new")
-                        || n.equals("retain.train.examples.replayed"))
-            .counters()
-            .stream()
-            .mapToDouble(Counter::count)
-            .sum();
-    double seconds = steps == null ? 0 : steps.totalTime(TimeUnit.SECONDS);
-    return seconds > 0 ? examples / seconds : 0;
-  }
-
-  private static double mean(double[] v) {
-    double s = 0;
-    for (double x : v) {
-      s += x;
-    }
-    return v.length == 0 ? 0 : s / v.length;
-  }
-
-  private static double sd(double[] v) {
-    if (v.length < 2) {
-      return 0;
-    }
-    double m = mean(v);
-    double s = 0;
-    for (double x : v) {
-      s += (x - m) * (x - m);
-    }
-    return Math.sqrt(s / (v.length - 1));
-  }
-
-  private static double round(double v) {
-    return Math.round(v * 10) / 10.0;
-  }
-
-  private static void deleteRecursively(Path dir) throws java.io.IOException {
-    try (var paths = Files.walk(dir)) {
-      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
   }
 }

@@ -528,12 +528,12 @@ public final class RetainConfig extends AbstractConfig {
         .define(
             TRAIN_IDLE_REHEARSAL_STEPS,
             Type.INT,
-            0,
+            1000,
             Range.atLeast(0),
             Importance.LOW,
-            "Replay-only steps the learner takes when the stream goes idle, before it waits. Off by"
-                + " default: the buffer under-represents the newest domain, and 100 steps after each"
-                + " domain cost 5 points on Permuted Fashion-MNIST.")
+            "Replay-only steps (from the class-balanced reservoir) the learner takes when the"
+                + " stream goes quiet for retain.train.idle.ms, before it consolidates: they"
+                + " rebalance the output layer after a burst of new classes or a new domain. 0: off.")
         .define(
             TRAIN_IDLE_MS,
             Type.LONG,

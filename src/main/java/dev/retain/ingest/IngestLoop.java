@@ -266,11 +266,10 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     if (example == null) {
       return false;
     }
-    if (state.holdout().offer(example, pending.batch)) {
+    if (!state.route(example, pending.batch)) {
       pending.heldOut++; // stored, so its features are an array already (see Example)
       return false;
     }
-    state.replay().offer(example, pending.batch);
     pending.trainable.add(example);
     pending.trainablePartitions.add(new TopicPartition(record.topic(), record.partition()));
     pending.trainableNext.add(record.offset() + 1);

@@ -27,6 +27,18 @@ public record ModelState(
         DedupWindow.load(store, model, config.getInt(RetainConfig.INGEST_DEDUP_WINDOW)));
   }
 
+  /**
+   * Routes an accepted example as ingest does: into its domain's holdout (every n-th, never trained
+   * on) or the replay reservoir; true when it is trainable (the learner gets it).
+   */
+  public boolean route(dev.retain.record.Example example, StoreBatch batch) {
+    if (holdout.offer(example, batch)) {
+      return false;
+    }
+    replay.offer(example, batch);
+    return true;
+  }
+
   /** Adds the counters changed since the last flush to {@code batch}; once per batch. */
   public void flush(StoreBatch batch) {
     replay.flush(batch);

@@ -170,25 +170,28 @@ public final class ReplayBuffer {
     }
   }
 
-  /** Up to {@code n} examples drawn uniformly, with replacement, from all slots. */
+  /**
+   * Up to {@code n} examples drawn uniformly, with replacement, from the held examples the learner
+   * has trained on ({@link #markLearned}). Ingest runs ahead of the learner: replaying an example
+   * it has not reached would train on data that the learner's position (a candidate's provenance)
+   * does not cover yet.
+   */
   public synchronized List<Example> sample(int n, SplittableRandom rng) {
+    List<Example> learned = new ArrayList<>(size);
+    groups.values().forEach(c -> c.slots.stream().filter(held::get).forEach(learned::add));
     List<Example> out = new ArrayList<>(n);
-    if (size == 0) {
-      return out;
-    }
-    List<List<Example>> all = new ArrayList<>();
-    groups.values().forEach(c -> all.add(c.slots));
-    for (int i = 0; i < n; i++) {
-      int k = rng.nextInt(size);
-      for (List<Example> slots : all) {
-        if (k < slots.size()) {
-          out.add(slots.get(k));
-          break;
-        }
-        k -= slots.size();
-      }
+    for (int i = 0; i < n && !learned.isEmpty(); i++) {
+      out.add(learned.get(rng.nextInt(learned.size())));
     }
     return out;
+  }
+
+  /**
+   * Counts every held example as learned: after a restart, what the store holds was ingested before
+   * it, and the learner will not be handed it again.
+   */
+  public synchronized void markAllLearned() {
+    held.replaceAll((e, learned) -> true);
   }
 
   private void forget(Example example) {

@@ -176,7 +176,11 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         config.getString(RetainConfig.TRAIN_DEVICE),
         Devices.threadsOfThisThread());
     model = BaseModels.create(manager, config);
-    if (!loadBase()) {
+    if (loadBase()) {
+      // a restart (or a base from a file): what the store holds was ingested before this learner
+      // started, and will not be handed to it again
+      state.replay().markAllLearned();
+    } else {
       pretrainBase();
     }
     learner =
@@ -301,9 +305,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     List<Example> replayed = state.replay().sample(replayCount, random);
     Learner.StepResult result = learner.step(fresh, replayed, targets(replayed), logitReplay);
     metrics.step(System.nanoTime() - start, result, fresh.size(), replayed.size());
-    if (logitReplay > 0) {
-      state.replay().markLearned(fresh);
-    }
+    state.replay().markLearned(fresh); // replayable from now on
     sinceConsolidation += fresh.size();
     for (Example e : fresh) {
       learnedDomains.add(e.domain());

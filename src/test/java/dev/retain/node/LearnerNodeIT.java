@@ -58,8 +58,15 @@ class LearnerNodeIT {
       Map<String, Double> now = accuracyAfterLearning(learner, "domain-2");
       assertThat(now).containsOnlyKeys("domain-0", "domain-1", "domain-2");
       assertScoredOnlyWhatWasLearned(learner);
-      // chance is 0.25; LearnerTest measures retention against naive training with a margin
-      assertThat(now.values()).as("every domain learned: %s", now).allMatch(a -> a > 0.6);
+      // chance is 0.25; LearnerTest measures retention against naive training with a margin. One
+      // pass per domain, and replay only of what was learned (the reservoir fills ahead of the
+      // learner in a stream produced at once, but replaying it early would train on the future):
+      // the newest domain reaches about 0.6, the older ones 0.8 and more
+      assertThat(now.values())
+          .as(
+              "every domain learned: %s; after %s: %s",
+              now, learner.matrix().learned(), learner.matrix().rows())
+          .allMatch(a -> a > 0.5);
       assertThat(learner.matrix().learned()).contains("domain-0", "domain-1", "domain-2");
       String scrape = get("http://127.0.0.1:" + node.metricsPort() + "/metrics");
       assertThat(scrape)

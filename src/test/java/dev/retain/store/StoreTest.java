@@ -291,9 +291,16 @@ class StoreTest {
           replay.offer(TestData.example("s" + i, i % 2, "d", 2), batch);
         }
       }
+      assertThat(replay.sample(5, new SplittableRandom(1)))
+          .as("nothing held is learned yet: the learner has not reached it")
+          .isEmpty();
+      List<Example> learned = replay.snapshot().subList(0, 5);
+      replay.markLearned(learned);
       List<Example> sample = replay.sample(64, new SplittableRandom(1));
       assertThat(sample).hasSize(64);
-      assertThat(replay.snapshot()).containsAll(sample);
+      assertThat(learned).containsAll(sample);
+      replay.markAllLearned();
+      assertThat(replay.sample(200, new SplittableRandom(1))).containsAll(replay.snapshot());
     }
   }
 

@@ -33,11 +33,11 @@ public final class TestData {
     props.put(RetainConfig.MODEL_PRETRAIN_EPOCHS, 5);
     props.put(RetainConfig.TRAIN_BATCH_SIZE, 32);
     props.put(RetainConfig.TRAIN_LEARNING_RATE, 1e-2);
-    props.put(RetainConfig.TRAIN_EWC_LAMBDA, 200.0);
+    props.put(RetainConfig.TRAIN_EWC_LAMBDA, 1.0);
     props.put(RetainConfig.TRAIN_FISHER_SAMPLES, 200);
     props.put(RetainConfig.TRAIN_CONSOLIDATE_EVERY, 0L);
     props.put(RetainConfig.TRAIN_IDLE_MS, 300L);
-    props.put(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 20);
+    props.put(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 200);
     props.put(RetainConfig.REPLAY_CAPACITY, 300);
     return props;
   }
