@@ -2,10 +2,10 @@ package dev.retain.train;
 
 /**
  * A step's loss, computed on the host from the logits, with its gradient with respect to them: mean
- * cross-entropy over all rows, plus logit replay (as in DER++) over the rows that have a target:
- * {@code alpha} times the mean squared difference between their logits and the target. The logits
- * are a few floats per row, so this costs microseconds and saves the engine a dozen small
- * operations and their backward pass every step.
+ * cross-entropy over all rows, plus logit replay (as in DER++) over the rows that have a target (a
+ * NaN in a target leaves that logit free): {@code alpha} times the mean squared difference between
+ * their logits and the target. The logits are a few floats per row, so this costs microseconds and
+ * saves the engine a dozen small operations and their backward pass every step.
  */
 final class LossHead {
   private LossHead() {}
@@ -71,7 +71,7 @@ final class LossHead {
       loss += (Math.log(sum) + max - logits[row + label]) / n;
       for (int c = 0; c < classes; c++) {
         double g = (exp[c] / sum - (c == label ? 1 : 0)) / n;
-        if (targets[i] != null && weight > 0) {
+        if (targets[i] != null && weight > 0 && !Float.isNaN(targets[i][c])) {
           double d = logits[row + c] - targets[i][c];
           loss += weight * d * d;
           g += 2 * weight * d;

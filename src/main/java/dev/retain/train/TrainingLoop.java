@@ -74,6 +74,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private volatile boolean quiescent; // idle, nothing left to consolidate
   private final AtomicLong pretrainAwaited = new AtomicLong(); // examples pretraining still needs
   private final Set<String> learnedDomains = new LinkedHashSet<>(); // trained on, base included
+  private final boolean[] learnedClasses; // labels trained on, base included (see recordTargets)
   private List<Example> lookahead = List.of(); // the next batch, taken early (see run)
   private Map<TopicPartition, Long> lookaheadThrough = Map.of();
   private Map<TopicPartition, Long> trainedThrough = Map.of(); // inbox position of what was trained
@@ -101,6 +102,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.rehearsalSteps = config.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS);
     this.idleMs = config.getLong(RetainConfig.TRAIN_IDLE_MS);
     this.ewc = config.getDouble(RetainConfig.TRAIN_EWC_LAMBDA) > 0;
+    this.learnedClasses = new boolean[config.getInt(RetainConfig.RECORD_CLASSES)];
     this.thread = new Thread(this, "retain-learner");
     thread.setDaemon(true);
     thread.setUncaughtExceptionHandler((t, e) -> failure = e);
@@ -180,6 +182,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       // a restart (or a base from a file): what the store holds was ingested before this learner
       // started, and will not be handed to it again
       state.replay().markAllLearned();
+      state.replay().snapshot().forEach(e -> learnedClasses[e.label()] = true);
     } else {
       pretrainBase();
     }
@@ -260,6 +263,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     domain = first.get(first.size() - 1).domain();
     trainedThrough = inbox.drainedThrough();
     first.forEach(e -> learnedDomains.add(e.domain()));
+    first.forEach(e -> learnedClasses[e.label()] = true);
     state.replay().markLearned(first); // the base has learned them
     try (StoreBatch batch = store.newBatch()) {
       BaseModels.save(batch, state.model(), model);
@@ -309,6 +313,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     sinceConsolidation += fresh.size();
     for (Example e : fresh) {
       learnedDomains.add(e.domain());
+      learnedClasses[e.label()] = true;
       recent.addLast(e);
       if (recent.size() > fisherSamples) {
         recent.removeFirst();
@@ -336,20 +341,29 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
    */
   private void recordTargets() {
     if (logitReplay > 0) {
-      recordTargets(learner, state.replay());
+      recordTargets(learner, state.replay(), learnedClasses);
     }
   }
 
   /**
    * Gives the held examples of {@code replay} that have been learned but have no target the current
-   * logits of {@code learner}, in chunks of 512 rows.
+   * logits of {@code learner}, in chunks of 512 rows. The logit of a class not yet learned is left
+   * out of the target (NaN): pinning it would hold that class down on old examples once it arrives,
+   * and a class-incremental stream then never learns its newest classes well (as X-DER observes of
+   * DER++).
    */
-  public static void recordTargets(Learner learner, ReplayBuffer replay) {
+  public static void recordTargets(Learner learner, ReplayBuffer replay, boolean[] learnedClasses) {
     List<Example> untargeted = replay.untargeted();
     for (int from = 0; from < untargeted.size(); from += 512) {
       List<Example> part = untargeted.subList(from, Math.min(untargeted.size(), from + 512));
       float[] logits = learner.logits(part);
-      replay.target(part, logits, logits.length / part.size());
+      int classes = logits.length / part.size();
+      for (int i = 0; i < logits.length; i++) {
+        if (!learnedClasses[i % classes]) {
+          logits[i] = Float.NaN;
+        }
+      }
+      replay.target(part, logits, classes);
     }
   }
 

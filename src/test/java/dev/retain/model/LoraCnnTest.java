@@ -31,7 +31,7 @@ class LoraCnnTest {
    * One intra-op engine thread on this thread, as the learner's thread has by default (the engine
    * keeps the count per thread, and may have started on another): with two, libtorch's CPU
    * convolution backward pass returned uninitialised values now and then on an AMD EPYC. The build
-   * runs this class in a JVM of its own for the same reason (see pom.xml).
+   * runs every test class in a JVM of its own for the same reason (see pom.xml).
    */
   @BeforeEach
   void oneEngineThread() {
