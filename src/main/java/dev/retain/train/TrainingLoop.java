@@ -264,6 +264,19 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     trainedThrough = inbox.drainedThrough();
     first.forEach(e -> learnedDomains.add(e.domain()));
     first.forEach(e -> learnedClasses[e.label()] = true);
+    int covered = 0;
+    for (boolean c : learnedClasses) {
+      covered += c ? 1 : 0;
+    }
+    if (covered < learnedClasses.length) {
+      LOG.warn(
+          "the base was pretrained on {} of {} classes: the others are learned by the adapter"
+              + " alone (a class-incremental stream); a base that has seen them all"
+              + " ({}) usually serves them better",
+          covered,
+          learnedClasses.length,
+          RetainConfig.MODEL_BASE_PATH);
+    }
     state.replay().markLearned(first); // the base has learned them
     try (StoreBatch batch = store.newBatch()) {
       BaseModels.save(batch, state.model(), model);
