@@ -89,7 +89,8 @@ final class PretrainCommand implements Callable<Integer> {
     ExampleValidator validator =
         new ExampleValidator(
             config.getInt(RetainConfig.RECORD_FEATURES),
-            config.getInt(RetainConfig.RECORD_CLASSES));
+            config.getInt(RetainConfig.RECORD_CLASSES),
+            config.getDouble(RetainConfig.RECORD_MAX_ABS_FEATURE).floatValue());
     List<Example> out = new ArrayList<>();
     if (source.data != null) {
       DomainStream stream =

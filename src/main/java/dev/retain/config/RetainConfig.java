@@ -33,6 +33,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String RECORD_FEATURES = "retain.record.features";
   public static final String RECORD_CLASSES = "retain.record.classes";
   public static final String RECORD_MAX_BYTES = "retain.record.max.bytes";
+  public static final String RECORD_MAX_ABS_FEATURE = "retain.record.max.abs.feature";
   public static final String RECORD_DEFAULT_DOMAIN = "retain.record.default.domain";
   public static final String INGEST_GROUP_ID = "retain.ingest.group.id";
   public static final String INGEST_INSTANCE_ID = "retain.ingest.instance.id";
@@ -148,6 +149,15 @@ public final class RetainConfig extends AbstractConfig {
             Range.between(2, 1 << 16),
             Importance.HIGH,
             "Number of classes; labels must lie in [0, classes).")
+        .define(
+            RECORD_MAX_ABS_FEATURE,
+            Type.DOUBLE,
+            1e6,
+            Range.between(Double.MIN_NORMAL, Float.MAX_VALUE),
+            Importance.MEDIUM,
+            "Largest magnitude a feature may have; a record with a larger one goes to the"
+                + " dead-letter topic (reason feature_out_of_range): one extreme value can make a"
+                + " training step overflow. Scale features to a sensible range first.")
         .define(
             RECORD_MAX_BYTES,
             Type.INT,

@@ -130,7 +130,8 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     this.validator =
         new ExampleValidator(
             config.getInt(RetainConfig.RECORD_FEATURES),
-            config.getInt(RetainConfig.RECORD_CLASSES));
+            config.getInt(RetainConfig.RECORD_CLASSES),
+            config.getDouble(RetainConfig.RECORD_MAX_ABS_FEATURE).floatValue());
     this.metrics = new IngestMetrics(registry, state, config.getInt(RetainConfig.RECORD_CLASSES));
     this.topic = config.examplesTopic();
     this.dlqTopic = config.deadLetterTopic();

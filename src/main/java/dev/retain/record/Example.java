@@ -131,27 +131,48 @@ public final class Example {
    * bytes in place when the features were never read as an array.
    */
   public int firstNonFinite() {
+    return firstBeyond(Float.POSITIVE_INFINITY);
+  }
+
+  /**
+   * The index of the first feature that is NaN, infinite or larger than {@code maxAbs} in
+   * magnitude, or -1 when there is none; reads the bytes in place when the features were never read
+   * as an array.
+   */
+  public int firstBeyond(float maxAbs) {
+    if (!(maxAbs > 0)) {
+      throw new IllegalArgumentException("maxAbs must be > 0, was " + maxAbs);
+    }
     ByteBuffer bytes;
     synchronized (this) {
       bytes = raw;
     }
-    return bytes == null ? firstNonFinite(features()) : firstNonFinite(bytes);
+    // a fast pass flags every value whose exponent reaches maxAbs's (a superset); only then does
+    // a slow pass look for the first value really beyond it
+    int exponent = Float.isInfinite(maxAbs) ? 255 : Math.getExponent(maxAbs) + 127;
+    return bytes == null
+        ? firstBeyond(features(), maxAbs, exponent)
+        : firstBeyond(bytes, maxAbs, exponent);
+  }
+
+  private static boolean beyond(float v, float maxAbs) {
+    return !Float.isFinite(v) || Math.abs(v) > maxAbs;
   }
 
   /**
-   * A branch-free pass (all exponent bits set means not finite) that the JIT can unroll; the slow
-   * loop runs only to find the first bad value.
+   * A branch-free pass that the JIT can unroll; the slow loop runs only to find the first bad
+   * value.
    */
-  private static int firstNonFinite(float[] x) {
+  private static int firstBeyond(float[] x, float maxAbs, int exponent) {
     int bad = 0;
     for (float v : x) {
-      bad |= nonFinite(Float.floatToRawIntBits(v));
+      bad |= reaches(Float.floatToRawIntBits(v), exponent);
     }
     if (bad == 0) {
       return -1;
     }
     for (int i = 0; i < x.length; i++) {
-      if (!Float.isFinite(x[i])) {
+      if (beyond(x[i], maxAbs)) {
         return i;
       }
     }
@@ -164,43 +185,46 @@ public final class Example {
 
   /**
    * Reads two floats per step as one long: the JIT does not vectorise this pass, so halving the
-   * steps is what counts; the sum of the masked halves cannot carry from the low float into the
-   * high one. A heap buffer (what Kafka's fetches are) is read through its array: a buffer's own
+   * steps is what counts. Each half's masked exponent plus {@code 2^31 - exponent·2^23} sets that
+   * half's top bit exactly when the exponent reaches {@code exponent}, and never carries into the
+   * other half. A heap buffer (what Kafka's fetches are) is read through its array: a buffer's own
    * {@code getLong} cost three times as much per record (README, bench ingest).
    */
-  private static int firstNonFinite(ByteBuffer littleEndian) {
+  private static int firstBeyond(ByteBuffer littleEndian, float maxAbs, int exponent) {
     int n = littleEndian.remaining() / Float.BYTES;
+    long half = 0x80000000L - ((long) exponent << 23);
+    long add = (half << 32) | half;
     long bad = 0;
     if (littleEndian.hasArray()) {
       byte[] array = littleEndian.array();
       int start = littleEndian.arrayOffset() + littleEndian.position();
       int end = start + (n - 1) * Float.BYTES;
       for (int i = start; i < end; i += 2 * Float.BYTES) {
-        bad |= ((long) LONGS.get(array, i) & 0x7f8000007f800000L) + 0x0080000000800000L;
+        bad |= ((long) LONGS.get(array, i) & 0x7f8000007f800000L) + add;
       }
     } else {
       for (int i = 0; i + 1 < n; i += 2) {
-        bad |= (littleEndian.getLong(i * Float.BYTES) & 0x7f8000007f800000L) + 0x0080000000800000L;
+        bad |= (littleEndian.getLong(i * Float.BYTES) & 0x7f8000007f800000L) + add;
       }
     }
     bad &= 0x8000000080000000L;
     if (n % 2 == 1) {
-      bad |= nonFinite(littleEndian.getInt((n - 1) * Float.BYTES));
+      bad |= reaches(littleEndian.getInt((n - 1) * Float.BYTES), exponent);
     }
     if (bad == 0) {
       return -1;
     }
     for (int i = 0; i < n; i++) {
-      if (nonFinite(littleEndian.getInt(i * Float.BYTES)) != 0) {
+      if (beyond(Float.intBitsToFloat(littleEndian.getInt(i * Float.BYTES)), maxAbs)) {
         return i;
       }
     }
     return -1;
   }
 
-  /** 1 when a float with these bits is NaN or infinite (its exponent bits all set), else 0. */
-  private static int nonFinite(int bits) {
-    return ((bits & 0x7f800000) + 0x00800000) >>> 31;
+  /** 1 when a float with these bits has a biased exponent of at least {@code exponent}, else 0. */
+  private static int reaches(int bits, int exponent) {
+    return (int) (((bits & 0x7f800000L) + 0x80000000L - ((long) exponent << 23)) >>> 31) & 1;
   }
 
   @Override

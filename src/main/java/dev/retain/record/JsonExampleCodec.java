@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.StreamWriteFeature;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,9 +19,13 @@ import java.util.Arrays;
  */
 public final class JsonExampleCodec implements ExampleCodec {
   // fast (Schubfach / FastDoubleParser) number writing and parsing: features are most of the text
+  // bare NaN and Infinity are read as numbers, so that they are rejected as non_finite_feature
+  // rather than as unparsable; a field given twice is unparsable
   private static final JsonFactory FACTORY =
       JsonFactory.builder()
           .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
+          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+          .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
           .enable(StreamWriteFeature.USE_FAST_DOUBLE_WRITER)
           .build();
 
@@ -75,23 +80,54 @@ public final class JsonExampleCodec implements ExampleCodec {
     float[] features = null;
     Integer label = null;
     long ts = 0;
-    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+    JsonToken next;
+    while ((next = parser.nextToken()) == JsonToken.FIELD_NAME) {
       String field = parser.currentName();
       JsonToken token = parser.nextToken();
       switch (field) {
-        case "id" -> id = parser.getValueAsString();
+        case "id" -> id = string(parser, token, "id");
         case "features" -> features = readFeatures(parser, token);
         case "label" -> label = readLabel(parser, token);
-        case "domain" -> domain = token == JsonToken.VALUE_NULL ? domain : parser.getText();
-        case "ts" -> ts = parser.getValueAsLong();
+        case "domain" -> {
+          if (token != JsonToken.VALUE_NULL) {
+            domain = string(parser, token, "domain");
+          }
+        }
+        case "ts" -> ts = readTimestamp(parser, token);
         default -> parser.skipChildren();
       }
+    }
+    if (next != JsonToken.END_OBJECT) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, "unterminated JSON object");
+    }
+    if (parser.nextToken() != null) {
+      throw new InvalidExampleException(
+          RejectReason.UNPARSABLE, "trailing data after the JSON object");
     }
     if (id == null || features == null || label == null) {
       throw new InvalidExampleException(
           RejectReason.UNPARSABLE, "missing field: id, features and label are required");
     }
     return new Example(id, features, label, domain, ts);
+  }
+
+  private static String string(JsonParser parser, JsonToken token, String field)
+      throws IOException, InvalidExampleException {
+    if (token != JsonToken.VALUE_STRING) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, field + " must be a string");
+    }
+    return parser.getText();
+  }
+
+  private static long readTimestamp(JsonParser parser, JsonToken token)
+      throws IOException, InvalidExampleException {
+    if (token == JsonToken.VALUE_NULL) {
+      return 0;
+    }
+    if (token != JsonToken.VALUE_NUMBER_INT) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, "ts must be an integer");
+    }
+    return parser.getLongValue();
   }
 
   private static int readLabel(JsonParser parser, JsonToken token)

@@ -7,6 +7,8 @@ public enum RejectReason {
   UNPARSABLE,
   WRONG_FEATURE_COUNT,
   NON_FINITE_FEATURE,
+  /** A feature larger in magnitude than {@code retain.record.max.abs.feature}. */
+  FEATURE_OUT_OF_RANGE,
   LABEL_OUT_OF_RANGE,
   OVERSIZED,
   DUPLICATE_ID;

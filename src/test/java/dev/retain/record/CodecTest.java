@@ -81,6 +81,19 @@ class CodecTest {
     assertThat(decoded.features()).containsExactly(1f, 2.5f);
   }
 
+  /** A bare NaN or Infinity is a number that is not finite, not a syntax error. */
+  @Test
+  void shouldReadBareNanAndInfinityAsNumbersToBeRejectedAsNonFinite() throws Exception {
+    byte[] json =
+        "{\"id\":\"a\",\"features\":[NaN,Infinity,-Infinity],\"label\":1}"
+            .getBytes(StandardCharsets.UTF_8);
+    Example decoded = new JsonExampleCodec().decode(json, "d");
+    assertThat(decoded.features()[0]).isNaN();
+    assertThat(decoded.features()[1]).isInfinite();
+    assertThatThrownBy(() -> new ExampleValidator(3, 2).validate(decoded))
+        .hasFieldOrPropertyWithValue("reason", RejectReason.NON_FINITE_FEATURE);
+  }
+
   @Test
   void shouldReadNanStringsWhenJsonCarriesThem() throws Exception {
     byte[] json =
@@ -97,7 +110,14 @@ class CodecTest {
         "{\"id\":\"a\"}",
         "{\"id\":\"a\",\"features\":\"x\",\"label\":1}",
         "{\"id\":\"a\",\"features\":[1],\"label\":1.5}",
-        "{\"id\":\"a\",\"features\":[true],\"label\":1}"
+        "{\"id\":\"a\",\"features\":[true],\"label\":1}",
+        "{\"id\":\"a\",\"features\":[1],\"label\":1} trailing",
+        "{\"id\":\"a\",\"features\":[1],\"label\":1}{\"id\":\"b\"}",
+        "{\"domain\":{\"id\":\"a\",\"features\":[1],\"label\":1}}",
+        "{\"id\":\"a\",\"features\":[1],\"label\":1,\"domain\":[\"d\"]}",
+        "{\"id\":7,\"features\":[1],\"label\":1}",
+        "{\"id\":\"a\",\"features\":[1],\"label\":1,\"label\":2}",
+        "{\"id\":\"a\",\"features\":[1],\"label\":1,\"ts\":\"now\"}"
       })
   void shouldRejectAsUnparsableWhenJsonIsMalformed(String text) {
     assertThatThrownBy(

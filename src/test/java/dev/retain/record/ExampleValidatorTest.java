@@ -48,7 +48,7 @@ class ExampleValidatorTest {
     Example tooShort = codec.decode(codec.encode(example(new float[] {1, 2}, 0)), "d");
     assertThatThrownBy(() -> validator.validate(tooShort))
         .hasFieldOrPropertyWithValue("reason", RejectReason.WRONG_FEATURE_COUNT);
-    Example good = codec.decode(codec.encode(example(new float[] {1, -0f, 3e38f}, 3)), "d");
+    Example good = codec.decode(codec.encode(example(new float[] {1, -0f, -1e6f}, 3)), "d");
     assertThatCode(() -> validator.validate(good)).doesNotThrowAnyException();
   }
 
@@ -72,6 +72,39 @@ class ExampleValidatorTest {
           }
           assertThat(overBytes(x, direct).firstNonFinite()).as("n=%d at=%d", n, at).isEqualTo(at);
         }
+      }
+    }
+  }
+
+  /**
+   * One extreme value (3e38 everywhere spoilt a base for good) is rejected with a reason of its
+   * own, on arrays and on bytes; the bound itself is allowed.
+   */
+  @Test
+  void shouldRejectAFeatureBeyondTheBoundAsOutOfRange() throws Exception {
+    ExampleValidator bounded = new ExampleValidator(3, 4, 1000f);
+    assertThatThrownBy(() -> bounded.validate(example(new float[] {1, -1000.5f, 3}, 0)))
+        .hasFieldOrPropertyWithValue("reason", RejectReason.FEATURE_OUT_OF_RANGE)
+        .hasMessageContaining("feature 1 is -1000.5");
+    assertThatCode(() -> bounded.validate(example(new float[] {1000f, -1000f, 999.9f}, 0)))
+        .doesNotThrowAnyException();
+    BinaryExampleCodec codec = new BinaryExampleCodec();
+    Example extreme =
+        codec.decode(codec.encode(example(new float[] {3e38f, 3e38f, 3e38f}, 0)), "d");
+    assertThatThrownBy(() -> validator.validate(extreme))
+        .hasFieldOrPropertyWithValue("reason", RejectReason.FEATURE_OUT_OF_RANGE);
+    for (int n : new int[] {1, 2, 7, 8}) {
+      for (boolean direct : new boolean[] {false, true}) {
+        for (int at = 0; at < n; at++) {
+          float[] x = new float[n];
+          Arrays.fill(x, 1023f); // the same exponent as the bound: the slow pass decides
+          x[at] = at % 2 == 0 ? 1024.5f : -2e5f;
+          assertThat(overBytes(x, direct).firstBeyond(1024f)).as("n=%d at=%d", n, at).isEqualTo(at);
+          assertThat(example(x, 0).firstBeyond(1024f)).isEqualTo(at);
+        }
+        float[] fine = new float[n];
+        Arrays.fill(fine, -1024f);
+        assertThat(overBytes(fine, direct).firstBeyond(1024f)).isEqualTo(-1);
       }
     }
   }
