@@ -39,6 +39,18 @@ public final class SafeTensors {
   /** Tensors by name and string metadata, as read from or written to one file. */
   public record Contents(Map<String, Tensor> tensors, Map<String, String> metadata) {}
 
+  /** The name of the first tensor holding a NaN or infinite value, or null when all are finite. */
+  public static String firstNonFinite(Map<String, Tensor> tensors) {
+    for (Map.Entry<String, Tensor> entry : tensors.entrySet()) {
+      for (float v : entry.getValue().data()) {
+        if (!Float.isFinite(v)) {
+          return entry.getKey();
+        }
+      }
+    }
+    return null;
+  }
+
   private SafeTensors() {}
 
   /** Encodes {@code tensors} with {@code metadata} (may be empty). */

@@ -10,7 +10,9 @@ import dev.retain.publish.AdapterPublisher;
 import dev.retain.publish.AdminHandler;
 import dev.retain.train.CandidateHandler;
 import dev.retain.train.TrainingLoop;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.concurrent.TimeUnit;
 
 /**
  * What {@code retain run} runs: ingest into the store, the learner on its own thread (unless {@code
@@ -23,7 +25,7 @@ public final class LearnerNode implements AutoCloseable {
   private final HttpEndpoint endpoint;
   private final AdapterPublisher publisher;
   private final ExampleInbox inbox;
-  private boolean closed;
+  private volatile boolean closed;
 
   /**
    * A node that publishes promoted adapters on the adapters topic and serves the admin API (with
@@ -50,6 +52,16 @@ public final class LearnerNode implements AutoCloseable {
         train
             ? new TrainingLoop(config, ingest.store(), ingest.state(), inbox, handler, registry)
             : null;
+    Gauge.builder("retain.worker.up", ingest, w -> w.isAlive() ? 1 : 0)
+        .tags("model", config.getString(RetainConfig.MODEL_ID), "worker", "ingest")
+        .description("1 while the worker thread runs, 0 once it stopped")
+        .register(registry);
+    if (learner != null) {
+      Gauge.builder("retain.worker.up", learner, w -> w.isAlive() ? 1 : 0)
+          .tags("model", config.getString(RetainConfig.MODEL_ID), "worker", "learner")
+          .description("1 while the worker thread runs, 0 once it stopped")
+          .register(registry);
+    }
     endpoint =
         new HttpEndpoint(
             config.getString(RetainConfig.METRICS_HOST),
@@ -98,9 +110,20 @@ public final class LearnerNode implements AutoCloseable {
     return endpoint.port();
   }
 
-  /** Waits until ingest ends; true when it ended because it was closed. */
+  /**
+   * Waits until ingest ends or the learner stops by itself; true when everything ended because it
+   * was closed. A learner that stopped on a failure (logged as an ERROR with its stack) makes this
+   * return false, so that {@code retain run} exits non-zero and the platform restarts it.
+   */
   public boolean awaitTermination() throws InterruptedException {
-    return ingest.awaitTermination();
+    while (ingest.isAlive()) {
+      if (learner != null && !learner.isAlive() && !closed) {
+        System.err.println("the learner stopped: " + learner.failure());
+        return false;
+      }
+      TimeUnit.MILLISECONDS.sleep(200); // supervision cadence; the workers' state decides
+    }
+    return ingest.awaitTermination() && (learner == null || learner.failure() == null);
   }
 
   @Override

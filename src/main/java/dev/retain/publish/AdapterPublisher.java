@@ -114,18 +114,21 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     }
     AdapterVersion champion = registry.champion();
     // the first candidate has no champion to protect, but must beat a trivial baseline
+    String nonFinite = SafeTensors.firstNonFinite(candidate.adapter());
     Optional<PromotionGate.Reason> rejection =
-        champion != null && champion.steps() == candidate.steps()
-            ? Optional.of(PromotionGate.Reason.UNCHANGED)
-            : !gated
-                ? Optional.empty()
-                : champion == null
-                    ? gate.judgeFirst(candidate.evaluation(), candidate.baseline())
-                    : gate.judge(
-                        new PromotionGate.Evidence(
-                            candidate.evaluation(),
-                            candidate.championEvaluation(),
-                            candidate.holdoutSizes()));
+        nonFinite != null
+            ? Optional.of(PromotionGate.Reason.NON_FINITE) // never published, gate or not
+            : champion != null && champion.steps() == candidate.steps()
+                ? Optional.of(PromotionGate.Reason.UNCHANGED)
+                : !gated
+                    ? Optional.empty()
+                    : champion == null
+                        ? gate.judgeFirst(candidate.evaluation(), candidate.baseline())
+                        : gate.judge(
+                            new PromotionGate.Evidence(
+                                candidate.evaluation(),
+                                candidate.championEvaluation(),
+                                candidate.holdoutSizes()));
     if (rejection.isPresent()) {
       metrics.rejected(rejection.get());
       LOG.info(

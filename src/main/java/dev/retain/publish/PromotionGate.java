@@ -36,6 +36,7 @@ public final class PromotionGate {
     AVERAGE_DROP("average_drop"),
     FORGETTING_BUDGET("forgetting_budget"),
     BELOW_BASELINE("below_baseline"),
+    NON_FINITE("non_finite"),
     UNCHANGED("unchanged");
 
     private final String tag;

@@ -113,8 +113,7 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
       return;
     }
     if (record.topic().equals(basesTopic)) {
-      String hash = new String(record.key(), StandardCharsets.UTF_8);
-      bases.put(hash, SafeTensors.read(record.value()).tensors());
+      handleBase(record);
       if (waitingForBase != null) {
         ConsumerRecord<byte[], byte[]> waiting = waitingForBase;
         waitingForBase = null;
@@ -132,6 +131,10 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
     }
     try {
       AdapterArchive archive = AdapterArchive.fromZip(archiveBytes(record));
+      String nonFinite = SafeTensors.firstNonFinite(archive.tensors());
+      if (nonFinite != null) {
+        throw new IllegalArgumentException("tensor " + nonFinite + " is not finite");
+      }
       ServingModel next = ServingModel.merge(bases.get(baseHash), archive);
       current.set(next);
       swaps.increment();
@@ -141,6 +144,22 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
     } catch (RuntimeException | IOException e) {
       unusable.increment();
       LOG.warn("cannot use adapter record at offset {}: {}", record.offset(), e.toString());
+    }
+  }
+
+  /** A base record: kept when it parses and is finite, else counted unusable and skipped. */
+  private void handleBase(ConsumerRecord<byte[], byte[]> record) {
+    try {
+      String hash = new String(record.key(), StandardCharsets.UTF_8);
+      Map<String, SafeTensors.Tensor> tensors = SafeTensors.read(record.value()).tensors();
+      String nonFinite = SafeTensors.firstNonFinite(tensors);
+      if (nonFinite != null) {
+        throw new IllegalArgumentException("tensor " + nonFinite + " is not finite");
+      }
+      bases.put(hash, tensors);
+    } catch (RuntimeException e) {
+      unusable.increment();
+      LOG.warn("cannot use base record at offset {}: {}", record.offset(), e.toString());
     }
   }
 

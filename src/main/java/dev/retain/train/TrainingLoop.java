@@ -155,6 +155,10 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } catch (RuntimeException | Error e) {
+      failure = e;
+      LOG.error("the learner stopped", e);
+      throw e;
     } finally {
       if (learner != null) {
         learner.close();
@@ -219,6 +223,15 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     if (base == null) {
       return false;
     }
+    String nonFinite = SafeTensors.firstNonFinite(base.tensors());
+    if (nonFinite != null) {
+      throw new IllegalStateException(
+          "the base from "
+              + (path.isBlank() ? "the store" : path)
+              + " is not finite (tensor "
+              + nonFinite
+              + "): refusing to train or serve on it");
+    }
     model.loadBase(base.tensors());
     LOG.info(
         "loaded base {} ({})", model.baseHash().substring(0, 12), path.isBlank() ? "store" : path);
@@ -260,6 +273,15 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         batchSize,
         1e-3f,
         config.getLong(RetainConfig.TRAIN_SEED));
+    String nonFinite = SafeTensors.firstNonFinite(model.baseTensors());
+    if (nonFinite != null) {
+      throw new IllegalStateException(
+          "pretraining gave a base that is not finite (tensor "
+              + nonFinite
+              + "); it is not stored. Check the first examples' feature scale ("
+              + RetainConfig.RECORD_MAX_ABS_FEATURE
+              + ")");
+    }
     domain = first.get(first.size() - 1).domain();
     trainedThrough = inbox.drainedThrough();
     first.forEach(e -> learnedDomains.add(e.domain()));

@@ -118,6 +118,38 @@ class LearnerNodeIT {
     }
   }
 
+  /**
+   * A base that is not finite is refused: the learner stops with an ERROR, its worker gauge reads
+   * 0, and waiting on the node returns false, so that {@code retain run} exits non-zero.
+   */
+  @Test
+  void shouldStopLoudlyOnANonFiniteBase() throws Exception {
+    Map<String, Object> props = TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir);
+    Path file = dir.resolve("nan-base.safetensors");
+    props.put(RetainConfig.MODEL_BASE_PATH, file.toString());
+    RetainConfig config = new RetainConfig(props);
+    try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager();
+        dev.retain.model.LoraNet model = BaseModels.create(manager, config)) {
+      Map<String, dev.retain.model.SafeTensors.Tensor> tensors =
+          new java.util.LinkedHashMap<>(model.baseTensors());
+      dev.retain.model.SafeTensors.Tensor first = tensors.get("layers.0.weight");
+      float[] data = first.data().clone();
+      data[3] = Float.NaN;
+      tensors.put("layers.0.weight", new dev.retain.model.SafeTensors.Tensor(first.shape(), data));
+      model.loadBase(tensors);
+      BaseModels.writeFile(model, file);
+    }
+    produce(config, TestData.driftStream(), 0);
+    PrometheusMeterRegistry registry = Metrics.registry("test");
+    try (LearnerNode node = new LearnerNode(config, registry, false).start()) {
+      assertThat(node.awaitTermination()).as("a failed learner ends the wait with false").isFalse();
+      assertThat(node.learner().failure()).hasMessageContaining("not finite");
+      assertThat(registry.get("retain.worker.up").tag("worker", "learner").gauge().value())
+          .isZero();
+      assertThat(registry.get("retain.worker.up").tag("worker", "ingest").gauge().value()).isOne();
+    }
+  }
+
   /** The same service path with the CNN base and LoRA on its convolutions too. */
   @Test
   void shouldLearnEveryDomainWithTheCnnBase() throws Exception {

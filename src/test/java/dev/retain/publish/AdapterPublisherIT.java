@@ -88,4 +88,17 @@ class AdapterPublisherIT {
           .isEqualTo(keepGoing.registry().history().get(0).id());
     }
   }
+
+  /** A non-finite adapter is never published, not even as the first version or with no gate. */
+  @Test
+  void shouldNeverPublishANonFiniteAdapter() {
+    try (AdapterPublisher publisher = publisher("continue", "nan")) {
+      assertThat(publisher.offer(candidate(Float.NaN, 0.9, 0.5, 100))).isNull();
+      assertThat(publisher.registry().champion()).isNull();
+      assertThat(publisher.offer(candidate(1f, 0.9, 0.5, 200))).isNull();
+      assertThat(publisher.registry().history()).hasSize(1);
+      assertThat(publisher.offer(candidate(Float.POSITIVE_INFINITY, 0.99, 0.9, 300))).isNull();
+      assertThat(publisher.registry().history()).hasSize(1);
+    }
+  }
 }
