@@ -17,6 +17,15 @@ public final class DeadLetter {
   public static final String SOURCE_PARTITION = "retain.source.partition";
   public static final String SOURCE_OFFSET = "retain.source.offset";
 
+  /** On a truncated dead letter: the original value's size in bytes. */
+  public static final String ORIGINAL_SIZE = "retain.original.size";
+
+  /** On a truncated dead letter: SHA-256 of the original value, in hex. */
+  public static final String ORIGINAL_SHA256 = "retain.original.sha256";
+
+  /** Bytes of the value a truncated dead letter keeps. */
+  public static final int TRUNCATED_BYTES = 4096;
+
   private DeadLetter() {}
 
   static ProducerRecord<byte[], byte[]> of(
@@ -30,6 +39,28 @@ public final class DeadLetter {
     // the value is a view into the consumer's fetch buffer: copy it out before the next poll
     byte[] value = source.value() == null ? null : Utils.toArray(source.value().duplicate());
     return new ProducerRecord<>(dlqTopic, null, source.key(), value, headers);
+  }
+
+  /**
+   * The same dead letter with its value cut to its first {@link #TRUNCATED_BYTES} bytes, for a
+   * topic that refused the whole record as too large; headers say the original size and hash.
+   */
+  static ProducerRecord<byte[], byte[]> truncated(ProducerRecord<byte[], byte[]> letter) {
+    byte[] value = letter.value() == null ? new byte[0] : letter.value();
+    Headers headers = new RecordHeaders(letter.headers().toArray());
+    headers.add(ORIGINAL_SIZE, utf8(Integer.toString(value.length)));
+    headers.add(ORIGINAL_SHA256, utf8(sha256(value)));
+    byte[] head = java.util.Arrays.copyOf(value, Math.min(value.length, TRUNCATED_BYTES));
+    return new ProducerRecord<>(letter.topic(), null, letter.key(), head, headers);
+  }
+
+  private static String sha256(byte[] bytes) {
+    try {
+      return java.util.HexFormat.of()
+          .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private static byte[] utf8(String s) {

@@ -34,7 +34,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -305,6 +307,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
               sendDeadLetters(sealed.rejects);
               store.commit(sealed.batch);
               metrics.commitDuration.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+              return null;
             });
   }
 
@@ -433,12 +436,36 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     return example;
   }
 
-  private void sendDeadLetters(List<ProducerRecord<byte[], byte[]>> rejects) {
+  /**
+   * Sends the batch's dead letters and waits until each is delivered, before the store write that
+   * moves past them. A letter the topic refuses as too large goes again, truncated, with its
+   * original size and hash in headers; any other failure fails the write, so ingest stops without
+   * committing past a record whose dead letter was not delivered.
+   */
+  private void sendDeadLetters(List<ProducerRecord<byte[], byte[]>> rejects)
+      throws InterruptedException, ExecutionException {
     if (rejects.isEmpty()) {
       return;
     }
-    rejects.forEach(r -> deadLetters.send(r));
+    List<Future<RecordMetadata>> sent = new ArrayList<>(rejects.size());
+    rejects.forEach(r -> sent.add(deadLetters.send(r)));
     deadLetters.flush();
+    for (int i = 0; i < sent.size(); i++) {
+      try {
+        sent.get(i).get();
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof RecordTooLargeException)) {
+          throw new IllegalStateException(
+              "dead letter to " + rejects.get(i).topic() + " not delivered: " + e.getCause(),
+              e.getCause());
+        }
+        LOG.warn(
+            "dead letter of {} bytes too large for {}: sending it truncated",
+            rejects.get(i).value() == null ? 0 : rejects.get(i).value().length,
+            rejects.get(i).topic());
+        deadLetters.send(DeadLetter.truncated(rejects.get(i))).get();
+      }
+    }
   }
 
   /**

@@ -127,6 +127,54 @@ class IngestIT {
     assertThat(registry.get("retain.examples.ingested").counter().count()).isEqualTo(40.0);
   }
 
+  /**
+   * A rejected record larger than the dead-letter topic accepts still reaches it: truncated, with
+   * its original size and hash in headers, before ingest commits past it.
+   */
+  @Test
+  void shouldDeliverATruncatedDeadLetterWhenTheRecordIsTooLargeForTheDeadLetterTopic()
+      throws Exception {
+    RetainConfig config = config(Map.of(RetainConfig.RECORD_MAX_BYTES, 1 << 20));
+    try (Admin admin = KafkaClients.admin(config)) {
+      org.apache.kafka.common.config.ConfigResource dlq =
+          new org.apache.kafka.common.config.ConfigResource(
+              org.apache.kafka.common.config.ConfigResource.Type.TOPIC, config.deadLetterTopic());
+      admin
+          .incrementalAlterConfigs(
+              Map.of(
+                  dlq,
+                  List.of(
+                      new org.apache.kafka.clients.admin.AlterConfigOp(
+                          new org.apache.kafka.clients.admin.ConfigEntry(
+                              "max.message.bytes", "100000"),
+                          org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET))))
+          .all()
+          .get();
+    }
+    byte[] huge = utf8("x".repeat(200_000));
+    List<byte[]> values = List.of(good(0), huge, good(1));
+    send(config, values);
+    IngestService service =
+        new IngestService(config, new ExampleInbox(1000), new SimpleMeterRegistry()).start();
+    try (service) {
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> service.loop().committedRecords() == values.size() || !service.isAlive());
+    }
+    assertThat(service.awaitTermination()).as("the loop stopped without an error").isTrue();
+    List<ConsumerRecord<byte[], byte[]>> dead = readAll(config, config.deadLetterTopic(), 1);
+    assertThat(dead).hasSize(1);
+    ConsumerRecord<byte[], byte[]> letter = dead.get(0);
+    assertThat(header(letter, DeadLetter.REASON)).isEqualTo("unparsable");
+    assertThat(header(letter, DeadLetter.SOURCE_OFFSET)).isEqualTo("1");
+    assertThat(header(letter, DeadLetter.ORIGINAL_SIZE)).isEqualTo("200000");
+    assertThat(header(letter, DeadLetter.ORIGINAL_SHA256))
+        .isEqualTo(
+            java.util.HexFormat.of()
+                .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(huge)));
+    assertThat(letter.value()).hasSize(DeadLetter.TRUNCATED_BYTES);
+  }
+
   @Test
   void shouldPauseAndThenResumeWhenTheLearnerLags() throws Exception {
     RetainConfig config =
