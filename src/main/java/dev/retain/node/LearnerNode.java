@@ -85,6 +85,9 @@ public final class LearnerNode implements AutoCloseable {
 
   public LearnerNode start() {
     endpoint.start();
+    if (publisher != null) {
+      publisher.republishChampion();
+    }
     if (learner != null) {
       learner.start();
     }

@@ -152,8 +152,10 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     AdapterArchive archive =
         AdapterArchive.of(version, lora, candidate.adapter(), provenance(candidate, champion));
     byte[] zip = archive.toZip();
-    publish(version, zip, false);
+    // recorded first, published after: a crash in between leaves a champion that the next start
+    // publishes again (republishChampion), never a published version the registry lacks
     registry.promote(version, zip);
+    publish(version, zip, false);
     championTensors = candidate.adapter();
     metrics.promoted(version);
     LOG.info("promoted {} (average {})", id, String.format("%.3f", version.averageAccuracy()));
@@ -187,6 +189,20 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
                   .append(")");
             });
     return out.toString();
+  }
+
+  /**
+   * Publishes the champion again, as it is (same id, same archive): called at start, so that a
+   * version recorded just before a crash reaches the topic, and serving, after all. Publishing a
+   * version twice changes nothing for serving. Returns the champion, or null when there is none.
+   */
+  public synchronized AdapterVersion republishChampion() {
+    AdapterVersion champion = registry.champion();
+    if (champion != null) {
+      publish(champion, registry.archive(champion.id()), false);
+      LOG.info("published the champion {} again at start", champion.id());
+    }
+    return champion;
   }
 
   /** Makes an earlier version champion again and publishes it, so serving follows. */

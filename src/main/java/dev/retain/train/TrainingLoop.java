@@ -426,19 +426,15 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
             trigger,
             holdoutSizes(accuracy.keySet()),
             majorityBaseline(accuracy.keySet()));
+    recordTargets();
+    // the learner's state is durable before the candidate can become a version: a kill after a
+    // promotion can then never leave the learner behind its own champion
+    checkpoint();
     Map<String, SafeTensors.Tensor> resetTo = handler.offer(candidate);
     if (resetTo != null) {
       model.loadAdapter(resetTo);
+      checkpoint();
     }
-    recordTargets();
-    Checkpoints.save(
-        store,
-        state.model(),
-        learner,
-        state.replay().targetsById(),
-        matrix.rows(),
-        matrix.learned(),
-        domain);
     sinceConsolidation = 0;
     lastTrigger = trigger;
     LOG.info(
@@ -466,6 +462,17 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       }
     }
     return out;
+  }
+
+  private void checkpoint() {
+    Checkpoints.save(
+        store,
+        state.model(),
+        learner,
+        state.replay().targetsById(),
+        matrix.rows(),
+        matrix.learned(),
+        domain);
   }
 
   private Map<String, Integer> holdoutSizes(Iterable<String> domains) {

@@ -101,4 +101,53 @@ class AdapterPublisherIT {
       assertThat(publisher.registry().history()).hasSize(1);
     }
   }
+
+  /**
+   * A version is recorded before it is published: when publishing fails (here a producer that is
+   * already closed, as in a crash between the two), the registry has it, and the next start
+   * publishes it, so the topic's last version is the champion.
+   */
+  @Test
+  void shouldPublishAtStartAChampionRecordedBeforeACrash() throws Exception {
+    Map<String, Object> props =
+        TestData.smallConfig(KafkaFixture.bootstrapServers(), dir.resolve("c"));
+    RetainConfig config = new RetainConfig(props);
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    RetainStore store = RetainStore.open(dir.resolve("c"), false);
+    stores.add(store);
+    var closed = KafkaClients.producer(config);
+    closed.close();
+    AdapterPublisher crashing =
+        new AdapterPublisher(config, store, closed, new SimpleMeterRegistry());
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> crashing.offer(candidate(1f, 0.9, 0.5, 100)))
+        .isInstanceOf(IllegalStateException.class);
+    AdapterVersion recorded = crashing.registry().champion();
+    assertThat(recorded).as("recorded before publishing").isNotNull();
+    try (AdapterPublisher restarted =
+        new AdapterPublisher(
+            config, store, KafkaClients.producer(config), new SimpleMeterRegistry())) {
+      assertThat(restarted.republishChampion().id()).isEqualTo(recorded.id());
+    }
+    try (var consumer = KafkaClients.consumer(config, "check-" + System.nanoTime())) {
+      TopicPartition tp = new TopicPartition(config.adaptersTopic(), 0);
+      consumer.assign(java.util.List.of(tp));
+      consumer.seekToBeginning(java.util.List.of(tp));
+      java.util.List<String> versions = new java.util.ArrayList<>();
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      while (versions.isEmpty() && System.nanoTime() < deadline) {
+        consumer
+            .poll(java.time.Duration.ofMillis(200))
+            .forEach(
+                r ->
+                    versions.add(
+                        new String(
+                            r.headers().lastHeader("version").value(),
+                            java.nio.charset.StandardCharsets.UTF_8)));
+      }
+      assertThat(versions).containsExactly(recorded.id());
+    }
+  }
 }

@@ -1,0 +1,88 @@
+package dev.retain.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.retain.config.RetainConfig;
+import dev.retain.data.DriftStream;
+import dev.retain.ingest.ExampleInbox;
+import dev.retain.ingest.Handover;
+import dev.retain.model.SafeTensors;
+import dev.retain.record.Example;
+import dev.retain.store.ModelState;
+import dev.retain.store.RetainStore;
+import dev.retain.store.StoreBatch;
+import dev.retain.testing.TestData;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The training loop on its own, fed as ingest feeds it, without a broker. */
+class TrainingLoopTest {
+  private static final TopicPartition TP = new TopicPartition("examples", 0);
+  @TempDir Path dir;
+
+  /**
+   * Each candidate is offered only once the learner's checkpoint holds its state: a process killed
+   * right after a promotion then resumes at, not behind, its champion.
+   */
+  @Test
+  void shouldCheckpointBeforeOfferingACandidate() throws Exception {
+    RetainConfig config = new RetainConfig(TestData.learnerConfig("localhost:1", dir));
+    List<String> mismatches = Collections.synchronizedList(new ArrayList<>());
+    List<Long> offered = Collections.synchronizedList(new ArrayList<>());
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ModelState state = ModelState.load(store, config);
+      CandidateHandler handler =
+          candidate -> {
+            SafeTensors.Contents saved = Checkpoints.load(store, state.model()).learner();
+            long steps = Long.parseLong(saved.metadata().get("steps"));
+            if (steps != candidate.steps()) {
+              mismatches.add("checkpoint at " + steps + ", candidate at " + candidate.steps());
+            }
+            offered.add(candidate.steps());
+            return null;
+          };
+      ExampleInbox inbox = new ExampleInbox(100_000);
+      try (TrainingLoop loop =
+          new TrainingLoop(config, store, state, inbox, handler, new SimpleMeterRegistry())) {
+        loop.start();
+        DriftStream stream = TestData.driftStream();
+        List<Example> trainable = new ArrayList<>();
+        List<Long> next = new ArrayList<>();
+        try (StoreBatch batch = store.newBatch()) {
+          for (int d = 0; d < 2; d++) {
+            for (int i = 0; i < 1500; i++) {
+              Example e = stream.example(d, i);
+              if (state.route(e, batch)) {
+                trainable.add(e);
+                next.add(d * 1500L + i + 1);
+              }
+            }
+          }
+          state.flush(batch);
+          store.commit(batch);
+        }
+        inbox.accept(
+            new Handover(
+                trainable,
+                Collections.nCopies(trainable.size(), TP),
+                next.stream().mapToLong(Long::longValue).toArray(),
+                Map.of(TP, 3000L)));
+        await()
+            .atMost(Duration.ofMinutes(2))
+            .until(() -> (inbox.size() == 0 && loop.isQuiescent()) || !loop.isAlive());
+        assertThat(loop.failure()).isNull();
+      }
+    }
+    assertThat(offered).as("a domain boundary and the idle end").hasSizeGreaterThanOrEqualTo(2);
+    assertThat(mismatches).isEmpty();
+  }
+}
