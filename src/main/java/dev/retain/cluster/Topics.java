@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
 
 /** Creates Retain's topics when they are missing; existing topics are left as they are. */
 public final class Topics {
@@ -39,6 +40,9 @@ public final class Topics {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while creating topics", e);
     } catch (ExecutionException e) {
+      if (e.getCause() instanceof TopicExistsException) {
+        return; // another process (retain serve beside retain run) created them meanwhile
+      }
       throw new IllegalStateException("cannot create topics: " + e.getCause().getMessage(), e);
     }
   }

@@ -108,6 +108,13 @@ final class PredictHandler implements HttpHandler {
     body.put("version", serving.version());
     ArrayNode predictions = JSON.createArrayNode();
     float[][] probabilities = serving.probabilities(request.instances());
+    for (int i = 0; i < probabilities.length; i++) {
+      if (!Float.isFinite(probabilities[i][argMax(probabilities[i])])) {
+        // finite inputs so large that the model's output overflows: no answer, rather than NaN
+        error(exchange, 400, "instance " + i + ": inputs too large, the model's output overflows");
+        return;
+      }
+    }
     for (int i = 0; i < request.instances().size(); i++) {
       float[] p = probabilities[i];
       int best = argMax(p);

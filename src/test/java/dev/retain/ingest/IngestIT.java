@@ -175,6 +175,35 @@ class IngestIT {
     assertThat(letter.value()).hasSize(DeadLetter.TRUNCATED_BYTES);
   }
 
+  /** `retain run` and `retain serve` starting together both create the topics: neither fails. */
+  @Test
+  void shouldTreatTopicsCreatedMeanwhileBySomeoneElseAsCreated() throws Exception {
+    Map<String, Object> props = TestData.smallConfig(KafkaFixture.bootstrapServers(), dir);
+    RetainConfig config = new RetainConfig(props);
+    List<Thread> threads = new ArrayList<>();
+    List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+    for (int i = 0; i < 6; i++) {
+      Thread t =
+          new Thread(
+              () -> {
+                try (Admin admin = KafkaClients.admin(config)) {
+                  go.await();
+                  Topics.ensure(admin, config, 1, (short) 1);
+                } catch (Throwable e) {
+                  failures.add(e);
+                }
+              });
+      t.start();
+      threads.add(t);
+    }
+    go.countDown();
+    for (Thread t : threads) {
+      t.join();
+    }
+    assertThat(failures).isEmpty();
+  }
+
   @Test
   void shouldPauseAndThenResumeWhenTheLearnerLags() throws Exception {
     RetainConfig config =

@@ -93,6 +93,11 @@ class PublishServeIT {
           .isIn(0.0, 1.0);
       post(api + "/predict", "{\"features\":[1,2,3]}", 400);
       post(api + "/predict", "not json", 400);
+      // finite but so large that the model's output overflows: no NaN score
+      post(
+          api + "/predict",
+          "{\"features\":[" + "3.4e38,".repeat(stream.features() - 1) + "-3.4e38]}",
+          400);
       post(api + "/predict", "{\"instances\":[" + "[0],".repeat(2000) + "[0]]}", 413);
       get(api + "/nothing", 404);
 
