@@ -34,6 +34,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String RECORD_CLASSES = "retain.record.classes";
   public static final String RECORD_MAX_BYTES = "retain.record.max.bytes";
   public static final String RECORD_MAX_ABS_FEATURE = "retain.record.max.abs.feature";
+  public static final String RECORD_MAX_DOMAINS = "retain.record.max.domains";
   public static final String RECORD_DEFAULT_DOMAIN = "retain.record.default.domain";
   public static final String INGEST_GROUP_ID = "retain.ingest.group.id";
   public static final String INGEST_INSTANCE_ID = "retain.ingest.instance.id";
@@ -149,6 +150,15 @@ public final class RetainConfig extends AbstractConfig {
             Range.between(2, 1 << 16),
             Importance.HIGH,
             "Number of classes; labels must lie in [0, classes).")
+        .define(
+            RECORD_MAX_DOMAINS,
+            Type.INT,
+            100,
+            Range.between(1, 100_000),
+            Importance.MEDIUM,
+            "Most domains a model keeps (each has a holdout, metric series and a say in the gate)."
+                + " A record that would open one more goes to the dead-letter topic (reason"
+                + " domain_limit); the domains already known go on.")
         .define(
             RECORD_MAX_ABS_FEATURE,
             Type.DOUBLE,

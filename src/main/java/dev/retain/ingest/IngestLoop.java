@@ -88,6 +88,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   private final String group;
   private final String defaultDomain;
   private final int maxBytes;
+  private final int maxDomains;
   private final Duration pollTimeout;
   private final int commitRecords;
   private final long commitIntervalMs;
@@ -140,6 +141,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     this.group = config.getString(RetainConfig.INGEST_GROUP_ID);
     this.defaultDomain = config.getString(RetainConfig.RECORD_DEFAULT_DOMAIN);
     this.maxBytes = config.getInt(RetainConfig.RECORD_MAX_BYTES);
+    this.maxDomains = config.getInt(RetainConfig.RECORD_MAX_DOMAINS);
     this.pollTimeout = Duration.ofMillis(config.getLong(RetainConfig.INGEST_POLL_TIMEOUT_MS));
     this.modelKey = state.model().getBytes(StandardCharsets.UTF_8);
     this.commitRecords = config.getInt(RetainConfig.INGEST_COMMIT_RECORDS);
@@ -410,6 +412,16 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     }
     try {
       Example example = decode(record);
+      if (!state.holdout().admits(example.domain(), maxDomains)) {
+        throw new InvalidExampleException(
+            RejectReason.DOMAIN_LIMIT,
+            "domain "
+                + example.domain()
+                + " would be one more than "
+                + RetainConfig.RECORD_MAX_DOMAINS
+                + "="
+                + maxDomains);
+      }
       if (!state.dedup().add(example.id())) {
         throw new InvalidExampleException(
             RejectReason.DUPLICATE_ID, "duplicate id " + example.id());

@@ -10,6 +10,8 @@ public enum RejectReason {
   /** A feature larger in magnitude than {@code retain.record.max.abs.feature}. */
   FEATURE_OUT_OF_RANGE,
   LABEL_OUT_OF_RANGE,
+  /** A new domain for a model that already has {@code retain.record.max.domains}. */
+  DOMAIN_LIMIT,
   OVERSIZED,
   DUPLICATE_ID;
 

@@ -99,6 +99,11 @@ public final class HoldoutSets {
   }
 
   /** Domains in order of first appearance. */
+  /** True when {@code domain} is known, or fewer than {@code max} domains are. */
+  public synchronized boolean admits(String domain, int max) {
+    return domains.containsKey(domain) || domains.size() < max;
+  }
+
   public synchronized List<String> domains() {
     return new ArrayList<>(domains.keySet());
   }

@@ -175,6 +175,40 @@ class IngestIT {
     assertThat(letter.value()).hasSize(DeadLetter.TRUNCATED_BYTES);
   }
 
+  /**
+   * A producer that invents a domain per record cannot grow the model's domains (holdouts, metric
+   * series, the gate's say) without bound: past the limit, a new domain's records are dead letters.
+   */
+  @Test
+  void shouldDeadLetterRecordsOfDomainsBeyondTheLimit() throws Exception {
+    RetainConfig config = config(Map.of(RetainConfig.RECORD_MAX_DOMAINS, 3));
+    List<byte[]> values = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      values.add(json.encode(TestData.example("dl-" + i, i % 3, "domain-" + (i % 5), 4)));
+    }
+    send(config, values);
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    IngestService service = new IngestService(config, new ExampleInbox(1000), registry).start();
+    try (service) {
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> service.loop().committedRecords() == values.size() || !service.isAlive());
+      assertThat(service.state().holdout().seenByDomain())
+          .containsOnlyKeys("domain-0", "domain-1", "domain-2");
+    }
+    assertThat(service.awaitTermination()).isTrue();
+    assertThat(
+            registry
+                .get("retain.examples.rejected")
+                .tag("reason", "domain_limit")
+                .counter()
+                .count())
+        .isEqualTo(20.0);
+    assertThat(readAll(config, config.deadLetterTopic(), 20))
+        .extracting(r -> header(r, DeadLetter.REASON))
+        .containsOnly("domain_limit");
+  }
+
   /** `retain run` and `retain serve` starting together both create the topics: neither fails. */
   @Test
   void shouldTreatTopicsCreatedMeanwhileBySomeoneElseAsCreated() throws Exception {
