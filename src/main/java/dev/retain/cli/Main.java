@@ -1,7 +1,12 @@
 package dev.retain.cli;
 
+import java.io.PrintWriter;
+import org.apache.kafka.common.config.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
 
 /** The {@code retain} command. */
 @Command(
@@ -22,12 +27,65 @@ import picocli.CommandLine.Command;
       CommandLine.HelpCommand.class
     })
 public final class Main {
+  @Option(
+      names = "--verbose",
+      scope = ScopeType.INHERIT,
+      description = "On an error, print its stack trace too.")
+  boolean verbose;
+
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));
   }
 
   static CommandLine commandLine() {
-    return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+    CommandLine line =
+        new CommandLine(new Main())
+            .setCaseInsensitiveEnumValuesAllowed(true)
+            .setExecutionExceptionHandler(Main::failed);
+    helpEverywhere(line);
+    return line;
+  }
+
+  /** Every subcommand, at every depth, takes --help (and --version). */
+  private static void helpEverywhere(CommandLine line) {
+    if (line.getCommandSpec().findOption("--help") == null) {
+      line.getCommandSpec().mixinStandardHelpOptions(true);
+    }
+    line.getSubcommands().values().forEach(Main::helpEverywhere);
+  }
+
+  /**
+   * A failure while a command runs: a configuration error is one line naming the key and the value
+   * (exit 2), anything else one line with its message (exit 1); {@code --verbose} adds the stack.
+   */
+  private static int failed(Exception e, CommandLine line, ParseResult parsed) {
+    boolean verbose = false;
+    for (ParseResult p = parsed; p != null; p = p.subcommand()) {
+      verbose |= p.hasMatchedOption("--verbose");
+    }
+    ConfigException config = cause(e, ConfigException.class);
+    PrintWriter err = line.getErr();
+    if (config != null) {
+      err.println("configuration error: " + config.getMessage());
+    } else {
+      err.println("retain " + line.getCommandName() + " failed: " + e);
+    }
+    if (verbose) {
+      e.printStackTrace(err);
+    } else {
+      err.println("(--verbose prints the stack trace)");
+    }
+    err.flush();
+    return config != null ? 2 : 1;
+  }
+
+  private static <T extends Throwable> T cause(Throwable e, Class<T> type) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return type.cast(t);
+      }
+    }
+    return null;
   }
 
   /** Version from the jar manifest, "dev" when run from classes. */

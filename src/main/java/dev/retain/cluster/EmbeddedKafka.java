@@ -34,7 +34,7 @@ public final class EmbeddedKafka implements AutoCloseable {
               .setConfigProp("num.partitions", "1")
               .setConfigProp("message.max.bytes", String.valueOf(16 << 20))
               .build();
-      cluster.format();
+      formatQuietly(cluster);
       cluster.startup();
       cluster.waitForReadyBrokers();
       return new EmbeddedKafka(cluster);
@@ -43,6 +43,24 @@ public final class EmbeddedKafka implements AutoCloseable {
       throw new IllegalStateException("interrupted while starting the embedded broker", e);
     } catch (Exception e) {
       throw new IllegalStateException("cannot start the embedded broker: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Formats the cluster's directories. Kafka's formatter prints the whole bootstrap metadata to
+   * standard output, which says nothing to a user of the demo: it goes nowhere unless it fails.
+   */
+  private static void formatQuietly(KafkaClusterTestKit cluster) throws Exception {
+    java.io.ByteArrayOutputStream said = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream out = System.out;
+    System.setOut(new java.io.PrintStream(said, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      cluster.format();
+    } catch (Exception e) {
+      out.print(said.toString(java.nio.charset.StandardCharsets.UTF_8));
+      throw e;
+    } finally {
+      System.setOut(out);
     }
   }
 
