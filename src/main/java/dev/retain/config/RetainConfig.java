@@ -373,10 +373,11 @@ public final class RetainConfig extends AbstractConfig {
         .define(
             SERVE_MAX_REQUEST_BYTES,
             Type.INT,
-            4 << 20,
+            8 << 20,
             Range.atLeast(1024),
             Importance.LOW,
-            "Largest prediction request body; larger ones get 413.")
+            "Largest prediction request body; larger ones get 413. The default holds a full batch"
+                + " (retain.serve.max.batch) of 784 features written with four decimals.")
         .define(
             SERVE_MAX_BATCH,
             Type.INT,

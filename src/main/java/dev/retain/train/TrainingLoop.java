@@ -12,17 +12,12 @@ import dev.retain.record.Example;
 import dev.retain.store.ModelState;
 import dev.retain.store.ReplayBuffer;
 import dev.retain.store.RetainStore;
-import dev.retain.store.StoreBatch;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.TopicPartition;
@@ -40,7 +35,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class TrainingLoop implements Runnable, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
-  private static final long PRETRAIN_REPORT_NANOS = 10_000_000_000L;
   private final RetainConfig config;
   private final RetainStore store;
   private final ModelState state;
@@ -73,8 +67,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private volatile String lastTrigger = "";
   private volatile boolean quiescent; // idle, nothing left to consolidate
   private final AtomicLong pretrainAwaited = new AtomicLong(); // examples pretraining still needs
-  private final Set<String> learnedDomains = new LinkedHashSet<>(); // trained on, base included
-  private final boolean[] learnedClasses; // labels trained on, base included (see recordTargets)
+  private final Progress progress; // what was learned, base included
+  private Evaluation evaluation;
   private List<Example> lookahead = List.of(); // the next batch, taken early (see run)
   private Map<TopicPartition, Long> lookaheadThrough = Map.of();
   private Map<TopicPartition, Long> trainedThrough = Map.of(); // inbox position of what was trained
@@ -102,7 +96,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.rehearsalSteps = config.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS);
     this.idleMs = config.getLong(RetainConfig.TRAIN_IDLE_MS);
     this.ewc = config.getDouble(RetainConfig.TRAIN_EWC_LAMBDA) > 0;
-    this.learnedClasses = new boolean[config.getInt(RetainConfig.RECORD_CLASSES)];
+    this.progress = new Progress(config.getInt(RetainConfig.RECORD_CLASSES));
     this.thread = new Thread(this, "retain-learner");
     thread.setDaemon(true);
     thread.setUncaughtExceptionHandler((t, e) -> failure = e);
@@ -182,13 +176,19 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         config.getString(RetainConfig.TRAIN_DEVICE),
         Devices.threadsOfThisThread());
     model = BaseModels.create(manager, config);
-    if (loadBase()) {
+    BaseSetup base = new BaseSetup(config, store, state, pretrainAwaited);
+    if (base.load(model)) {
       // a restart (or a base from a file): what the store holds was ingested before this learner
       // started, and will not be handed to it again
       state.replay().markAllLearned();
-      state.replay().snapshot().forEach(e -> learnedClasses[e.label()] = true);
+      state.replay().snapshot().forEach(e -> progress.classes()[e.label()] = true);
     } else {
-      pretrainBase();
+      List<Example> first = base.pretrain(model, inbox, () -> closed);
+      domain = first.get(first.size() - 1).domain();
+      trainedThrough = inbox.drainedThrough();
+      progress.learnedAll(first);
+      BaseSetup.warnIfPartial(progress);
+      state.replay().markLearned(first); // the base has learned them
     }
     learner =
         new Learner(
@@ -204,106 +204,17 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       state.replay().restoreTargets(restored.targets());
       restored.rows().forEach(row -> matrix.record(row.learned(), row.accuracy()));
       domain = restored.domain();
-      restored.rows().forEach(row -> learnedDomains.addAll(row.accuracy().keySet()));
+      restored.rows().forEach(row -> progress.learnedDomains(row.accuracy().keySet()));
       if (domain != null) {
-        learnedDomains.add(domain);
+        progress.learnedDomains(List.of(domain));
       }
       LOG.info("resumed the learner at step {} (domain {})", learner.steps(), domain);
     }
+    evaluation = new Evaluation(state.holdout(), progress, model, learner);
     handler.base(model.baseHash(), BaseModels.encode(model));
     metrics = new TrainMetrics(registry, state.model(), matrix);
     metrics.evaluated(matrix.current().keySet());
     ready = true;
-  }
-
-  private boolean loadBase() {
-    String path = config.getString(RetainConfig.MODEL_BASE_PATH);
-    SafeTensors.Contents base =
-        path.isBlank() ? BaseModels.load(store, state.model()) : BaseModels.readFile(Path.of(path));
-    if (base == null) {
-      return false;
-    }
-    String nonFinite = SafeTensors.firstNonFinite(base.tensors());
-    if (nonFinite != null) {
-      throw new IllegalStateException(
-          "the base from "
-              + (path.isBlank() ? "the store" : path)
-              + " is not finite (tensor "
-              + nonFinite
-              + "): refusing to train or serve on it");
-    }
-    model.loadBase(base.tensors());
-    LOG.info(
-        "loaded base {} ({})", model.baseHash().substring(0, 12), path.isBlank() ? "store" : path);
-    return true;
-  }
-
-  /**
-   * First start without a base file: pretrain on the first examples, keep the base in the store.
-   */
-  private void pretrainBase() throws InterruptedException {
-    int wanted = config.getInt(RetainConfig.MODEL_PRETRAIN_EXAMPLES);
-    List<Example> first = new ArrayList<>(wanted);
-    LOG.info(
-        "no base ({} is empty and the store holds none): waiting for the first {} trainable"
-            + " examples to pretrain one",
-        RetainConfig.MODEL_BASE_PATH,
-        wanted);
-    long lastReport = System.nanoTime();
-    pretrainAwaited.set(wanted);
-    while (first.size() < wanted && !closed) {
-      first.addAll(inbox.drain(wanted - first.size(), idleMs));
-      pretrainAwaited.set(wanted - first.size());
-      if (System.nanoTime() - lastReport > PRETRAIN_REPORT_NANOS && first.size() < wanted) {
-        LOG.info(
-            "still waiting to pretrain the base: {} of {} trainable examples so far",
-            first.size(),
-            wanted);
-        lastReport = System.nanoTime();
-      }
-    }
-    if (closed) {
-      throw new InterruptedException("closed before the base was pretrained");
-    }
-    LOG.info("pretraining the base on the first {} examples", first.size());
-    Pretrainer.train(
-        model,
-        first,
-        config.getInt(RetainConfig.MODEL_PRETRAIN_EPOCHS),
-        batchSize,
-        1e-3f,
-        config.getLong(RetainConfig.TRAIN_SEED));
-    String nonFinite = SafeTensors.firstNonFinite(model.baseTensors());
-    if (nonFinite != null) {
-      throw new IllegalStateException(
-          "pretraining gave a base that is not finite (tensor "
-              + nonFinite
-              + "); it is not stored. Check the first examples' feature scale ("
-              + RetainConfig.RECORD_MAX_ABS_FEATURE
-              + ")");
-    }
-    domain = first.get(first.size() - 1).domain();
-    trainedThrough = inbox.drainedThrough();
-    first.forEach(e -> learnedDomains.add(e.domain()));
-    first.forEach(e -> learnedClasses[e.label()] = true);
-    int covered = 0;
-    for (boolean c : learnedClasses) {
-      covered += c ? 1 : 0;
-    }
-    if (covered < learnedClasses.length) {
-      LOG.warn(
-          "the base was pretrained on {} of {} classes: the others are learned by the adapter"
-              + " alone (a class-incremental stream); a base that has seen them all"
-              + " ({}) usually serves them better",
-          covered,
-          learnedClasses.length,
-          RetainConfig.MODEL_BASE_PATH);
-    }
-    state.replay().markLearned(first); // the base has learned them
-    try (StoreBatch batch = store.newBatch()) {
-      BaseModels.save(batch, state.model(), model);
-      store.commit(batch);
-    }
   }
 
   /**
@@ -347,8 +258,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     state.replay().markLearned(fresh); // replayable from now on
     sinceConsolidation += fresh.size();
     for (Example e : fresh) {
-      learnedDomains.add(e.domain());
-      learnedClasses[e.label()] = true;
+      progress.learned(e);
       recent.addLast(e);
       if (recent.size() > fisherSamples) {
         recent.removeFirst();
@@ -376,7 +286,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
    */
   private void recordTargets() {
     if (logitReplay > 0) {
-      recordTargets(learner, state.replay(), learnedClasses);
+      recordTargets(learner, state.replay(), progress.classes());
     }
   }
 
@@ -408,8 +318,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     }
     recent.clear();
     metrics.penalty(learner.ewcPenalty());
-    Map<String, Double> accuracy = evaluate();
-    Map<String, Double> championAccuracy = evaluateChampion();
+    Map<String, Double> accuracy = evaluation.current();
+    Map<String, Double> championAccuracy = evaluation.of(handler.champion());
     matrix.record(domain == null ? "" : domain, accuracy);
     metrics.evaluated(accuracy.keySet());
     metrics.consolidations(trigger).increment();
@@ -424,8 +334,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
             learner.steps(),
             domain,
             trigger,
-            holdoutSizes(accuracy.keySet()),
-            majorityBaseline(accuracy.keySet()));
+            evaluation.holdoutSizes(accuracy.keySet()),
+            evaluation.majorityBaseline(accuracy.keySet()));
     recordTargets();
     // the learner's state is durable before the candidate can become a version: a kill after a
     // promotion can then never leave the learner behind its own champion
@@ -445,25 +355,6 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         accuracy);
   }
 
-  /**
-   * Accuracy on the holdout of every domain the learner has trained on (the base's pretraining
-   * included), in the order ingest first saw them. Ingest may hold domains the learner has not
-   * reached yet: they are scored from the first consolidation after the learner trained on them.
-   */
-  private Map<String, Double> evaluate() {
-    Map<String, Double> out = new LinkedHashMap<>();
-    for (String d : state.holdout().domains()) {
-      if (!learnedDomains.contains(d)) {
-        continue;
-      }
-      List<Example> holdout = state.holdout().holdout(d);
-      if (!holdout.isEmpty()) {
-        out.put(d, learner.accuracy(holdout));
-      }
-    }
-    return out;
-  }
-
   private void checkpoint() {
     Checkpoints.save(
         store,
@@ -473,48 +364,6 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         matrix.rows(),
         matrix.learned(),
         domain);
-  }
-
-  private Map<String, Integer> holdoutSizes(Iterable<String> domains) {
-    Map<String, Integer> out = new LinkedHashMap<>();
-    domains.forEach(d -> out.put(d, state.holdout().holdout(d).size()));
-    return out;
-  }
-
-  /** Per domain, the share of its holdout's most frequent class: what a constant answer scores. */
-  private Map<String, Double> majorityBaseline(Iterable<String> domains) {
-    Map<String, Double> out = new LinkedHashMap<>();
-    for (String d : domains) {
-      List<Example> holdout = state.holdout().holdout(d);
-      Map<Integer, Integer> counts = new java.util.HashMap<>();
-      holdout.forEach(e -> counts.merge(e.label(), 1, Integer::sum));
-      int most = counts.values().stream().mapToInt(Integer::intValue).max().orElse(0);
-      out.put(d, holdout.isEmpty() ? 0.0 : most / (double) holdout.size());
-    }
-    return out;
-  }
-
-  /** The champion's accuracy on the same holdouts (the base alone before the first champion). */
-  private Map<String, Double> evaluateChampion() {
-    Map<String, SafeTensors.Tensor> current = model.adapterTensors();
-    Map<String, SafeTensors.Tensor> champion = handler.champion();
-    model.loadAdapter(champion != null ? champion : zeroAdapter(current));
-    try {
-      return evaluate();
-    } finally {
-      model.loadAdapter(current);
-    }
-  }
-
-  /** The same tensors with every LoRA B zero: an adapter that changes nothing. */
-  private static Map<String, SafeTensors.Tensor> zeroAdapter(Map<String, SafeTensors.Tensor> like) {
-    Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>(like);
-    out.replaceAll(
-        (k, t) ->
-            k.contains("lora_B")
-                ? new SafeTensors.Tensor(t.shape(), new float[t.data().length])
-                : t);
-    return out;
   }
 
   /** What metrics and publishing read. */

@@ -125,4 +125,14 @@ class RetainConfigTest {
         .as("README table out of date: run scripts/retain config and paste its output")
         .isEqualTo(RetainConfig.markdownTable());
   }
+
+  /** A full default batch of Fashion-MNIST images, every value with four decimals, fits. */
+  @Test
+  void shouldFitAFullDefaultBatchInTheDefaultRequestLimit() {
+    RetainConfig defaults = new RetainConfig(java.util.Map.of());
+    int batch = defaults.getInt(RetainConfig.SERVE_MAX_BATCH);
+    String image = ("0.1234,".repeat(783) + "0.1234");
+    long body = (long) batch * ("[" + image + "],").length() + "{\"instances\":[]}".length();
+    assertThat(body).isLessThanOrEqualTo(defaults.getInt(RetainConfig.SERVE_MAX_REQUEST_BYTES));
+  }
 }
