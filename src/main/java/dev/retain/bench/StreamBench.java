@@ -247,6 +247,7 @@ public final class StreamBench implements Callable<Integer> {
     props.put(RetainConfig.TOPIC_PREFIX, prefix);
     props.put(RetainConfig.INGEST_GROUP_ID, prefix);
     props.put(RetainConfig.METRICS_PORT, 0);
+    props.put(RetainConfig.ADMIN_PORT, 0);
     props.put(RetainConfig.SERVE_PORT, 0);
     props.put(RetainConfig.TRAIN_SEED, 42L + seed);
     switch (policy) {

@@ -94,6 +94,7 @@ final class DemoCommand implements Callable<Integer> {
     props.put(RetainConfig.RECORD_CODEC, "binary");
     props.put(RetainConfig.MODEL_PRETRAIN_EXAMPLES, Math.min(perDomain / 2, 3000));
     props.put(RetainConfig.METRICS_PORT, 0);
+    props.put(RetainConfig.ADMIN_PORT, 0);
     props.put(RetainConfig.SERVE_PORT, 0);
     props.put(RetainConfig.ADMIN_TOKEN, "demo");
     props.putAll(ConfigLoader.fromEnvironment(env));

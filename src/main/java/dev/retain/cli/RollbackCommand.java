@@ -31,17 +31,15 @@ final class RollbackCommand implements Callable<Integer> {
 
   @Option(
       names = "--url",
-      description =
-          "The learner's admin endpoint (default: http://127.0.0.1:<retain.metrics.port>).")
+      description = "The learner's admin endpoint (default: http://127.0.0.1:<retain.admin.port>).")
   String url;
 
   @Override
   public Integer call() throws Exception {
     RetainConfig config = options.load(java.util.Map.of());
     String m = model != null ? model : config.getString(RetainConfig.MODEL_ID);
-    String base =
-        url != null ? url : "http://127.0.0.1:" + config.getInt(RetainConfig.METRICS_PORT);
-    String token = config.getPassword(RetainConfig.ADMIN_TOKEN).value();
+    String base = url != null ? url : "http://127.0.0.1:" + config.getInt(RetainConfig.ADMIN_PORT);
+    String token = config.adminToken();
     if (!list && (to == null || to.isBlank())) {
       System.err.println("name the version with --to VERSION (or use --list)");
       return 2;

@@ -60,6 +60,9 @@ public final class RetainConfig extends AbstractConfig {
   public static final String PUBLISH_INLINE_MAX_BYTES = "retain.publish.inline.max.bytes";
   public static final String PUBLISH_BLOB_DIR = "retain.publish.blob.dir";
   public static final String ADMIN_TOKEN = "retain.admin.token";
+  public static final String ADMIN_TOKEN_FILE = "retain.admin.token.file";
+  public static final String ADMIN_HOST = "retain.admin.host";
+  public static final String ADMIN_PORT = "retain.admin.port";
   public static final String SERVE_HOST = "retain.serve.host";
   public static final String SERVE_PORT = "retain.serve.port";
   public static final String SERVE_MAX_REQUEST_BYTES = "retain.serve.max.request.bytes";
@@ -355,7 +358,28 @@ public final class RetainConfig extends AbstractConfig {
             Type.PASSWORD,
             "",
             Importance.HIGH,
-            "Bearer token of the admin endpoints (rollback). Empty: admin endpoints refuse all.")
+            "Bearer token of the admin endpoints (rollback). Empty: admin endpoints refuse all."
+                + " Prefer retain.admin.token.file or RETAIN_ADMIN_TOKEN: a -s value shows in ps.")
+        .define(
+            ADMIN_TOKEN_FILE,
+            Type.STRING,
+            "",
+            Importance.MEDIUM,
+            "File holding the admin token (trimmed); when set, it wins over retain.admin.token.")
+        .define(
+            ADMIN_HOST,
+            Type.STRING,
+            "127.0.0.1",
+            new NonBlank(),
+            Importance.MEDIUM,
+            "Address the learner's admin API (rollback, versions) binds: loopback by default.")
+        .define(
+            ADMIN_PORT,
+            Type.INT,
+            9405,
+            Range.between(0, 65535),
+            Importance.LOW,
+            "Port of the learner's admin API (0 picks a free port).")
         .define(
             SERVE_HOST,
             Type.STRING,
@@ -628,6 +652,19 @@ public final class RetainConfig extends AbstractConfig {
 
   /** Layer sizes of the base: features, hidden layers, classes. */
   /** The base's architecture: the MLP of {@link #layerSizes()}, or the configured CNN. */
+  /** The admin token: from {@code retain.admin.token.file} when set, else the configured value. */
+  public String adminToken() {
+    String file = getString(ADMIN_TOKEN_FILE);
+    if (file.isBlank()) {
+      return getPassword(ADMIN_TOKEN).value();
+    }
+    try {
+      return java.nio.file.Files.readString(java.nio.file.Path.of(file)).trim();
+    } catch (java.io.IOException e) {
+      throw new ConfigException(ADMIN_TOKEN_FILE, file, "cannot read it: " + e.getMessage());
+    }
+  }
+
   public Architecture architecture() {
     if (getString(MODEL_ARCH).equals("mlp")) {
       return Architecture.mlp(layerSizes());

@@ -29,6 +29,12 @@ public final class HttpEndpoint implements AutoCloseable {
   private final ExecutorService executor;
 
   public HttpEndpoint(String host, int port, PrometheusMeterRegistry registry, int threads) {
+    this(host, port, threads);
+    server.createContext("/metrics", exchange -> scrape(exchange, registry));
+  }
+
+  /** An endpoint without {@code /metrics} (the learner's admin listener). */
+  public HttpEndpoint(String host, int port, int threads) {
     try {
       server = HttpServer.create(new InetSocketAddress(host, port), 128);
     } catch (IOException e) {
@@ -43,7 +49,6 @@ public final class HttpEndpoint implements AutoCloseable {
               return t;
             });
     server.setExecutor(executor);
-    server.createContext("/metrics", exchange -> scrape(exchange, registry));
   }
 
   private static void scrape(HttpExchange exchange, PrometheusMeterRegistry registry)
@@ -53,6 +58,35 @@ public final class HttpEndpoint implements AutoCloseable {
       return;
     }
     respond(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
+  }
+
+  /**
+   * Adds the health checks under each of {@code prefixes} ({@code PREFIX/live}, {@code
+   * PREFIX/ready}): 200 while {@code live} holds, 503 once not; 200 when {@code notReady} gives
+   * null, else 503 with its reason.
+   */
+  public HttpEndpoint health(
+      java.util.function.BooleanSupplier live,
+      java.util.function.Supplier<String> notReady,
+      String... prefixes) {
+    for (String prefix : prefixes) {
+      route(prefix + "/live", exchange -> check(exchange, live.getAsBoolean() ? null : "stopped"));
+      route(prefix + "/ready", exchange -> check(exchange, notReady.get()));
+    }
+    return this;
+  }
+
+  /** 200 "ok", or 503 with {@code problem}. */
+  public static void check(HttpExchange exchange, String problem) throws IOException {
+    if (!"GET".equals(exchange.getRequestMethod())) {
+      respond(exchange, 405, "text/plain", "GET only\n");
+      return;
+    }
+    respond(
+        exchange,
+        problem == null ? 200 : 503,
+        "text/plain; charset=utf-8",
+        (problem == null ? "ok" : problem) + "\n");
   }
 
   /** Adds {@code handler} under {@code path}. */

@@ -25,6 +25,7 @@ public final class LearnerNode implements AutoCloseable {
   private final HttpEndpoint endpoint;
   private final AdapterPublisher publisher;
   private final ExampleInbox inbox;
+  private final HttpEndpoint adminEndpoint; // null without publishing
   private volatile boolean closed;
 
   /**
@@ -68,14 +69,38 @@ public final class LearnerNode implements AutoCloseable {
             config.getInt(RetainConfig.METRICS_PORT),
             registry,
             2);
+    endpoint.health(this::live, this::notReady, "/health");
     if (publisher != null) {
       AdminHandler admin =
-          new AdminHandler(
-              publisher,
-              config.getString(RetainConfig.MODEL_ID),
-              config.getPassword(RetainConfig.ADMIN_TOKEN).value());
-      endpoint.route(admin.path(), admin);
+          new AdminHandler(publisher, config.getString(RetainConfig.MODEL_ID), config.adminToken());
+      adminEndpoint =
+          new HttpEndpoint(
+                  config.getString(RetainConfig.ADMIN_HOST),
+                  config.getInt(RetainConfig.ADMIN_PORT),
+                  2)
+              .route(admin.path(), admin);
+    } else {
+      adminEndpoint = null;
     }
+  }
+
+  /** Live while no worker has stopped by itself. */
+  private boolean live() {
+    return closed || (ingest.isAlive() && (learner == null || learner.isAlive()));
+  }
+
+  /** Null when ready: ingest running (so the store is open), and the learner running and ready. */
+  private String notReady() {
+    if (!ingest.isAlive()) {
+      return "ingest is not running";
+    }
+    if (learner != null && !learner.isAlive()) {
+      return "the learner stopped: " + learner.failure();
+    }
+    if (learner != null && !learner.isReady()) {
+      return "the learner is not ready (loading or pretraining its base)";
+    }
+    return null;
   }
 
   /** The publishing stage, or null when it is off. */
@@ -85,6 +110,9 @@ public final class LearnerNode implements AutoCloseable {
 
   public LearnerNode start() {
     endpoint.start();
+    if (adminEndpoint != null) {
+      adminEndpoint.start();
+    }
     if (publisher != null) {
       publisher.republishChampion();
     }
@@ -111,6 +139,11 @@ public final class LearnerNode implements AutoCloseable {
 
   public int metricsPort() {
     return endpoint.port();
+  }
+
+  /** The admin API's port (rollback, versions); -1 without publishing. */
+  public int adminPort() {
+    return adminEndpoint == null ? -1 : adminEndpoint.port();
   }
 
   /**
@@ -141,6 +174,9 @@ public final class LearnerNode implements AutoCloseable {
     ingest.close();
     if (publisher != null) {
       publisher.close();
+    }
+    if (adminEndpoint != null) {
+      adminEndpoint.close();
     }
     endpoint.close();
   }

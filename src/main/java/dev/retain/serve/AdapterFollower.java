@@ -79,6 +79,11 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
   }
 
   /** The model serving now, or null before the first version arrived. */
+  /** True while the follower's thread runs. */
+  public boolean isAlive() {
+    return thread.isAlive();
+  }
+
   public ServingModel current() {
     return current.get();
   }

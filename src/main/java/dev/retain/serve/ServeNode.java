@@ -45,7 +45,19 @@ public final class ServeNode implements AutoCloseable {
                 config.getInt(RetainConfig.SERVE_PORT),
                 registry,
                 config.getInt(RetainConfig.SERVE_THREADS))
-            .route(handler.path(), handler);
+            .route(handler.path(), handler)
+            .health(follower::isAlive, this::notReady, "/health", "/v2/health")
+            .route(
+                "/v2/models/" + model + "/ready",
+                exchange -> HttpEndpoint.check(exchange, notReady()));
+  }
+
+  /** Null when a version is loaded and serving can answer; else why not. */
+  private String notReady() {
+    if (!follower.isAlive()) {
+      return "the adapter follower stopped";
+    }
+    return follower.current() == null ? "no adapter version loaded yet" : null;
   }
 
   public ServeNode start() {

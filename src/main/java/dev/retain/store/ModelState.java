@@ -17,7 +17,7 @@ public record ModelState(
             store,
             model,
             config.getInt(RetainConfig.REPLAY_CAPACITY),
-            seed(model),
+            config.getLong(RetainConfig.TRAIN_SEED) ^ model.hashCode(),
             config.getString(RetainConfig.REPLAY_BALANCE).equals("domain")),
         HoldoutSets.load(
             store,
@@ -44,9 +44,5 @@ public record ModelState(
     replay.flush(batch);
     holdout.flush(batch);
     dedup.flush(batch);
-  }
-
-  private static long seed(String model) {
-    return model.hashCode() * 0x9E3779B97F4A7C15L ^ System.nanoTime();
   }
 }

@@ -72,8 +72,20 @@ class PublishServeIT {
     try (LearnerNode learner = new LearnerNode(config, learnerMeters).start();
         ServeNode serve = new ServeNode(config, serveMeters).start()) {
       String api = "http://127.0.0.1:" + serve.port() + "/v1/models/default";
-      String admin = "http://127.0.0.1:" + learner.metricsPort() + "/v1/models/default";
+      String admin = "http://127.0.0.1:" + learner.adminPort() + "/v1/models/default";
       AdapterVersion first = awaitServingChampion(learner, serve);
+      String served = "http://127.0.0.1:" + serve.port();
+      for (String path :
+          List.of(
+              "/health/live", "/health/ready", "/v2/health/ready", "/v2/models/default/ready")) {
+        assertThat(status(served + path)).as(path).isEqualTo(200);
+      }
+      assertThat(status("http://127.0.0.1:" + learner.metricsPort() + "/health/ready"))
+          .isEqualTo(200);
+      assertThat(
+              status("http://127.0.0.1:" + learner.metricsPort() + "/v1/models/default/versions"))
+          .as("the admin API is not on the metrics port")
+          .isEqualTo(404);
       assertThat(first.evaluation()).containsKeys("domain-0", "domain-1");
 
       JsonNode one = post(api + "/predict", body(stream.example(1, 9000)), 200);
@@ -299,5 +311,29 @@ class PublishServeIT {
                 .build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+  }
+
+  private int status(String url) throws Exception {
+    return http.send(
+            HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.discarding())
+        .statusCode();
+  }
+
+  /** Serving without any version: alive, not ready, on both sets of names. */
+  @Test
+  void shouldBeAliveButNotReadyBeforeAnyVersion() throws Exception {
+    Map<String, Object> props = TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir);
+    props.put(RetainConfig.SERVE_PORT, 0);
+    RetainConfig config = new RetainConfig(props);
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    try (ServeNode serve = new ServeNode(config, Metrics.registry("serve")).start()) {
+      String served = "http://127.0.0.1:" + serve.port();
+      assertThat(status(served + "/health/live")).isEqualTo(200);
+      assertThat(status(served + "/v2/health/live")).isEqualTo(200);
+      assertThat(status(served + "/health/ready")).isEqualTo(503);
+      assertThat(status(served + "/v2/models/default/ready")).isEqualTo(503);
+    }
   }
 }

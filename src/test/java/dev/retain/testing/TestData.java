@@ -60,6 +60,7 @@ public final class TestData {
     props.put(RetainConfig.STORE_SYNC, false);
     props.put(RetainConfig.INGEST_COMMIT_INTERVAL_MS, 20L);
     props.put(RetainConfig.METRICS_PORT, 0);
+    props.put(RetainConfig.ADMIN_PORT, 0);
     props.put(RetainConfig.METRICS_HOST, "127.0.0.1");
     // one batch in flight per connection: in full runs a producer's first batch to a new topic was
     // sometimes refused while a later one was accepted, and the first then failed with out-of-order
