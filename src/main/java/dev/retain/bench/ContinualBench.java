@@ -14,10 +14,8 @@ import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
 import dev.retain.train.Candidate;
 import dev.retain.train.CandidateHandler;
+import dev.retain.train.StepThroughput;
 import dev.retain.train.TrainingLoop;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Timer;
-import io.micrometer.core.instrument.search.Search;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -199,7 +197,7 @@ public final class ContinualBench implements Callable<Integer> {
         feed(store, state, inbox, loop, stream);
         awaitQuiescent(loop, inbox);
       }
-      return new Run(scorer.matrix(), samplesPerSecond(meters));
+      return new Run(scorer.matrix(), StepThroughput.read(meters).perSecond());
     } finally {
       Stats.deleteRecursively(dir);
     }
@@ -307,23 +305,6 @@ public final class ContinualBench implements Callable<Integer> {
       }
       TimeUnit.MILLISECONDS.sleep(20); // polling cadence; the loop's state decides
     }
-  }
-
-  /** New plus replayed examples per second of the learner's steps, from its own meters. */
-  static double samplesPerSecond(io.micrometer.core.instrument.MeterRegistry meters) {
-    Timer steps = Search.in(meters).name("retain.train.step.duration").timer();
-    double examples =
-        Search.in(meters)
-            .name(
-                n ->
-                    n.equals("retain.train.examples.new")
-                        || n.equals("retain.train.examples.replayed"))
-            .counters()
-            .stream()
-            .mapToDouble(Counter::count)
-            .sum();
-    double seconds = steps == null ? 0 : steps.totalTime(TimeUnit.SECONDS);
-    return seconds > 0 ? examples / seconds : 0;
   }
 
   /**

@@ -12,6 +12,7 @@ import dev.retain.record.Example;
 import dev.retain.record.ExampleCodec;
 import dev.retain.serve.ServeNode;
 import dev.retain.serve.ServingModel;
+import dev.retain.train.StepThroughput;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.search.Search;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -230,7 +231,7 @@ public final class StreamBench implements Callable<Integer> {
           Search.in(meters).name("retain.adapters.rejected").counters().stream()
               .mapToDouble(Counter::count)
               .sum(),
-          ContinualBench.samplesPerSecond(meters),
+          StepThroughput.read(meters).perSecond(),
           (System.nanoTime() - start) / 1e9);
     } finally {
       Stats.deleteRecursively(dir);

@@ -12,9 +12,8 @@ import dev.retain.node.LearnerNode;
 import dev.retain.publish.AdapterVersion;
 import dev.retain.record.Example;
 import dev.retain.serve.ServeNode;
+import dev.retain.train.StepThroughput;
 import dev.retain.train.TrainingLoop;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.search.Search;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -28,7 +27,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -156,25 +154,14 @@ final class DemoCommand implements Callable<Integer> {
    * of its steps (what {@code bench continual} reports as samples/s).
    */
   private static void printThroughput(PrometheusMeterRegistry meters) {
-    Timer steps = Search.in(meters).name("retain.train.step.duration").timer();
-    double examples =
-        Search.in(meters)
-            .name(
-                n ->
-                    n.equals("retain.train.examples.new")
-                        || n.equals("retain.train.examples.replayed"))
-            .counters()
-            .stream()
-            .mapToDouble(Counter::count)
-            .sum();
-    if (steps == null || steps.count() == 0) {
+    StepThroughput t = StepThroughput.read(meters);
+    if (t.steps() == 0) {
       return;
     }
-    double seconds = steps.totalTime(TimeUnit.SECONDS);
     System.out.printf(
         "%ntraining: %,d steps, %,.0f examples (new + replayed) in %.1f s of steps: %,.0f"
             + " samples/s%n",
-        steps.count(), examples, seconds, examples / seconds);
+        t.steps(), t.examples(), t.seconds(), t.perSecond());
   }
 
   private void report(

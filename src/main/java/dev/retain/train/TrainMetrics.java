@@ -11,6 +11,10 @@ import java.util.concurrent.TimeUnit;
 
 /** Meters of the learner, tagged with the model id (and the domain where one applies). */
 final class TrainMetrics {
+  static final String STEP_DURATION = "retain.train.step.duration";
+  static final String EXAMPLES_NEW = "retain.train.examples.new";
+  static final String EXAMPLES_REPLAYED = "retain.train.examples.replayed";
+
   private final MeterRegistry registry;
   private final String model;
   private final RetentionReport report;
@@ -29,15 +33,15 @@ final class TrainMetrics {
     this.model = model;
     this.report = report;
     steps = counter("retain.train.steps", "Optimisation steps of the adapter");
-    fresh = counter("retain.train.examples.new", "New examples trained on");
-    replayed = counter("retain.train.examples.replayed", "Replayed examples trained on");
+    fresh = counter(EXAMPLES_NEW, "New examples trained on");
+    replayed = counter(EXAMPLES_REPLAYED, "Replayed examples trained on");
     drifts =
         Counter.builder("retain.drift.detections")
             .tags("model", model, "source", "domain-label")
             .description("Drifts detected: a change of the records' domain label")
             .register(registry);
     stepDuration =
-        Timer.builder("retain.train.step.duration")
+        Timer.builder(STEP_DURATION)
             .tag("model", model)
             .description(
                 "One training step: batch assembly, replay sample, forward, backward, Adam")
