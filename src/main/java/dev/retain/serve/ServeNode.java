@@ -57,6 +57,9 @@ public final class ServeNode implements AutoCloseable {
     if (!follower.isAlive()) {
       return "the adapter follower stopped";
     }
+    if (online != null && !online.isRunning()) {
+      return "the online-accuracy topology stopped";
+    }
     return follower.current() == null ? "no adapter version loaded yet" : null;
   }
 

@@ -18,6 +18,7 @@ import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.JoinWindows;
@@ -37,6 +38,8 @@ public final class OnlineAccuracy implements AutoCloseable {
   private final Map<String, long[]> byVersion = new ConcurrentHashMap<>();
   private final MeterRegistry registry;
   private final String model;
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(OnlineAccuracy.class);
   private KafkaStreams streams;
   private KafkaStreamsMetrics streamsMetrics;
 
@@ -152,8 +155,21 @@ public final class OnlineAccuracy implements AutoCloseable {
             props);
     streamsMetrics = new KafkaStreamsMetrics(streams);
     streamsMetrics.bindTo(registry);
+    // a failed stream thread is an ERROR with its stack and stops the topology (the state
+    // ERROR, which isRunning reports), never a thread that vanished in silence
+    streams.setUncaughtExceptionHandler(
+        e -> {
+          LOG.error("the online-accuracy topology failed", e);
+          return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
     streams.start();
     return this;
+  }
+
+  /** True while the topology runs or starts; false once it failed or stopped. */
+  public boolean isRunning() {
+    return streams != null && streams.state().isRunningOrRebalancing()
+        || streams != null && streams.state() == KafkaStreams.State.CREATED;
   }
 
   @Override
