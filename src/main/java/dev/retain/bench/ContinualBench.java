@@ -31,6 +31,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.TopicPartition;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -50,23 +51,7 @@ import picocli.CommandLine.Option;
 public final class ContinualBench implements Callable<Integer> {
   private static final TopicPartition PARTITION = new TopicPartition("bench", 0);
 
-  @Option(
-      names = {"--scenario", "--shift"},
-      defaultValue = "permuted",
-      description = "permuted, rotated or class-incremental.")
-  String scenario;
-
-  @Option(names = "--domains", defaultValue = "5", description = "Domains, domain 0 included.")
-  int domains;
-
-  @Option(names = "--per-domain", defaultValue = "60000", description = "Examples per domain.")
-  int perDomain;
-
-  @Option(names = "--eval", defaultValue = "2000", description = "Test images per domain.")
-  int evalSize;
-
-  @Option(names = "--seeds", defaultValue = "3", description = "Seeds per policy.")
-  int seeds;
+  @Mixin ScenarioOptions options = new ScenarioOptions("permuted", 60000, 2000, 3);
 
   @Option(
       names = "--pretrain-epochs",
@@ -88,16 +73,6 @@ public final class ContinualBench implements Callable<Integer> {
   double lambda;
 
   @Option(
-      names = "--generated",
-      description = "Use generated data even when Fashion-MNIST is installed.")
-  boolean generated;
-
-  @Option(
-      names = {"-s", "--set"},
-      description = "A configuration setting KEY=VALUE for every policy (repeatable).")
-  Map<String, String> settings = new LinkedHashMap<>();
-
-  @Option(
       names = "--prefetch",
       negatable = true,
       defaultValue = "true",
@@ -105,16 +80,12 @@ public final class ContinualBench implements Callable<Integer> {
       description = "retain.train.prefetch (on by default, as there; --no-prefetch: off).")
   boolean prefetch;
 
-  @Option(names = "--json", description = "Print one JSON object of the figures last.")
-  boolean json;
-
   /** What one run measured. */
   record Run(AccuracyMatrix matrix, double samplesPerSecond) {}
 
   @Override
   public Integer call() throws Exception {
-    Scenario data = Scenario.load(scenario, domains, perDomain, evalSize, generated);
-    domains = data.train().size();
+    Scenario data = options.load();
     Report report =
         new Report(
             String.format(
@@ -122,10 +93,10 @@ public final class ContinualBench implements Callable<Integer> {
                 "continual: %s, %d domains x %,d examples (domain 0 pretrains the base, %d"
                     + " epochs), the service's learner, %d seeds",
                 data.name(),
-                domains,
-                perDomain,
+                options.domains,
+                options.perDomain,
                 pretrainEpochs,
-                seeds),
+                options.seeds),
             "policy",
             "avg accuracy %",
             "spread (sd)",
@@ -135,19 +106,19 @@ public final class ContinualBench implements Callable<Integer> {
             "CPU stolen % (100 = one core)");
     Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
     for (String policy : policies) {
-      double[] averages = new double[seeds];
-      double[] minimum = new double[seeds];
+      double[] averages = new double[options.seeds];
+      double[] minimum = new double[options.seeds];
       double bwt = 0;
       double speed = 0;
       double stolenBefore = HostCpu.stolenSeconds();
       long started = System.nanoTime();
-      for (int seed = 0; seed < seeds; seed++) {
+      for (int seed = 0; seed < options.seeds; seed++) {
         Run run = run(data, policy, seed);
         averages[seed] = run.matrix().averageAccuracy() * 100;
         minimum[seed] =
             run.matrix().current().values().stream().mapToDouble(v -> v).min().orElse(0) * 100;
-        bwt += run.matrix().backwardTransfer() * 100 / seeds;
-        speed += run.samplesPerSecond() / seeds;
+        bwt += run.matrix().backwardTransfer() * 100 / options.seeds;
+        speed += run.samplesPerSecond() / options.seeds;
         if (seed == 0) {
           firstSeed.put(policy, run.matrix());
         }
@@ -178,7 +149,7 @@ public final class ContinualBench implements Callable<Integer> {
           .figure(policy + "_stolen_percent", Stats.round(stolen));
     }
     firstSeed.forEach(ContinualBench::printMatrix);
-    report.print(System.out, json);
+    report.print(System.out, options.json);
     return 0;
   }
 
@@ -231,7 +202,7 @@ public final class ContinualBench implements Callable<Integer> {
     if (!List.of("naive", "ewc", "replay", "ewc+replay", "retain", "joint").contains(policy)) {
       throw new IllegalArgumentException("unknown policy " + policy);
     }
-    props.putAll(settings);
+    props.putAll(options.settings);
     return new RetainConfig(props);
   }
 

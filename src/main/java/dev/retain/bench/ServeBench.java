@@ -206,7 +206,9 @@ public final class ServeBench implements Callable<Integer> {
               Map.of(new TopicPartition("bench", 0), 1000L * (i + 1)),
               10L * (i + 1),
               "domain-0",
-              "bench");
+              "bench",
+              Map.of(),
+              Map.of());
       long start = System.nanoTime();
       publisher.offer(candidate);
       String id = publisher.registry().champion().id();

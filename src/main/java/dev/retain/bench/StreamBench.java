@@ -33,6 +33,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -50,23 +51,7 @@ import picocli.CommandLine.Option;
         "The service end to end on an embedded broker: the served champion's test accuracy per"
             + " domain, per policy.")
 public final class StreamBench implements Callable<Integer> {
-  @Option(
-      names = "--scenario",
-      defaultValue = "class-incremental",
-      description = "permuted, rotated or class-incremental.")
-  String scenario;
-
-  @Option(names = "--domains", defaultValue = "5", description = "Domains in the stream.")
-  int domains;
-
-  @Option(names = "--per-domain", defaultValue = "6000", description = "Examples per domain.")
-  int perDomain;
-
-  @Option(names = "--eval", defaultValue = "1000", description = "Test images per domain.")
-  int evalSize;
-
-  @Option(names = "--seeds", defaultValue = "1", description = "Runs per policy (train seeds).")
-  int seeds;
+  @Mixin ScenarioOptions options = new ScenarioOptions("class-incremental", 6000, 1000, 1);
 
   @Option(
       names = "--policies",
@@ -82,23 +67,10 @@ public final class StreamBench implements Callable<Integer> {
   int pace;
 
   @Option(
-      names = "--generated",
-      description = "Use generated data even when Fashion-MNIST is installed.")
-  boolean generated;
-
-  @Option(
-      names = {"-s", "--set"},
-      description = "A configuration setting KEY=VALUE for every policy (repeatable).")
-  Map<String, String> settings = new LinkedHashMap<>();
-
-  @Option(
       names = "--timeout",
       defaultValue = "900",
       description = "Seconds a run may take before the bench gives up on it.")
   int timeoutSeconds;
-
-  @Option(names = "--json", description = "Print one JSON object of the figures last.")
-  boolean json;
 
   /** What one run of the service measured. */
   record Run(
@@ -119,8 +91,7 @@ public final class StreamBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Scenario data = Scenario.load(scenario, domains, perDomain, evalSize, generated);
-    domains = data.train().size();
+    Scenario data = options.load();
     Report report =
         new Report(
             String.format(
@@ -128,17 +99,17 @@ public final class StreamBench implements Callable<Integer> {
                 "stream: %s, %d domains x %,d examples, produced %s, served champion on %,d test"
                     + " examples per domain, %d seed(s)",
                 data.name(),
-                domains,
-                perDomain,
+                options.domains,
+                options.perDomain,
                 pace > 0 ? "at " + pace + "/s" : "at once",
                 data.test().get(0).size(),
-                seeds),
+                options.seeds),
             columns());
     Map<String, Double> averages = new LinkedHashMap<>();
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
       for (String policy : policies) {
         List<Run> runs = new ArrayList<>();
-        for (int seed = 0; seed < seeds; seed++) {
+        for (int seed = 0; seed < options.seeds; seed++) {
           Run run = run(kafka.bootstrapServers(), data, policy, seed);
           runs.add(run);
           System.err.printf(
@@ -161,13 +132,13 @@ public final class StreamBench implements Callable<Integer> {
       report.figure(
           "retain_minus_replay", Stats.round(averages.get("retain") - averages.get("replay")));
     }
-    report.print(System.out, json);
+    report.print(System.out, options.json);
     return 0;
   }
 
   private String[] columns() {
     List<String> out = new ArrayList<>(List.of("policy", "served avg %", "sd", "lowest domain %"));
-    for (int d = 0; d < domains; d++) {
+    for (int d = 0; d < options.domains; d++) {
       out.add("d" + d + " %");
     }
     out.addAll(List.of("versions", "rejected", "samples/s", "learner holdout %"));
@@ -188,7 +159,7 @@ public final class StreamBench implements Callable<Integer> {
         .figure(policy + "_served_average", Stats.round(mean))
         .figure(policy + "_sd", Stats.round(Stats.sd(averages)))
         .figure(policy + "_min_domain", Stats.round(minimum));
-    for (int d = 0; d < domains; d++) {
+    for (int d = 0; d < options.domains; d++) {
       String name = "domain-" + d;
       double acc = runs.stream().mapToDouble(r -> r.served().get(name) * 100).average().orElse(0);
       row.add(String.format(Locale.ROOT, "%.1f", acc));
@@ -261,7 +232,7 @@ public final class StreamBench implements Callable<Integer> {
       default -> throw new IllegalArgumentException("unknown policy " + policy);
     }
     props.putAll(ConfigLoader.fromEnvironment(Map.of()));
-    props.putAll(settings);
+    props.putAll(options.settings);
     return new RetainConfig(props);
   }
 

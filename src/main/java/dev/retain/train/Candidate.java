@@ -31,30 +31,4 @@ public record Candidate(
     String learnedDomain,
     String trigger,
     Map<String, Integer> holdoutSizes,
-    Map<String, Double> baseline) {
-
-  /** A candidate whose evaluation carries no holdout sizes and no baseline (tools and tests). */
-  public Candidate(
-      String model,
-      Map<String, SafeTensors.Tensor> adapter,
-      Map<String, Double> evaluation,
-      Map<String, Double> championEvaluation,
-      String baseHash,
-      Map<TopicPartition, Long> positions,
-      long steps,
-      String learnedDomain,
-      String trigger) {
-    this(
-        model,
-        adapter,
-        evaluation,
-        championEvaluation,
-        baseHash,
-        positions,
-        steps,
-        learnedDomain,
-        trigger,
-        Map.of(),
-        Map.of());
-  }
-}
+    Map<String, Double> baseline) {}

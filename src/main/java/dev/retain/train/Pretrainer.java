@@ -23,7 +23,8 @@ public final class Pretrainer {
   private Pretrainer() {}
 
   /** Trains the base for {@code epochs} passes over {@code examples} in shuffled mini-batches. */
-  public static void train(
+  /** Trains the base; returns the steps skipped for a non-finite gradient (normally 0). */
+  public static long train(
       LoraNet model, List<Example> examples, int epochs, int batchSize, float lr, long seed) {
     List<NDArray> base = model.baseParameters();
     List<NDArray> adapter = model.adapterParameters();
@@ -69,5 +70,6 @@ public final class Pretrainer {
     base.forEach(p -> p.setRequiresGradient(false));
     adapter.forEach(p -> p.setRequiresGradient(true));
     model.baseChanged();
+    return adam.skipped();
   }
 }

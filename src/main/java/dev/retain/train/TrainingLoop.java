@@ -225,24 +225,13 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
    */
   private void learn(List<Example> fresh, Map<TopicPartition, Long> through) {
     rehearsed = 0;
-    int start = 0;
-    for (int i = 0; i <= fresh.size(); i++) {
-      boolean boundary =
-          i < fresh.size() && domain != null && !fresh.get(i).domain().equals(domain);
-      if (i == fresh.size() || boundary) {
-        if (i > start) {
-          train(fresh.subList(start, i));
-        }
-        if (boundary) {
-          metrics.driftDetected();
-          consolidate("domain");
-        }
-        start = i;
-      }
-      if (i < fresh.size()) {
-        domain = fresh.get(i).domain();
-      }
+    String batchDomain = fresh.get(0).domain();
+    if (domain != null && !batchDomain.equals(domain)) {
+      metrics.driftDetected();
+      consolidate("domain"); // trainedThrough is still the previous domain's end
     }
+    domain = batchDomain;
+    train(fresh);
     trainedThrough = through;
     if (consolidateEvery > 0 && sinceConsolidation >= consolidateEvery) {
       consolidate("every");

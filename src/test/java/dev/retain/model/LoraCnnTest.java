@@ -83,18 +83,39 @@ class LoraCnnTest {
     }
   }
 
+  /**
+   * Pretraining and 40 steps of the adapter. On an AMD EPYC the engine's CPU convolution passes
+   * returned garbage now and then (about one run in 20, see the design notes' known issues): such a
+   * run shows as steps skipped for a non-finite gradient, and is run again, at most twice more. A
+   * run without that fault must learn.
+   */
   @Test
   void shouldTrainOnlyTheAdapterAndServeTheSameAnswersFromTheMergedModel() {
+    int attempt = 1;
+    while (!learnsAndServes(attempt)) {
+      attempt++;
+    }
+  }
+
+  /** False when a native fault spoilt the run and another attempt is due. */
+  private boolean learnsAndServes(int attempt) {
     Engine.getInstance().setRandomSeed(4);
     try (NDManager manager = NDManager.newBaseManager();
         LoraNet model = LoraNet.create(manager, ARCH, 4, 8, false, true)) {
-      Pretrainer.train(model, domain(0, 0, 800), 3, 32, 1e-2f, 1);
-      String baseHash = model.baseHash();
+      long faults = Pretrainer.train(model, domain(0, 0, 800), 3, 32, 1e-2f, 1);
       Learner learner = new Learner(model, ARCH.features(), 1e-2f, 0f, 1f);
+      String baseHash = model.baseHash();
       List<Example> test = domain(1, 5000, 300);
       double before = learner.accuracy(test);
       for (int i = 0; i < 40; i++) {
         learner.step(domain(1, i * 32, 32), List.of());
+      }
+      if (faults + learner.skippedSteps() > 0 && attempt < 3) {
+        System.out.printf(
+            "attempt %d: %d pretraining and %d training steps skipped for a non-finite gradient:"
+                + " a native fault, running again%n",
+            attempt, faults, learner.skippedSteps());
+        return false;
       }
       double after = learner.accuracy(test);
       System.out.printf("cnn adapter on a new domain: %.3f -> %.3f%n", before, after);
@@ -120,6 +141,7 @@ class LoraCnnTest {
         assertThat(batched[i]).containsExactly(serving.probabilities(batch.get(i)), within(0f));
       }
     }
+    return true;
   }
 
   @Test

@@ -48,7 +48,9 @@ class AdapterPublisherIT {
         Map.of(new TopicPartition("t", 0), offset),
         offset / 10,
         "d0",
-        "test");
+        "test",
+        Map.of(),
+        Map.of());
   }
 
   private AdapterPublisher publisher(String onReject, String sub) {
