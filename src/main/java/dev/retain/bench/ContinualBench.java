@@ -156,7 +156,7 @@ public final class ContinualBench implements Callable<Integer> {
   /** One policy and seed through the service's training loop. */
   private Run run(Scenario data, String policy, int seed) throws Exception {
     Path dir = Files.createTempDirectory("retain-continual");
-    List<Example> stream = policy.equals("joint") ? joint(data, seed) : sequential(data);
+    List<Example> stream = policy.equals("joint") ? joint(data, seed) : data.sequential();
     RetainConfig config = config(dir, policy, seed, data.train().get(0).size());
     SimpleMeterRegistry meters = new SimpleMeterRegistry();
     Scorer scorer = new Scorer(config, data.test());
@@ -204,12 +204,6 @@ public final class ContinualBench implements Callable<Integer> {
     }
     props.putAll(options.settings);
     return new RetainConfig(props);
-  }
-
-  private static List<Example> sequential(Scenario data) {
-    List<Example> out = new ArrayList<>();
-    data.train().forEach(out::addAll);
-    return out;
   }
 
   /**

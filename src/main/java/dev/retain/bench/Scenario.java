@@ -52,6 +52,13 @@ record Scenario(String name, List<List<Example>> train, List<List<Example>> test
         "generated " + generatedKind + " (Fashion-MNIST is not installed)", train, test);
   }
 
+  /** Every domain's training examples, one domain after another. */
+  List<Example> sequential() {
+    List<Example> out = new ArrayList<>();
+    train.forEach(out::addAll);
+    return out;
+  }
+
   private static List<Example> range(DriftStream stream, int domain, int from, int count) {
     List<Example> out = new ArrayList<>(count);
     for (int i = from; i < from + count; i++) {

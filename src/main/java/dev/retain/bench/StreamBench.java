@@ -184,7 +184,7 @@ public final class StreamBench implements Callable<Integer> {
     try (Admin admin = KafkaClients.admin(config)) {
       Topics.ensure(admin, config, 1, (short) 1);
     }
-    List<Example> stream = policy.equals("joint") ? joint(data, seed) : sequential(data);
+    List<Example> stream = policy.equals("joint") ? joint(data, seed) : data.sequential();
     PrometheusMeterRegistry meters = Metrics.registry("retain-bench");
     long start = System.nanoTime();
     try (LearnerNode learner = new LearnerNode(config, meters).start();
@@ -246,12 +246,6 @@ public final class StreamBench implements Callable<Integer> {
     props.put(RetainConfig.TRAIN_EWC_LAMBDA, 0.0);
     props.put(RetainConfig.TRAIN_FRESH_LOSS, "full");
     props.put(RetainConfig.PUBLISH_GATE_ENABLED, false);
-  }
-
-  private static List<Example> sequential(Scenario data) {
-    List<Example> out = new ArrayList<>();
-    data.train().forEach(out::addAll);
-    return out;
   }
 
   /** Every domain's examples shuffled together, all under one domain name. */
