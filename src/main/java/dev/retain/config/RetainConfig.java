@@ -68,6 +68,10 @@ public final class RetainConfig extends AbstractConfig {
   public static final String SERVE_MAX_REQUEST_BYTES = "retain.serve.max.request.bytes";
   public static final String SERVE_MAX_BATCH = "retain.serve.max.batch";
   public static final String SERVE_THREADS = "retain.serve.threads";
+  public static final String HTTP_QUEUE = "retain.http.queue";
+  public static final String HTTP_MAX_CONNECTIONS = "retain.http.max.connections";
+  public static final String HTTP_IDLE_TIMEOUT_MS = "retain.http.idle.timeout.ms";
+  public static final String HTTP_REQUEST_TIMEOUT_MS = "retain.http.request.timeout.ms";
   public static final String SERVE_PREDICTIONS = "retain.serve.predictions.enabled";
   public static final String FEEDBACK_WINDOW_MS = "retain.feedback.window.ms";
   public static final String MODEL_ARCH = "retain.model.arch";
@@ -415,7 +419,38 @@ public final class RetainConfig extends AbstractConfig {
             4,
             Range.atLeast(1),
             Importance.LOW,
-            "HTTP worker threads of `retain serve`.")
+            "Threads of `retain serve` that answer complete requests (a forward pass each);"
+                + " connections are read and written without them.")
+        .define(
+            HTTP_QUEUE,
+            Type.INT,
+            256,
+            Range.atLeast(1),
+            Importance.LOW,
+            "Complete requests that may wait for a thread on each HTTP listener; more get 503.")
+        .define(
+            HTTP_MAX_CONNECTIONS,
+            Type.INT,
+            4096,
+            Range.atLeast(1),
+            Importance.LOW,
+            "Open connections each HTTP listener accepts; further ones wait in the accept queue."
+                + " Idle connections cost a socket, not a thread.")
+        .define(
+            HTTP_IDLE_TIMEOUT_MS,
+            Type.LONG,
+            30_000L,
+            Range.atLeast(100),
+            Importance.LOW,
+            "An HTTP connection that sends or takes nothing for this long is closed.")
+        .define(
+            HTTP_REQUEST_TIMEOUT_MS,
+            Type.LONG,
+            10_000L,
+            Range.atLeast(100),
+            Importance.LOW,
+            "A request's body must arrive within this (else 408), and a thread must take it"
+                + " within this (else 503), so slow clients cannot hold others up.")
         .define(
             SERVE_PREDICTIONS,
             Type.BOOLEAN,

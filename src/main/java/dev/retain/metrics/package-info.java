@@ -1,5 +1,5 @@
 /**
- * The Micrometer registry with Prometheus output, the JVM binders, and the HTTP {@code /metrics}
- * endpoint every Retain process exposes.
+ * The Micrometer registry with Prometheus output and the JVM binders; {@link
+ * dev.retain.http.HttpServer#metrics} serves it as {@code /metrics}.
  */
 package dev.retain.metrics;

@@ -2,10 +2,11 @@ package dev.retain.node;
 
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
+import dev.retain.http.HttpServer;
+import dev.retain.http.Limits;
 import dev.retain.ingest.ExampleInbox;
 import dev.retain.ingest.ExampleSink;
 import dev.retain.ingest.IngestService;
-import dev.retain.metrics.HttpEndpoint;
 import dev.retain.publish.AdapterPublisher;
 import dev.retain.publish.AdminHandler;
 import dev.retain.train.CandidateHandler;
@@ -22,10 +23,10 @@ import java.util.concurrent.TimeUnit;
 public final class LearnerNode implements AutoCloseable {
   private final IngestService ingest;
   private final TrainingLoop learner;
-  private final HttpEndpoint endpoint;
+  private final HttpServer endpoint;
   private final AdapterPublisher publisher;
   private final ExampleInbox inbox;
-  private final HttpEndpoint adminEndpoint; // null without publishing
+  private final HttpServer adminEndpoint; // null without publishing
   private volatile boolean closed;
 
   /**
@@ -64,21 +65,21 @@ public final class LearnerNode implements AutoCloseable {
           .register(registry);
     }
     endpoint =
-        new HttpEndpoint(
-            config.getString(RetainConfig.METRICS_HOST),
-            config.getInt(RetainConfig.METRICS_PORT),
-            registry,
-            2);
-    endpoint.health(this::live, this::notReady, "/health");
+        new HttpServer(
+                config.getString(RetainConfig.METRICS_HOST),
+                config.getInt(RetainConfig.METRICS_PORT),
+                Limits.of(config, 2, 64 << 10))
+            .metrics(registry)
+            .health(this::live, this::notReady, "/health");
     if (publisher != null) {
       AdminHandler admin =
           new AdminHandler(publisher, config.getString(RetainConfig.MODEL_ID), config.adminToken());
       adminEndpoint =
-          new HttpEndpoint(
+          new HttpServer(
                   config.getString(RetainConfig.ADMIN_HOST),
                   config.getInt(RetainConfig.ADMIN_PORT),
-                  2)
-              .route(admin.path(), admin);
+                  Limits.of(config, 2, 64 << 10))
+              .prefix(admin.path(), admin);
     } else {
       adminEndpoint = null;
     }

@@ -1,10 +1,8 @@
 package dev.retain.publish;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpHandler;
-import dev.retain.metrics.HttpEndpoint;
+import dev.retain.http.Call;
+import dev.retain.http.Route;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -16,8 +14,7 @@ import java.util.Map;
  * an earlier version champion again and republishes it. Both need {@code Authorization: Bearer
  * <retain.admin.token>}; with no token configured every request is refused.
  */
-public final class AdminHandler implements HttpHandler {
-  private static final ObjectMapper JSON = new ObjectMapper();
+public final class AdminHandler implements Route {
   private final AdapterPublisher publisher;
   private final String model;
   private final byte[] token;
@@ -34,51 +31,48 @@ public final class AdminHandler implements HttpHandler {
   }
 
   @Override
-  public void handle(HttpExchange exchange) throws IOException {
-    try (exchange) {
-      if (!authorised(exchange)) {
-        error(exchange, token.length == 0 ? 403 : 401, "admin token missing or wrong");
-        return;
-      }
-      String action = exchange.getRequestURI().getPath().substring(path().length());
-      String method = exchange.getRequestMethod();
-      if (action.equals("versions") && method.equals("GET")) {
-        Map<String, Object> body = new java.util.LinkedHashMap<>();
-        body.put("champion", idOf(publisher.registry().champion())); // null before the first
-        body.put("history", publisher.registry().history());
-        HttpEndpoint.respond(exchange, 200, "application/json", JSON.writeValueAsString(body));
-      } else if (action.equals("rollback") && method.equals("POST")) {
-        rollback(exchange);
-      } else {
-        error(exchange, 404, "no such admin action: " + method + " " + action);
-      }
+  public void handle(Call call) {
+    if (!authorised(call)) {
+      call.error(token.length == 0 ? 403 : 401, "admin token missing or wrong");
+      return;
+    }
+    String action = call.path().substring(path().length());
+    String method = call.method();
+    if (action.equals("versions") && method.equals("GET")) {
+      Map<String, Object> body = new java.util.LinkedHashMap<>();
+      body.put("champion", idOf(publisher.registry().champion())); // null before the first
+      body.put("history", publisher.registry().history());
+      call.json(200, body);
+    } else if (action.equals("rollback") && method.equals("POST")) {
+      rollback(call);
+    } else {
+      call.error(404, "no such admin action: " + method + " " + action);
     }
   }
 
-  private void rollback(HttpExchange exchange) throws IOException {
+  private void rollback(Call call) {
     JsonNode request;
     try {
-      request = JSON.readTree(exchange.getRequestBody().readNBytes(64 * 1024));
+      request = Call.JSON.readTree(call.body());
     } catch (IOException e) {
-      error(exchange, 400, "body must be JSON: {\"to\": \"<version>\"}");
+      call.error(400, "body must be JSON: {\"to\": \"<version>\"}");
       return;
     }
     String to = request == null ? "" : request.path("to").asText("");
     if (to.isEmpty()) {
-      error(exchange, 400, "body must name the version: {\"to\": \"<version>\"}");
+      call.error(400, "body must name the version: {\"to\": \"<version>\"}");
       return;
     }
     try {
       AdapterVersion version = publisher.rollback(to);
-      HttpEndpoint.respond(
-          exchange, 200, "application/json", JSON.writeValueAsString(Map.of("champion", version)));
+      call.json(200, Map.of("champion", version));
     } catch (IllegalArgumentException e) {
-      error(exchange, 404, e.getMessage());
+      call.error(404, e.getMessage());
     }
   }
 
-  private boolean authorised(HttpExchange exchange) {
-    String header = exchange.getRequestHeaders().getFirst("Authorization");
+  private boolean authorised(Call call) {
+    String header = call.header("Authorization");
     if (token.length == 0 || header == null || !header.startsWith("Bearer ")) {
       return false;
     }
@@ -88,10 +82,5 @@ public final class AdminHandler implements HttpHandler {
 
   private static String idOf(AdapterVersion version) {
     return version == null ? null : version.id();
-  }
-
-  private static void error(HttpExchange exchange, int status, String message) throws IOException {
-    HttpEndpoint.respond(
-        exchange, status, "application/json", JSON.writeValueAsString(Map.of("error", message)));
   }
 }

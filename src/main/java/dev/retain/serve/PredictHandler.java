@@ -4,29 +4,26 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpHandler;
-import dev.retain.metrics.HttpEndpoint;
+import dev.retain.http.Call;
+import dev.retain.http.Route;
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * {@code POST /v1/models/{model}/predict} with {@code {"features": [...]}} (one instance) or {@code
- * {"instances": [[...], ...]}} (a batch), each optionally with {@code "id"} / {@code "ids"}; and
- * {@code GET /v1/models/{model}} for the version serving now and its evaluation. A request takes
- * the current model once and answers from it, so a swap never splits a request across versions. Bad
- * input gets a 4xx with a JSON {@code error}.
+ * {"instances": [[...], ...]}} (a batch), each optionally with {@code "id"} / {@code "ids"} and
+ * {@code "outputs": ["probabilities", "logits"]} for more than class and score; and {@code GET
+ * /v1/models/{model}} for the version serving now and its evaluation. A request takes the current
+ * model once and answers from it, so a swap never splits a request across versions. Bad input gets
+ * a 4xx with a JSON {@code error}.
  */
-final class PredictHandler implements HttpHandler {
-  private static final ObjectMapper JSON = new ObjectMapper();
+final class PredictHandler implements Route {
   private final AdapterFollower follower;
   private final String model;
-  private final int maxBytes;
   private final int maxBatch;
   private final ServeMetrics metrics;
   private final PredictionLog log;
@@ -34,13 +31,11 @@ final class PredictHandler implements HttpHandler {
   PredictHandler(
       AdapterFollower follower,
       String model,
-      int maxBytes,
       int maxBatch,
       ServeMetrics metrics,
       PredictionLog log) {
     this.follower = follower;
     this.model = model;
-    this.maxBytes = maxBytes;
     this.maxBatch = maxBatch;
     this.metrics = metrics;
     this.log = log;
@@ -51,118 +46,104 @@ final class PredictHandler implements HttpHandler {
   }
 
   @Override
-  public void handle(HttpExchange exchange) throws IOException {
+  public void handle(Call call) {
     long start = System.nanoTime();
-    try (exchange) {
-      String rest = exchange.getRequestURI().getPath().substring(path().length());
-      String method = exchange.getRequestMethod();
-      if (rest.isEmpty() && method.equals("GET")) {
-        describe(exchange);
-      } else if (rest.equals("/predict") && method.equals("POST")) {
-        predict(exchange, start);
-      } else {
-        error(
-            exchange,
-            rest.isEmpty() || rest.equals("/predict") ? 405 : 404,
-            "no route " + method + " " + exchange.getRequestURI().getPath());
-      }
+    String rest = call.path().substring(path().length());
+    String method = call.method();
+    if (rest.isEmpty() && method.equals("GET")) {
+      describe(call);
+    } else if (rest.equals("/predict") && method.equals("POST")) {
+      predict(call, start);
+    } else {
+      error(
+          call,
+          rest.isEmpty() || rest.equals("/predict") ? 405 : 404,
+          "no route " + method + " " + call.path());
     }
   }
 
-  private void describe(HttpExchange exchange) throws IOException {
+  private void describe(Call call) {
     ServingModel serving = follower.current();
     if (serving == null) {
-      error(exchange, 503, "no adapter version published yet");
+      error(call, 503, "no adapter version published yet");
       return;
     }
-    ObjectNode body = JSON.createObjectNode();
+    ObjectNode body = Call.JSON.createObjectNode();
     body.put("model", model);
     body.put("version", serving.version());
     body.set("adapter_config", serving.config());
-    HttpEndpoint.respond(exchange, 200, "application/json", JSON.writeValueAsString(body));
+    call.json(200, body);
   }
 
-  private void predict(HttpExchange exchange, long start) throws IOException {
-    byte[] bytes = readLimited(exchange.getRequestBody());
-    if (bytes == null) {
-      error(exchange, 413, "request larger than " + maxBytes + " bytes");
+  private void predict(Call call, long start) {
+    if (!call.contentTypeIs("application/json")) {
+      error(call, 415, "send application/json");
       return;
     }
     ServingModel serving = follower.current();
     if (serving == null) {
-      error(exchange, 503, "no adapter version published yet");
+      error(call, 503, "no adapter version published yet");
       return;
     }
     Request request;
+    Predictions answer;
     try {
-      request = Request.parse(bytes, serving.features(), maxBatch);
+      request = Request.parse(call.body(), serving.features(), maxBatch);
+      answer = Predictions.of(serving, request.instances());
     } catch (JsonProcessingException e) {
-      error(exchange, 400, "body is not JSON: " + e.getOriginalMessage());
+      error(call, 400, "body is not JSON: " + e.getOriginalMessage());
       return;
-    } catch (IllegalArgumentException e) {
-      error(exchange, 400, e.getMessage());
+    } catch (IOException | IllegalArgumentException e) {
+      error(call, 400, e.getMessage());
       return;
     }
-    ObjectNode body = JSON.createObjectNode();
+    answer.log(log, request.ids(), request.instances());
+    call.json(200, body(answer, request));
+    metrics.served(answer.version(), answer.size(), System.nanoTime() - start);
+  }
+
+  private ObjectNode body(Predictions answer, Request request) {
+    ObjectNode body = Call.JSON.createObjectNode();
     body.put("model", model);
-    body.put("version", serving.version());
-    ArrayNode predictions = JSON.createArrayNode();
-    float[][] probabilities = serving.probabilities(request.instances());
-    for (int i = 0; i < probabilities.length; i++) {
-      if (!Float.isFinite(probabilities[i][argMax(probabilities[i])])) {
-        // finite inputs so large that the model's output overflows: no answer, rather than NaN
-        error(exchange, 400, "instance " + i + ": inputs too large, the model's output overflows");
-        return;
-      }
-    }
-    for (int i = 0; i < request.instances().size(); i++) {
-      float[] p = probabilities[i];
-      int best = argMax(p);
+    body.put("version", answer.version());
+    ArrayNode predictions = Call.JSON.createArrayNode();
+    for (int i = 0; i < answer.size(); i++) {
       ObjectNode one = predictions.addObject();
       String id = request.ids().get(i);
       if (id != null) {
         one.put("id", id);
       }
-      one.put("class", best);
-      one.put("score", p[best]);
-      log.write(id, serving.version(), best, p[best], request.instances().get(i));
+      one.put("class", answer.classes()[i]);
+      one.put("score", answer.scores()[i]);
+      if (request.outputs().contains("probabilities")) {
+        floats(one.putArray("probabilities"), answer.probabilities()[i]);
+      }
+      if (request.outputs().contains("logits")) {
+        floats(one.putArray("logits"), answer.logits()[i]);
+      }
     }
     if (request.single()) {
       body.setAll((ObjectNode) predictions.get(0));
     } else {
       body.set("predictions", predictions);
     }
-    HttpEndpoint.respond(exchange, 200, "application/json", JSON.writeValueAsString(body));
-    metrics.served(serving.version(), request.instances().size(), System.nanoTime() - start);
+    return body;
   }
 
-  /** The body, or null when it is larger than the limit. */
-  private byte[] readLimited(InputStream in) throws IOException {
-    byte[] bytes = in.readNBytes(maxBytes + 1);
-    return bytes.length > maxBytes ? null : bytes;
-  }
-
-  private static int argMax(float[] p) {
-    int best = 0;
-    for (int i = 1; i < p.length; i++) {
-      if (p[i] > p[best]) {
-        best = i;
-      }
+  static void floats(ArrayNode into, float[] values) {
+    for (float v : values) {
+      into.add(v);
     }
-    return best;
   }
 
-  private void error(HttpExchange exchange, int status, String message) throws IOException {
+  private void error(Call call, int status, String message) {
     metrics.error(status);
-    HttpEndpoint.respond(
-        exchange,
-        status,
-        "application/json",
-        JSON.writeValueAsString(java.util.Map.of("error", message)));
+    call.error(status, message);
   }
 
   /** A parsed request: its instances and their ids (null where none was given). */
-  record Request(List<float[]> instances, List<String> ids, boolean single) {
+  record Request(List<float[]> instances, List<String> ids, boolean single, Set<String> outputs) {
+    private static final Set<String> OUTPUTS = Set.of("class", "score", "probabilities", "logits");
     private static final JsonFactory FACTORY =
         JsonFactory.builder()
             .enable(com.fasterxml.jackson.core.StreamReadFeature.USE_FAST_DOUBLE_PARSER)
@@ -179,6 +160,7 @@ final class PredictHandler implements HttpHandler {
         String id = null;
         List<float[]> instances = null;
         List<String> ids = new ArrayList<>();
+        Set<String> outputs = Set.of();
         while (p.nextToken() == JsonToken.FIELD_NAME) {
           String field = p.currentName();
           JsonToken value = p.nextToken();
@@ -187,13 +169,14 @@ final class PredictHandler implements HttpHandler {
             case "id" -> id = value == JsonToken.VALUE_NULL ? null : p.getValueAsString();
             case "instances" -> instances = batch(p, features, maxBatch);
             case "ids" -> ids = strings(p);
+            case "outputs" -> outputs = outputs(p);
             default -> p.skipChildren();
           }
         }
         if (single != null) {
           List<String> one = new ArrayList<>();
           one.add(id);
-          return new Request(List.of(single), one, true);
+          return new Request(List.of(single), one, true, outputs);
         }
         if (instances == null || instances.isEmpty()) {
           throw new IllegalArgumentException(
@@ -203,7 +186,7 @@ final class PredictHandler implements HttpHandler {
         while (padded.size() < instances.size()) {
           padded.add(null);
         }
-        return new Request(instances, padded.subList(0, instances.size()), false);
+        return new Request(instances, padded.subList(0, instances.size()), false, outputs);
       }
     }
 
@@ -262,6 +245,17 @@ final class PredictHandler implements HttpHandler {
         out.add(p.currentToken() == JsonToken.VALUE_NULL ? null : p.getValueAsString());
       }
       return out;
+    }
+
+    private static Set<String> outputs(JsonParser p) throws IOException {
+      List<String> names = strings(p);
+      for (String name : names) {
+        if (!OUTPUTS.contains(name)) {
+          throw new IllegalArgumentException(
+              "unknown output " + name + "; choose from " + new java.util.TreeSet<>(OUTPUTS));
+        }
+      }
+      return Set.copyOf(names);
     }
   }
 }

@@ -2,7 +2,8 @@ package dev.retain.serve;
 
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
-import dev.retain.metrics.HttpEndpoint;
+import dev.retain.http.HttpServer;
+import dev.retain.http.Limits;
 import dev.retain.streams.OnlineAccuracy;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
@@ -12,7 +13,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
  */
 public final class ServeNode implements AutoCloseable {
   private final AdapterFollower follower;
-  private final HttpEndpoint endpoint;
+  private final HttpServer endpoint;
   private final PredictionLog log;
   private final OnlineAccuracy online;
   private boolean closed;
@@ -31,25 +32,25 @@ public final class ServeNode implements AutoCloseable {
         config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
             ? new OnlineAccuracy(registry, model).start(config)
             : null;
-    PredictHandler handler =
-        new PredictHandler(
-            follower,
-            model,
-            config.getInt(RetainConfig.SERVE_MAX_REQUEST_BYTES),
-            config.getInt(RetainConfig.SERVE_MAX_BATCH),
-            new ServeMetrics(registry, model),
-            log);
+    ServeMetrics metrics = new ServeMetrics(registry, model);
+    int maxBatch = config.getInt(RetainConfig.SERVE_MAX_BATCH);
+    PredictHandler predict = new PredictHandler(follower, model, maxBatch, metrics, log);
+    InferHandler infer = new InferHandler(follower, model, maxBatch, metrics, log);
     endpoint =
-        new HttpEndpoint(
+        new HttpServer(
                 config.getString(RetainConfig.SERVE_HOST),
                 config.getInt(RetainConfig.SERVE_PORT),
-                registry,
-                config.getInt(RetainConfig.SERVE_THREADS))
-            .route(handler.path(), handler)
+                Limits.of(
+                    config,
+                    config.getInt(RetainConfig.SERVE_THREADS),
+                    config.getInt(RetainConfig.SERVE_MAX_REQUEST_BYTES)))
+            .metrics(registry)
+            .route(predict.path(), predict)
+            .prefix(predict.path() + "/", predict)
+            .route(infer.path(), infer)
+            .route(infer.path() + "/infer", infer)
             .health(follower::isAlive, this::notReady, "/health", "/v2/health")
-            .route(
-                "/v2/models/" + model + "/ready",
-                exchange -> HttpEndpoint.check(exchange, notReady()));
+            .route(infer.path() + "/ready", call -> HttpServer.check(call, notReady()));
   }
 
   /** Null when a version is loaded and serving can answer; else why not. */

@@ -134,6 +134,15 @@ public final class ServingModel {
    * instance, so a batch costs compute, not memory bandwidth.
    */
   public float[][] probabilities(List<float[]> xs) {
+    float[][] h = logits(xs);
+    for (int b = 0; b < h.length; b++) {
+      h[b] = softmax(h[b]);
+    }
+    return h;
+  }
+
+  /** The model's raw outputs (before softmax) for a batch. */
+  public float[][] logits(List<float[]> xs) {
     float[][] h = new float[xs.size()][];
     for (int b = 0; b < h.length; b++) {
       h[b] = xs.get(b);
@@ -149,9 +158,6 @@ public final class ServingModel {
     }
     for (int l = 0; l < weights.length; l++) {
       h = layer(l, h, l < weights.length - 1);
-    }
-    for (int b = 0; b < h.length; b++) {
-      h[b] = softmax(h[b]);
     }
     return h;
   }
@@ -242,7 +248,8 @@ public final class ServingModel {
     return pooled;
   }
 
-  private static float[] softmax(float[] z) {
+  /** exp(z - max) normalised: probabilities from logits. */
+  public static float[] softmax(float[] z) {
     float max = Float.NEGATIVE_INFINITY;
     for (float v : z) {
       max = Math.max(max, v);

@@ -94,6 +94,7 @@ class PublishServeIT {
       JsonNode batch = post(api + "/predict", batchBody(3), 200);
       assertThat(batch.get("predictions")).hasSize(3);
       assertThat(get(api, 200).get("adapter_config").get("peft_type").asText()).isEqualTo("LORA");
+      assertOutputsOnRequest(api, served, first.id());
       assertPredictionLogged(config, one.get("id").asText(), first.id());
       sendFeedback(config, one.get("id").asText(), stream.example(1, 9000).label());
       await()
@@ -262,6 +263,70 @@ class PublishServeIT {
         producer.send(new ProducerRecord<>(config.examplesTopic(), key, codec.encode(out)));
       }
     }
+  }
+
+  /**
+   * Probabilities and logits on request in Retain's format, the KServe v2 metadata and inference
+   * request, and the content type checked.
+   */
+  private void assertOutputsOnRequest(String api, String served, String version) throws Exception {
+    Example e = stream.example(1, 9001);
+    JsonNode own =
+        post(
+            api + "/predict",
+            JSON.writeValueAsString(
+                Map.of("features", e.features(), "outputs", List.of("probabilities", "logits"))),
+            200);
+    double sum = 0;
+    for (JsonNode p : own.get("probabilities")) {
+      sum += p.asDouble();
+    }
+    assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-4));
+    assertThat(own.get("logits")).hasSameSizeAs(own.get("probabilities"));
+    String v2 = served + "/v2/models/default";
+    JsonNode meta = get(v2, 200);
+    assertThat(meta.get("versions").get(0).asText()).isEqualTo(version);
+    assertThat(meta.get("inputs").get(0).get("shape").get(1).asInt()).isEqualTo(stream.features());
+    float[][] xs = {stream.example(1, 9100).features(), stream.example(1, 9101).features()};
+    Map<String, Object> input =
+        Map.of("name", "input", "datatype", "FP32", "shape", List.of(2, stream.features()));
+    Map<String, Object> nested = new java.util.HashMap<>(input);
+    nested.put("data", xs);
+    JsonNode infer =
+        post(
+            v2 + "/infer",
+            JSON.writeValueAsString(Map.of("id", "r1", "inputs", List.of(nested))),
+            200);
+    assertThat(infer.get("model_version").asText()).isEqualTo(version);
+    assertThat(infer.get("id").asText()).isEqualTo("r1");
+    JsonNode classes = infer.get("outputs").get(0);
+    assertThat(classes.get("name").asText()).isEqualTo("class");
+    assertThat(classes.get("data")).hasSize(2);
+    JsonNode batch = post(api + "/predict", batchBody(2), 200).get("predictions");
+    assertThat(classes.get("data").get(1).asInt()).isEqualTo(batch.get(1).get("class").asInt());
+    Map<String, Object> flat = new java.util.HashMap<>(input);
+    float[] data = new float[2 * stream.features()];
+    System.arraycopy(xs[0], 0, data, 0, xs[0].length);
+    System.arraycopy(xs[1], 0, data, xs[0].length, xs[1].length);
+    flat.put("data", data);
+    JsonNode logits =
+        post(
+            v2 + "/infer",
+            JSON.writeValueAsString(
+                Map.of("inputs", List.of(flat), "outputs", List.of(Map.of("name", "logits")))),
+            200);
+    assertThat(logits.get("outputs")).hasSize(1);
+    assertThat(logits.get("outputs").get(0).get("shape").get(0).asInt()).isEqualTo(2);
+    flat.put("shape", List.of(3, stream.features()));
+    post(v2 + "/infer", JSON.writeValueAsString(Map.of("inputs", List.of(flat))), 400);
+    HttpResponse<String> typed =
+        http.send(
+            HttpRequest.newBuilder(URI.create(api + "/predict"))
+                .header("Content-Type", "text/plain")
+                .POST(HttpRequest.BodyPublishers.ofString(body(e)))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(typed.statusCode()).isEqualTo(415);
   }
 
   private String body(Example e) throws Exception {

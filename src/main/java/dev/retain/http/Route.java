@@ -1,0 +1,7 @@
+package dev.retain.http;
+
+/** Answers the calls under one path. */
+@FunctionalInterface
+public interface Route {
+  void handle(Call call) throws Exception;
+}
