@@ -14,14 +14,18 @@ import dev.retain.serve.ServeNode;
 import dev.retain.store.RetainStore;
 import dev.retain.train.BaseModels;
 import dev.retain.train.Candidate;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
@@ -49,6 +53,13 @@ public final class ServeBench implements Callable<Integer> {
 
   @Option(names = "--features", defaultValue = "784", description = "Features per instance.")
   int features;
+
+  @Option(
+      names = "--idle",
+      defaultValue = "1000",
+      description =
+          "Idle connections held open (half of them mid-request) for a second single run.")
+  int idle;
 
   @Option(names = "--bootstrap", description = "Use this cluster instead of an embedded broker.")
   String bootstrap;
@@ -107,6 +118,16 @@ public final class ServeBench implements Callable<Integer> {
         report
             .figure("publication_to_use_p50_ms", round(percentile(swap, 0.5)))
             .figure("publication_to_use_p99_ms", round(percentile(swap, 0.99)));
+        if (idle > 0) {
+          List<Socket> held = holdIdle(serve.port(), idle);
+          try {
+            measureRequests(report, url, "single, " + idle + " idle connections", requests, 1);
+          } finally {
+            for (Socket s : held) {
+              s.close();
+            }
+          }
+        }
       }
     }
     report.print(System.out, json);
@@ -151,13 +172,32 @@ public final class ServeBench implements Callable<Integer> {
         "",
         String.format("%.2f", percentile(server, 0.5)),
         String.format("%.2f", percentile(server, 0.99)));
-    String key = size == 1 ? "single" : "batch";
+    String key = name.contains("idle") ? "idle_single" : size == 1 ? "single" : "batch";
     report
         .figure(key + "_predictions_per_s", Math.round(perSecond))
         .figure(key + "_p50_ms", round(percentile(ms, 0.5)))
         .figure(key + "_p99_ms", round(percentile(ms, 0.99)))
         .figure(key + "_server_p50_ms", round(percentile(server, 0.5)))
         .figure(key + "_server_p99_ms", round(percentile(server, 0.99)));
+  }
+
+  /**
+   * Opens {@code n} connections that send nothing more: half send nothing at all, half the first
+   * line of a request and stop, as stalled clients do.
+   */
+  private static List<Socket> holdIdle(int port, int n) throws java.io.IOException {
+    List<Socket> held = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      Socket socket = new Socket("127.0.0.1", port);
+      held.add(socket);
+      if (i % 2 == 1) {
+        socket
+            .getOutputStream()
+            .write(
+                "POST /v1/models/default/predict HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII));
+      }
+    }
+    return held;
   }
 
   private void send(String url, String body) throws Exception {

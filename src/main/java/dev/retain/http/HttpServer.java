@@ -9,6 +9,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -35,21 +36,25 @@ import org.slf4j.LoggerFactory;
  * One HTTP listener on Jetty. Jetty's selector reads requests and their bodies without a thread per
  * connection, so idle and slow clients cost a socket, not a worker; the connection count is
  * bounded, idle connections close, and a request whose body does not arrive (or that no worker
- * takes) within the request timeout is answered 408 (or 503). Complete requests run on a small,
- * bounded pool of workers. Port 0 picks a free port.
+ * takes) within the request timeout is answered 408 (or 503). At most {@code workers} routes run at
+ * once: a request that arrived whole runs on the thread that parsed it (no hand-over, the common
+ * case for small requests), one whose body trickles in is read without a thread and then handed to
+ * a bounded queue of workers. Port 0 picks a free port.
  */
 public final class HttpServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HttpServer.class);
   private final Server server;
   private final ServerConnector connector;
   private final ThreadPoolExecutor workers;
+  private final Semaphore running; // routes that run at once, on Jetty's threads or the workers
   private final Limits limits;
   private final Map<String, Route> exact = new ConcurrentHashMap<>();
   private final List<Map.Entry<String, Route>> prefixes = new ArrayList<>();
 
   public HttpServer(String host, int port, Limits limits) {
     this.limits = limits;
-    QueuedThreadPool io = new QueuedThreadPool(16, 2);
+    running = new Semaphore(limits.workers());
+    QueuedThreadPool io = new QueuedThreadPool(Math.max(16, 2 * limits.workers() + 4), 2);
     io.setName("retain-http-io");
     io.setDaemon(true);
     io.setReservedThreads(0);
@@ -179,8 +184,8 @@ public final class HttpServer implements AutoCloseable {
     return null;
   }
 
-  /** Reads the body without a thread, then hands the complete request to a worker. */
-  private final class Dispatch extends Handler.Abstract.NonBlocking {
+  /** Answers at once when the request is whole; else reads it without a thread, then queues it. */
+  private final class Dispatch extends Handler.Abstract {
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
       long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(limits.requestTimeoutMs());
@@ -200,6 +205,16 @@ public final class HttpServer implements AutoCloseable {
                   || (length < 0 && !request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING))
               ? CompletableFuture.completedFuture(new byte[0])
               : read(request, limits.maxBodyBytes());
+      if (body.isDone() && !body.isCompletedExceptionally() && running.tryAcquire()) {
+        // the whole request is here and a permit is free: answer on this thread, no hand-over
+        call.body = body.join();
+        try {
+          answer(call, route);
+        } finally {
+          running.release();
+        }
+        return true;
+      }
       body.orTimeout(limits.requestTimeoutMs(), TimeUnit.MILLISECONDS)
           .whenComplete(
               (bytes, failure) -> {
@@ -236,10 +251,24 @@ public final class HttpServer implements AutoCloseable {
     }
 
     private void run(JettyCall call, Route route, long deadline) {
-      if (System.nanoTime() > deadline) {
-        call.error(503, "server busy: no worker took the request in time");
+      try {
+        if (!running.tryAcquire(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
+          call.error(503, "server busy: no worker took the request in time");
+          return;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        call.error(503, "server stopping");
         return;
       }
+      try {
+        answer(call, route);
+      } finally {
+        running.release();
+      }
+    }
+
+    private void answer(JettyCall call, Route route) {
       try {
         route.handle(call);
       } catch (Exception | Error e) {

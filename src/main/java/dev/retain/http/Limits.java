@@ -5,9 +5,9 @@ import dev.retain.config.RetainConfig;
 /**
  * What one listener allows.
  *
- * @param workers threads that run routes (a model's forward pass, a scrape); reading and writing
- *     connections needs none of them
- * @param queue requests that may wait for a worker; beyond it the answer is 503
+ * @param workers routes that run at once (a model's forward pass, a scrape); reading and writing
+ *     connections needs no thread
+ * @param queue requests that may wait for a worker beyond those; more get 503
  * @param maxConnections open connections; more wait in the accept queue
  * @param idleTimeoutMs a connection that sends or takes nothing for this long is closed
  * @param requestTimeoutMs a request's body must arrive, and a worker must take it, within this
