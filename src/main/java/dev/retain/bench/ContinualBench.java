@@ -1,12 +1,12 @@
 package dev.retain.bench;
 
+import dev.retain.adapter.AdapterArchive;
+import dev.retain.adapter.AdapterVersion;
 import dev.retain.config.RetainConfig;
 import dev.retain.eval.AccuracyMatrix;
 import dev.retain.ingest.ExampleInbox;
 import dev.retain.ingest.Handover;
 import dev.retain.model.SafeTensors;
-import dev.retain.publish.AdapterArchive;
-import dev.retain.publish.AdapterVersion;
 import dev.retain.record.Example;
 import dev.retain.serve.ServingModel;
 import dev.retain.store.ModelState;

@@ -1,5 +1,6 @@
 package dev.retain.bench;
 
+import dev.retain.adapter.AdapterVersion;
 import dev.retain.cluster.EmbeddedKafka;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
@@ -7,7 +8,6 @@ import dev.retain.config.ConfigLoader;
 import dev.retain.config.RetainConfig;
 import dev.retain.metrics.Metrics;
 import dev.retain.node.LearnerNode;
-import dev.retain.publish.AdapterVersion;
 import dev.retain.record.Example;
 import dev.retain.record.ExampleCodec;
 import dev.retain.serve.ServeNode;

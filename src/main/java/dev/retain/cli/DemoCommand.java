@@ -1,5 +1,6 @@
 package dev.retain.cli;
 
+import dev.retain.adapter.AdapterVersion;
 import dev.retain.cluster.EmbeddedKafka;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
@@ -9,7 +10,6 @@ import dev.retain.data.DomainStream;
 import dev.retain.data.FashionMnist;
 import dev.retain.metrics.Metrics;
 import dev.retain.node.LearnerNode;
-import dev.retain.publish.AdapterVersion;
 import dev.retain.record.Example;
 import dev.retain.serve.ServeNode;
 import dev.retain.train.StepThroughput;

@@ -19,6 +19,7 @@ import picocli.CommandLine.ScopeType;
       ServeCommand.class,
       PretrainCommand.class,
       RollbackCommand.class,
+      ExportCommand.class,
       ProduceCommand.class,
       InspectCommand.class,
       ConfigCommand.class,

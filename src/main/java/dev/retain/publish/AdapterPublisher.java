@@ -1,6 +1,10 @@
 package dev.retain.publish;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retain.adapter.AdapterArchive;
+import dev.retain.adapter.AdapterRecord;
+import dev.retain.adapter.AdapterVersion;
+import dev.retain.adapter.VersionIds;
 import dev.retain.config.RetainConfig;
 import dev.retain.model.SafeTensors;
 import dev.retain.store.RetainStore;
@@ -221,24 +225,11 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   }
 
   private void publish(AdapterVersion version, byte[] zip, boolean rollback) {
-    RecordHeaders headers = new RecordHeaders();
-    headers.add("version", utf8(version.id()));
-    headers.add("parent", utf8(version.parent()));
-    headers.add("base-hash", utf8(version.baseHash()));
-    try {
-      headers.add("evaluation", JSON.writeValueAsBytes(version.evaluation()));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    if (rollback) {
-      headers.add("rollback", utf8("true"));
-    }
-    byte[] value = zip;
-    if (zip.length > inlineMaxBytes) {
-      value = utf8(pointer(version.id(), zip));
-      headers.add("pointer", utf8("true"));
-    }
-    send(new ProducerRecord<>(topic, null, utf8(model), value, headers));
+    boolean pointer = zip.length > inlineMaxBytes;
+    byte[] value = pointer ? utf8(pointer(version.id(), zip)) : zip;
+    send(
+        new ProducerRecord<>(
+            topic, null, utf8(model), value, AdapterRecord.headers(version, rollback, pointer)));
   }
 
   /** Writes an archive too large to inline next to the store; returns its URI. */

@@ -1,6 +1,7 @@
 package dev.retain.publish;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.retain.adapter.AdapterVersion;
 import dev.retain.http.Call;
 import dev.retain.http.Route;
 import java.io.IOException;

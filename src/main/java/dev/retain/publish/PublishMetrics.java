@@ -1,5 +1,6 @@
 package dev.retain.publish;
 
+import dev.retain.adapter.AdapterVersion;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;

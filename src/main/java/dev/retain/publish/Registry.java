@@ -1,6 +1,7 @@
 package dev.retain.publish;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retain.adapter.AdapterVersion;
 import dev.retain.store.Family;
 import dev.retain.store.Keys;
 import dev.retain.store.RetainStore;

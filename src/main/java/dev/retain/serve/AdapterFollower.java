@@ -1,17 +1,14 @@
 package dev.retain.serve;
 
+import dev.retain.adapter.AdapterArchive;
+import dev.retain.adapter.AdapterRecord;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import dev.retain.model.SafeTensors;
-import dev.retain.publish.AdapterArchive;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -23,7 +20,6 @@ import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.header.Header;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -126,16 +122,16 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
       }
       return;
     }
-    if (record.key() == null || !model.equals(new String(record.key(), StandardCharsets.UTF_8))) {
+    if (!model.equals(AdapterRecord.key(record))) {
       return;
     }
-    String baseHash = header(record, "base-hash");
+    String baseHash = AdapterRecord.header(record, AdapterRecord.BASE_HASH);
     if (!bases.containsKey(baseHash)) {
       waitingForBase = record; // the base is published first; it may lie later in a fetch
       return;
     }
     try {
-      AdapterArchive archive = AdapterArchive.fromZip(archiveBytes(record));
+      AdapterArchive archive = AdapterArchive.fromZip(AdapterRecord.archiveBytes(record));
       String nonFinite = SafeTensors.firstNonFinite(archive.tensors());
       if (nonFinite != null) {
         throw new IllegalArgumentException("tensor " + nonFinite + " is not finite");
@@ -155,7 +151,7 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
   /** A base record: kept when it parses and is finite, else counted unusable and skipped. */
   private void handleBase(ConsumerRecord<byte[], byte[]> record) {
     try {
-      String hash = new String(record.key(), StandardCharsets.UTF_8);
+      String hash = AdapterRecord.key(record);
       Map<String, SafeTensors.Tensor> tensors = SafeTensors.read(record.value()).tensors();
       String nonFinite = SafeTensors.firstNonFinite(tensors);
       if (nonFinite != null) {
@@ -166,19 +162,6 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
       unusable.increment();
       LOG.warn("cannot use base record at offset {}: {}", record.offset(), e.toString());
     }
-  }
-
-  private static byte[] archiveBytes(ConsumerRecord<byte[], byte[]> record) throws IOException {
-    if ("true".equals(header(record, "pointer"))) {
-      return Files.readAllBytes(
-          Path.of(URI.create(new String(record.value(), StandardCharsets.UTF_8))));
-    }
-    return record.value();
-  }
-
-  private static String header(ConsumerRecord<byte[], byte[]> record, String name) {
-    Header header = record.headers().lastHeader(name);
-    return header == null ? "" : new String(header.value(), StandardCharsets.UTF_8);
   }
 
   @Override

@@ -72,6 +72,7 @@ final class PredictHandler implements Route {
     body.put("model", model);
     body.put("version", serving.version());
     body.set("adapter_config", serving.config());
+    body.set("provenance", serving.provenance());
     call.json(200, body);
   }
 

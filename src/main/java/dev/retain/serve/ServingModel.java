@@ -1,8 +1,8 @@
 package dev.retain.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.retain.adapter.AdapterArchive;
 import dev.retain.model.SafeTensors;
-import dev.retain.publish.AdapterArchive;
 import java.util.List;
 import java.util.Map;
 
@@ -18,6 +18,7 @@ public final class ServingModel {
 
   private final String version;
   private final JsonNode config;
+  private final JsonNode provenance;
   private final List<Conv> convs; // empty for an MLP
   private final int side; // image side of a CNN, 0 for an MLP
   private final float[][] weights; // per layer, (in, out) row-major: W transposed
@@ -28,9 +29,15 @@ public final class ServingModel {
   private record Conv(int in, int out, float[] weight, float[] bias) {}
 
   private ServingModel(
-      String version, JsonNode config, List<Conv> convs, float[][] weights, float[][] biases) {
+      String version,
+      JsonNode config,
+      JsonNode provenance,
+      List<Conv> convs,
+      float[][] weights,
+      float[][] biases) {
     this.version = version;
     this.config = config;
+    this.provenance = provenance;
     this.convs = convs;
     this.weights = weights;
     this.biases = biases;
@@ -89,7 +96,8 @@ public final class ServingModel {
       addProduct(weights[l], b, a, scaling, (int) w.shape()[0], (int) w.shape()[1]);
       weights[l] = transpose(weights[l], (int) w.shape()[0], (int) w.shape()[1]);
     }
-    return new ServingModel(adapter.version(), config, convs, weights, biases);
+    return new ServingModel(
+        adapter.version(), config, adapter.provenance(), convs, weights, biases);
   }
 
   /** w += s * B (out x r) * A (r x in), trailing dimensions of A and B flattened. */
@@ -270,7 +278,12 @@ public final class ServingModel {
     return version;
   }
 
-  /** The adapter's config (PEFT fields and Retain's provenance). */
+  /** Retain's provenance of the adapter: version, parent, base hash, evaluation, positions. */
+  public JsonNode provenance() {
+    return provenance;
+  }
+
+  /** The adapter's PEFT config. */
   public JsonNode config() {
     return config;
   }

@@ -3,13 +3,13 @@ package dev.retain.node;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.retain.adapter.AdapterArchive;
+import dev.retain.adapter.AdapterVersion;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
 import dev.retain.data.DriftStream;
 import dev.retain.metrics.Metrics;
-import dev.retain.publish.AdapterArchive;
-import dev.retain.publish.AdapterVersion;
 import dev.retain.publish.Registry;
 import dev.retain.record.JsonExampleCodec;
 import dev.retain.store.RetainStore;

@@ -2,6 +2,7 @@ package dev.retain.publish;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.retain.adapter.AdapterVersion;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;

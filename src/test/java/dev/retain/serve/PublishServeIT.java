@@ -1,20 +1,24 @@
 package dev.retain.serve;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retain.adapter.AdapterArchive;
+import dev.retain.adapter.AdapterExport;
+import dev.retain.adapter.AdapterVersion;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
 import dev.retain.data.DriftStream;
 import dev.retain.metrics.Metrics;
 import dev.retain.node.LearnerNode;
-import dev.retain.publish.AdapterVersion;
 import dev.retain.record.Example;
 import dev.retain.record.JsonExampleCodec;
 import dev.retain.testing.KafkaFixture;
+import dev.retain.testing.Python;
 import dev.retain.testing.TestData;
 import io.micrometer.core.instrument.search.Search;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -23,8 +27,10 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
@@ -95,6 +101,7 @@ class PublishServeIT {
       assertThat(batch.get("predictions")).hasSize(3);
       assertThat(get(api, 200).get("adapter_config").get("peft_type").asText()).isEqualTo("LORA");
       assertOutputsOnRequest(api, served, first.id());
+      assertExportMatchesServing(config, api, first.id());
       assertPredictionLogged(config, one.get("id").asText(), first.id());
       sendFeedback(config, one.get("id").asText(), stream.example(1, 9000).label());
       await()
@@ -327,6 +334,60 @@ class PublishServeIT {
                 .build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(typed.statusCode()).isEqualTo(415);
+  }
+
+  /**
+   * {@code retain export} writes the version and its base; an independent reader (numpy) and, where
+   * it is installed, PEFT over the exported module give the logits serving gives.
+   */
+  private void assertExportMatchesServing(RetainConfig config, String api, String version)
+      throws Exception {
+    Path dir = Files.createTempDirectory("retain-export");
+    AdapterExport.Exported exported = AdapterExport.export(config, version, dir);
+    assertThat(exported.version()).isEqualTo(version);
+    for (String file :
+        List.of(
+            AdapterArchive.CONFIG_FILE,
+            AdapterArchive.WEIGHTS_FILE,
+            AdapterArchive.PROVENANCE_FILE,
+            AdapterExport.BASE_FILE,
+            AdapterExport.MODULE_FILE)) {
+      assertThat(dir.resolve(file)).as(file).isNotEmptyFile();
+    }
+    assertThatThrownBy(() -> AdapterExport.export(config, "no-such-version", dir))
+        .hasMessageContaining("no version no-such-version");
+    float[][] xs = {stream.example(2, 9200).features(), stream.example(3, 9201).features()};
+    Path inputs = dir.resolve("inputs.json");
+    Files.write(inputs, JSON.writeValueAsBytes(xs));
+    JsonNode served =
+        post(
+                api + "/predict",
+                JSON.writeValueAsString(Map.of("instances", xs, "outputs", List.of("logits"))),
+                200)
+            .get("predictions");
+    List<String> checks = new ArrayList<>();
+    if (Python.has("numpy")) {
+      checks.add("numpy_check.py");
+    } else {
+      System.err.println("numpy check skipped: python3 with numpy not found");
+    }
+    if (Python.has("torch", "peft", "safetensors")) {
+      checks.add("peft_check.py");
+    } else {
+      System.err.println("PEFT check skipped: python3 with torch, peft and safetensors not found");
+    }
+    for (String check : checks) {
+      JsonNode logits = JSON.readTree(Python.script(check, dir.toString(), inputs.toString()));
+      for (int i = 0; i < xs.length; i++) {
+        for (int k = 0; k < logits.get(i).size(); k++) {
+          assertThat(logits.get(i).get(k).asDouble())
+              .as("%s, instance %d, logit %d", check, i, k)
+              .isCloseTo(
+                  served.get(i).get("logits").get(k).asDouble(),
+                  org.assertj.core.data.Offset.offset(1e-3));
+        }
+      }
+    }
   }
 
   private String body(Example e) throws Exception {

@@ -1,4 +1,4 @@
-package dev.retain.publish;
+package dev.retain.adapter;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,14 +20,17 @@ import java.util.zip.ZipOutputStream;
 
 /**
  * An adapter version in the layout Hugging Face PEFT reads: {@code adapter_config.json} (a LoRA
- * config plus Retain's provenance under {@code "retain"}) and {@code adapter_model.safetensors}
- * (keys {@code base_model.model.<module>.lora_A.weight} / {@code lora_B.weight}), packed as a zip
- * archive: the value of an adapters-topic record. Unpack it into a directory and PEFT's {@code
- * PeftModel.from_pretrained} finds both files.
+ * config with PEFT's fields only, so {@code PeftModel.from_pretrained} over the user's own {@code
+ * torch.nn.Module} accepts it without a warning), {@code adapter_model.safetensors} (keys {@code
+ * base_model.model.<module>.lora_A.weight} / {@code lora_B.weight}) and Retain's provenance in
+ * {@code retain.json}, which PEFT does not read. Packed as a zip archive: the value of an
+ * adapters-topic record.
  */
-public record AdapterArchive(JsonNode config, Map<String, SafeTensors.Tensor> tensors) {
+public record AdapterArchive(
+    JsonNode config, JsonNode provenance, Map<String, SafeTensors.Tensor> tensors) {
   public static final String CONFIG_FILE = "adapter_config.json";
   public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+  public static final String PROVENANCE_FILE = "retain.json";
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   private static final FileTime EPOCH = FileTime.fromMillis(0);
@@ -43,7 +46,7 @@ public record AdapterArchive(JsonNode config, Map<String, SafeTensors.Tensor> te
       Map<String, String> provenance) {
     ObjectNode config = JSON.createObjectNode();
     config.put("peft_type", "LORA");
-    config.put("task_type", "FEATURE_EXTRACTION");
+    config.putNull("task_type"); // a plain PeftModel: forward passes the inputs through unchanged
     config.put("r", lora.rank());
     config.put("lora_alpha", lora.alpha());
     config.put("lora_dropout", 0.0);
@@ -52,8 +55,8 @@ public record AdapterArchive(JsonNode config, Map<String, SafeTensors.Tensor> te
     config.put("fan_in_fan_out", false);
     config.put("inference_mode", true);
     config.set("target_modules", JSON.valueToTree(targetModules(tensors)));
-    config.put("base_model_name_or_path", "retain/" + version.model());
-    ObjectNode retain = config.putObject("retain");
+    config.putNull("base_model_name_or_path"); // the base comes with the export, not from a hub
+    ObjectNode retain = JSON.createObjectNode();
     retain.put("version", version.id());
     retain.put("parent", version.parent());
     retain.put("model", version.model());
@@ -64,7 +67,7 @@ public record AdapterArchive(JsonNode config, Map<String, SafeTensors.Tensor> te
     retain.put("average_accuracy", version.averageAccuracy());
     retain.set("positions", JSON.valueToTree(version.positions()));
     new java.util.TreeMap<>(provenance).forEach(retain::put);
-    return new AdapterArchive(config, tensors);
+    return new AdapterArchive(config, retain, tensors);
   }
 
   /** The module names the tensors adapt, sorted. */
@@ -77,20 +80,21 @@ public record AdapterArchive(JsonNode config, Map<String, SafeTensors.Tensor> te
     return List.copyOf(modules);
   }
 
-  /** The version id recorded in the config. */
+  /** The version id recorded in the provenance. */
   public String version() {
-    return config.path("retain").path("version").asText();
+    return provenance.path("version").asText();
   }
 
-  /** The two files by name. */
+  /** The three files by name. */
   public Map<String, byte[]> files() {
     Map<String, byte[]> files = new LinkedHashMap<>();
     try {
       files.put(CONFIG_FILE, JSON.writeValueAsBytes(config));
+      files.put(WEIGHTS_FILE, SafeTensors.write(tensors, Map.of("format", "pt")));
+      files.put(PROVENANCE_FILE, JSON.writeValueAsBytes(provenance));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    files.put(WEIGHTS_FILE, SafeTensors.write(tensors, Map.of("format", "pt")));
     return files;
   }
 
@@ -113,7 +117,10 @@ public record AdapterArchive(JsonNode config, Map<String, SafeTensors.Tensor> te
     return bytes.toByteArray();
   }
 
-  /** Reads an archive written by {@link #toZip()}; fails when a file is missing. */
+  /**
+   * Reads an archive written by {@link #toZip()}; fails when a file is missing. Archives written
+   * before {@code retain.json} existed carry the provenance under the config's {@code "retain"}.
+   */
   public static AdapterArchive fromZip(byte[] zipped) {
     Map<String, byte[]> files = new LinkedHashMap<>();
     try (ZipInputStream zip = new ZipInputStream(new ByteArrayInputStream(zipped))) {
@@ -124,8 +131,14 @@ public record AdapterArchive(JsonNode config, Map<String, SafeTensors.Tensor> te
         throw new IllegalArgumentException(
             "adapter archive lacks " + CONFIG_FILE + " or " + WEIGHTS_FILE);
       }
+      ObjectNode config = (ObjectNode) JSON.readTree(files.get(CONFIG_FILE));
+      JsonNode provenance =
+          files.containsKey(PROVENANCE_FILE)
+              ? JSON.readTree(files.get(PROVENANCE_FILE))
+              : config.remove("retain");
       return new AdapterArchive(
-          JSON.readTree(files.get(CONFIG_FILE)),
+          config,
+          provenance == null ? JSON.createObjectNode() : provenance,
           SafeTensors.read(files.get(WEIGHTS_FILE)).tensors());
     } catch (IOException e) {
       throw new IllegalArgumentException("unreadable adapter archive: " + e.getMessage(), e);

@@ -1,4 +1,4 @@
-package dev.retain.publish;
+package dev.retain.adapter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -59,6 +59,8 @@ class AdapterArchiveTest {
         .isEqualTo(Files.readAllBytes(GOLDEN.resolve("adapter_model.safetensors")));
     assertThat(new String(files.get(AdapterArchive.CONFIG_FILE), StandardCharsets.UTF_8))
         .isEqualTo(Files.readString(GOLDEN.resolve("adapter_config.json")));
+    assertThat(new String(files.get(AdapterArchive.PROVENANCE_FILE), StandardCharsets.UTF_8))
+        .isEqualTo(Files.readString(GOLDEN.resolve("retain.json")));
   }
 
   /** Reads the golden safetensors header with plain Java and Jackson, no tensor library. */
@@ -108,7 +110,11 @@ class AdapterArchiveTest {
     assertThat(config.get("r").asInt()).isEqualTo(2);
     assertThat(config.get("lora_alpha").asDouble()).isEqualTo(4.0);
     assertThat(config.get("target_modules").toString()).isEqualTo("[\"layers.0\",\"layers.1\"]");
-    JsonNode retain = config.get("retain");
+    // PEFT builds a plain PeftModel (no task head expecting input_ids) and asks no model hub
+    assertThat(config.get("task_type").isNull()).isTrue();
+    assertThat(config.get("base_model_name_or_path").isNull()).isTrue();
+    assertThat(config.has("retain")).as("no field PEFT does not know").isFalse();
+    JsonNode retain = sample().provenance();
     assertThat(retain.get("version").asText()).isEqualTo("m-s42-0123456789ab");
     assertThat(retain.get("parent").asText()).isEqualTo("m-s21-ba9876543210");
     assertThat(retain.get("base_model_hash").asText()).hasSize(64);
@@ -127,6 +133,7 @@ class AdapterArchiveTest {
     AdapterArchive back = AdapterArchive.fromZip(zip);
     assertThat(back.version()).isEqualTo("m-s42-0123456789ab");
     assertThat(back.config().toString()).isEqualTo(archive.config().toString());
+    assertThat(back.provenance().toString()).isEqualTo(archive.provenance().toString());
     back.tensors()
         .forEach((k, t) -> assertThat(t.data()).isEqualTo(archive.tensors().get(k).data()));
   }
@@ -141,11 +148,30 @@ class AdapterArchiveTest {
     assertThat(a).startsWith("m-s100-");
   }
 
+  /** An archive written before provenance had its own file still reads, with its provenance. */
+  @Test
+  void shouldReadArchivesWithProvenanceInTheConfig() throws IOException {
+    AdapterArchive archive = sample();
+    com.fasterxml.jackson.databind.node.ObjectNode old = archive.config().deepCopy();
+    old.set("retain", archive.provenance());
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.ZipOutputStream zip = new java.util.zip.ZipOutputStream(bytes)) {
+      zip.putNextEntry(new java.util.zip.ZipEntry(AdapterArchive.CONFIG_FILE));
+      zip.write(new ObjectMapper().writeValueAsBytes(old));
+      zip.putNextEntry(new java.util.zip.ZipEntry(AdapterArchive.WEIGHTS_FILE));
+      zip.write(archive.files().get(AdapterArchive.WEIGHTS_FILE));
+    }
+    AdapterArchive back = AdapterArchive.fromZip(bytes.toByteArray());
+    assertThat(back.version()).isEqualTo("m-s42-0123456789ab");
+    assertThat(back.config().has("retain")).isFalse();
+  }
+
   /** Regenerates the golden files; run by hand after an intended format change. */
   public static void main(String[] args) throws IOException {
     Map<String, byte[]> files = sample().files();
     Files.write(
         GOLDEN.resolve("adapter_model.safetensors"), files.get(AdapterArchive.WEIGHTS_FILE));
     Files.write(GOLDEN.resolve("adapter_config.json"), files.get(AdapterArchive.CONFIG_FILE));
+    Files.write(GOLDEN.resolve("retain.json"), files.get(AdapterArchive.PROVENANCE_FILE));
   }
 }

@@ -1,4 +1,4 @@
-package dev.retain.publish;
+package dev.retain.adapter;
 
 import java.util.Map;
 

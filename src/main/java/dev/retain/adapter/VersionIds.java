@@ -1,4 +1,4 @@
-package dev.retain.publish;
+package dev.retain.adapter;
 
 import dev.retain.model.Tensors;
 import java.util.Map;
