@@ -20,6 +20,7 @@ public final class IngestService implements AutoCloseable {
   private final IngestLoop loop;
   private final Thread thread;
   private final KafkaClientMetrics consumerMetrics;
+  private final java.util.concurrent.ScheduledExecutorService metricsRefresh;
   private volatile boolean closed;
   private volatile Throwable failure;
 
@@ -30,7 +31,18 @@ public final class IngestService implements AutoCloseable {
             config.getBoolean(RetainConfig.STORE_SYNC));
     state = ModelState.load(store, config);
     KafkaConsumer<byte[], ByteBuffer> consumer = KafkaClients.ingestConsumer(config);
-    consumerMetrics = new KafkaClientMetrics(consumer);
+    // per-partition lag appears once partitions are assigned: look for new client metrics every
+    // few seconds rather than Micrometer's default minute
+    metricsRefresh =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "retain-kafka-metrics");
+              t.setDaemon(true);
+              return t;
+            });
+    consumerMetrics =
+        new KafkaClientMetrics(
+            consumer, java.util.List.of(), metricsRefresh, java.time.Duration.ofSeconds(5));
     consumerMetrics.bindTo(registry);
     loop =
         new IngestLoop(
@@ -86,6 +98,7 @@ public final class IngestService implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     consumerMetrics.close();
+    metricsRefresh.shutdownNow();
     store.close();
   }
 }

@@ -20,6 +20,8 @@ final class PublishMetrics {
   private volatile double championAverage = Double.NaN;
   private volatile double championSteps = Double.NaN;
   private volatile double lastPromotion = Double.NaN;
+  // per domain: the champion's accuracy when promoted, and the best any promoted version had
+  private final Map<String, double[]> byDomain = new java.util.concurrent.ConcurrentHashMap<>();
 
   PublishMetrics(MeterRegistry registry, String model, Registry versions) {
     this.registry = registry;
@@ -55,10 +57,35 @@ final class PublishMetrics {
         .baseUnit("seconds")
         .description("When the champion was promoted or rolled back to (Unix time)")
         .register(registry);
+    for (AdapterVersion earlier : versions.history()) {
+      earlier.evaluation().forEach((domain, accuracy) -> best(domain, accuracy));
+    }
     AdapterVersion champion = versions.champion();
     if (champion != null) {
       champion(champion);
       lastPromotion = champion.createdAt() / 1000.0; // a restart is not a promotion
+    }
+  }
+
+  /** Raises the best accuracy seen on {@code domain}; registers its gauges on first sight. */
+  private void best(String domain, double accuracy) {
+    double[] values =
+        byDomain.computeIfAbsent(
+            domain,
+            d -> {
+              double[] v = {Double.NaN, Double.NaN};
+              Gauge.builder("retain.adapter.champion.accuracy", v, x -> x[0])
+                  .tags("model", model, "domain", d)
+                  .description("The champion's holdout accuracy on the domain when promoted")
+                  .register(registry);
+              Gauge.builder("retain.adapter.champion.best.accuracy", v, x -> x[1])
+                  .tags("model", model, "domain", d)
+                  .description("The best holdout accuracy any promoted version had on the domain")
+                  .register(registry);
+              return v;
+            });
+    if (!(values[1] >= accuracy)) {
+      values[1] = accuracy;
     }
   }
 
@@ -86,6 +113,13 @@ final class PublishMetrics {
             .tags("model", model, "version", version.id())
             .description("The champion adapter version (value 1, version in the tag)")
             .register(registry);
+    version
+        .evaluation()
+        .forEach(
+            (domain, accuracy) -> {
+              best(domain, accuracy);
+              byDomain.get(domain)[0] = accuracy;
+            });
     championAverage = version.averageAccuracy();
     championSteps = version.steps();
     lastPromotion = (current == null ? version.createdAt() : System.currentTimeMillis()) / 1000.0;

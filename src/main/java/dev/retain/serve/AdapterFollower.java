@@ -41,6 +41,8 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
   private final Counter swaps;
   private final Counter unusable;
   private final Thread thread;
+  private final MeterRegistry registry;
+  private io.micrometer.core.instrument.Meter servingGauge;
   private ConsumerRecord<byte[], byte[]> waitingForBase;
   private volatile boolean closed;
 
@@ -49,6 +51,7 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
     this.adaptersTopic = config.adaptersTopic();
     this.basesTopic = config.basesTopic();
     this.consumer = KafkaClients.follower(config, "retain-serve-" + model);
+    this.registry = registry;
     swapLatency =
         Timer.builder("retain.serve.swap.latency")
             .tag("model", model)
@@ -138,6 +141,7 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
       }
       ServingModel next = ServingModel.merge(bases.get(baseHash), archive);
       current.set(next);
+      serving(next.version());
       swaps.increment();
       swapLatency.record(
           Math.max(0, System.currentTimeMillis() - record.timestamp()), TimeUnit.MILLISECONDS);
@@ -146,6 +150,18 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
       unusable.increment();
       LOG.warn("cannot use adapter record at offset {}: {}", record.offset(), e.toString());
     }
+  }
+
+  /** The version serving as an info gauge (value 1, the version as a tag), replacing the last. */
+  private void serving(String version) {
+    if (servingGauge != null) {
+      registry.remove(servingGauge);
+    }
+    servingGauge =
+        io.micrometer.core.instrument.Gauge.builder("retain.serve.version", () -> 1)
+            .tags("model", model, "version", version)
+            .description("The adapter version serving now (value 1, version in the tag)")
+            .register(registry);
   }
 
   /** A base record: kept when it parses and is finite, else counted unusable and skipped. */
