@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -51,7 +52,21 @@ class DeployFilesTest {
     assertThat(services).contains("kafka", "learner", "serve", "prometheus", "grafana");
     for (var entry : compose.get("services").properties()) {
       JsonNode service = entry.getValue();
-      service.path("depends_on").forEach(d -> assertThat(services).contains(d.asText()));
+      assertThat(service.path("restart").asText())
+          .as("restart policy of %s", entry.getKey())
+          .isEqualTo("unless-stopped");
+      for (var dependency : service.path("depends_on").properties()) {
+        assertThat(services).contains(dependency.getKey());
+        String condition = dependency.getValue().path("condition").asText();
+        assertThat(condition).isIn("service_started", "service_healthy");
+        if (condition.equals("service_healthy")) {
+          assertThat(compose.at("/services/" + dependency.getKey() + "/healthcheck/test"))
+              .as(
+                  "%s waits for %s to be healthy: it needs a healthcheck",
+                  entry.getKey(), dependency.getKey())
+              .isNotEmpty();
+        }
+      }
       for (JsonNode mount : service.path("volumes")) {
         String source = mount.asText().split(":")[0];
         if (source.startsWith(".")) {
@@ -89,6 +104,29 @@ class DeployFilesTest {
     }
     assertThat(compose.at("/services/learner/environment/RETAIN_KAFKA_BOOTSTRAP_SERVERS").asText())
         .isEqualTo("kafka:9092");
+    // serving reads the large adapters the learner writes as file: pointers
+    String blobs = compose.at("/services/learner/environment/RETAIN_PUBLISH_BLOB_DIR").asText();
+    assertThat(blobs).isNotEmpty();
+    for (String service : List.of("learner", "serve")) {
+      assertThat(compose.at("/services/" + service + "/volumes").toString())
+          .contains("adapter-blobs:" + blobs);
+    }
+    assertThat(prometheus.at("/alerting/alertmanagers/0/static_configs/0/targets/0").asText())
+        .startsWith("alertmanager:");
+    assertThat(services).contains("alertmanager");
+  }
+
+  @Test
+  void shouldBuildANonRootImageWithAHealthCheckAndASmallContext() throws IOException {
+    String dockerfile = Files.readString(ROOT.resolve("deploy/Dockerfile"));
+    String runtime = dockerfile.substring(dockerfile.lastIndexOf("FROM "));
+    assertThat(runtime).containsPattern("(?m)^USER [1-9][0-9]*");
+    assertThat(runtime).containsPattern("(?m)^HEALTHCHECK .*healthcheck.sh");
+    assertThat(runtime).containsPattern("(?m)^EXPOSE .*9404.*8080");
+    assertThat(runtime).contains("MaxRAMPercentage");
+    assertThat(ROOT.resolve("deploy/healthcheck.sh")).isExecutable();
+    assertThat(Files.readString(ROOT.resolve("deploy/Dockerfile.dockerignore")))
+        .contains("!src", "!pom.xml", "!deploy/healthcheck.sh");
   }
 
   @Test
@@ -151,6 +189,20 @@ class DeployFilesTest {
               });
       assertThat(portNumbers)
           .contains(pod.at("/metadata/annotations/prometheus.io~1port").asText());
+      assertHardened(workload.at("/metadata/name").asText(), pod, container, portNames);
+    }
+    for (JsonNode service : services) {
+      assertThat(service.at("/metadata/annotations").toString())
+          .as("scrape annotations on pods, not also on the service")
+          .doesNotContain("prometheus.io");
+    }
+    for (String workload : workloads.keySet()) {
+      assertThat(
+              docs.stream()
+                  .filter(d -> d.get("kind").asText().equals("PodDisruptionBudget"))
+                  .map(d -> d.at("/spec/selector/matchLabels/app.kubernetes.io~1name").asText()))
+          .as("a PodDisruptionBudget for " + workload)
+          .contains(workload);
     }
     for (JsonNode service : services) {
       JsonNode selector = service.at("/spec/selector");
@@ -173,6 +225,29 @@ class DeployFilesTest {
     assertThat(gpu.at("/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu").asInt())
         .isEqualTo(1);
     assertThat(workloads).containsKey(gpu.at("/metadata/name").asText());
+    assertThat(gpu.at("/spec/template/spec/tolerations/0/key").asText())
+        .isEqualTo("nvidia.com/gpu");
+    assertThat(gpu.at("/spec/template/spec/nodeSelector")).isNotEmpty();
+  }
+
+  /** Non-root, no privilege escalation, read-only root with a writable /tmp, probes, resources. */
+  private static void assertHardened(
+      String name, JsonNode pod, JsonNode container, Set<String> portNames) {
+    assertThat(pod.at("/spec/securityContext/runAsNonRoot").asBoolean()).as(name).isTrue();
+    JsonNode security = container.get("securityContext");
+    assertThat(security.get("allowPrivilegeEscalation").asBoolean()).as(name).isFalse();
+    assertThat(security.get("readOnlyRootFilesystem").asBoolean()).as(name).isTrue();
+    assertThat(security.at("/capabilities/drop").toString()).as(name).contains("ALL");
+    assertThat(container.get("volumeMounts").findValuesAsText("mountPath")).contains("/tmp");
+    for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
+      JsonNode get = container.at("/" + probe + "/httpGet");
+      assertThat(get.get("path").asText())
+          .as("%s of %s", probe, name)
+          .isEqualTo(probe.equals("readinessProbe") ? "/health/ready" : "/health/live");
+      assertThat(portNames).contains(get.get("port").asText());
+    }
+    assertThat(container.at("/resources/requests/memory").asText()).as(name).isNotEmpty();
+    assertThat(container.at("/resources/limits/memory").asText()).as(name).isNotEmpty();
   }
 
   @Test

@@ -88,6 +88,9 @@ class PublishServeIT {
       }
       assertThat(status("http://127.0.0.1:" + learner.metricsPort() + "/health/ready"))
           .isEqualTo(200);
+      assertThat(containerHealthCheck(Map.of("RETAIN_SERVE_PORT", "" + serve.port()))).isZero();
+      assertThat(containerHealthCheck(Map.of("RETAIN_METRICS_PORT", "" + learner.metricsPort())))
+          .isZero();
       assertThat(
               status("http://127.0.0.1:" + learner.metricsPort() + "/v1/models/default/versions"))
           .as("the admin API is not on the metrics port")
@@ -270,6 +273,17 @@ class PublishServeIT {
         producer.send(new ProducerRecord<>(config.examplesTopic(), key, codec.encode(out)));
       }
     }
+  }
+
+  /** Runs the image's health check (deploy/healthcheck.sh) with {@code env}; its exit code. */
+  private static int containerHealthCheck(Map<String, String> env) throws Exception {
+    ProcessBuilder check = new ProcessBuilder("deploy/healthcheck.sh").redirectErrorStream(true);
+    check.environment().put("RETAIN_METRICS_PORT", "1"); // nothing listens: the next port is tried
+    check.environment().put("RETAIN_SERVE_PORT", "1");
+    check.environment().putAll(env);
+    Process process = check.start();
+    process.getInputStream().readAllBytes();
+    return process.waitFor();
   }
 
   /**
