@@ -90,7 +90,33 @@ public final class KafkaClients {
 
   /** An idempotent producer (acks=all) for examples, dead letters and adapters. */
   public static KafkaProducer<byte[], byte[]> producer(RetainConfig config) {
+    return producer(config, Map.of());
+  }
+
+  /**
+   * A producer whose every send ends, delivered or failed, within {@code timeoutMs}: it waits at
+   * most that long for metadata or buffer space and expires what it could not deliver by then. For
+   * an operator's request (a rollback) that must answer rather than hang while the broker is away.
+   */
+  public static KafkaProducer<byte[], byte[]> boundedProducer(RetainConfig config, long timeoutMs) {
+    int request = (int) Math.max(1000, timeoutMs / 2);
+    return producer(
+        config,
+        Map.of(
+            ProducerConfig.MAX_BLOCK_MS_CONFIG,
+            timeoutMs,
+            ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG,
+            request,
+            ProducerConfig.LINGER_MS_CONFIG,
+            0,
+            ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG,
+            (int) Math.max(timeoutMs, request)));
+  }
+
+  private static KafkaProducer<byte[], byte[]> producer(
+      RetainConfig config, Map<String, Object> overrides) {
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+    props.putAll(overrides);
     props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
     props.put(ProducerConfig.ACKS_CONFIG, "all");
     props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);

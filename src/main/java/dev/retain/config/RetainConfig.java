@@ -59,6 +59,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String PUBLISH_ON_REJECT = "retain.publish.on.reject";
   public static final String PUBLISH_INLINE_MAX_BYTES = "retain.publish.inline.max.bytes";
   public static final String PUBLISH_BLOB_DIR = "retain.publish.blob.dir";
+  public static final String PUBLISH_ROLLBACK_TIMEOUT_MS = "retain.publish.rollback.timeout.ms";
   public static final String ADMIN_TOKEN = "retain.admin.token";
   public static final String ADMIN_TOKEN_FILE = "retain.admin.token.file";
   public static final String ADMIN_HOST = "retain.admin.host";
@@ -357,6 +358,14 @@ public final class RetainConfig extends AbstractConfig {
             "",
             Importance.LOW,
             "Where large adapter archives go (shared with serving). Empty: <store dir>/blobs.")
+        .define(
+            PUBLISH_ROLLBACK_TIMEOUT_MS,
+            Type.LONG,
+            10_000L,
+            Range.atLeast(1000),
+            Importance.LOW,
+            "A rollback's record is delivered within this or the rollback is refused (503) and"
+                + " nothing changes, e.g. while the broker is unreachable.")
         .define(
             ADMIN_TOKEN,
             Type.PASSWORD,

@@ -113,6 +113,8 @@ public final class IngestLoop implements Runnable, AutoCloseable {
    */
   private final Map<TopicPartition, OffsetAndMetadata> unmirrored = new HashMap<>();
 
+  private final Set<TopicPartition> assigned = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private boolean mirroring; // poll thread
   private long lastMirror = System.nanoTime() - MIRROR_INTERVAL_NANOS; // of the last mirror commit
 
@@ -507,6 +509,11 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     return paused;
   }
 
+  /** Partitions of the examples topic this loop owns now (readiness: at least one). */
+  public int assignedPartitions() {
+    return assigned.size();
+  }
+
   @Override
   public void close() {
     closed = true;
@@ -540,12 +547,19 @@ public final class IngestLoop implements Runnable, AutoCloseable {
               }
             });
       }
+      assigned.addAll(partitions);
       LOG.info("assigned {}; resuming from stored positions {}", partitions, stored);
     }
 
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
       commitAll(); // the effects of records from revoked partitions must land with their positions
+      assigned.removeAll(partitions);
+    }
+
+    @Override
+    public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      assigned.removeAll(partitions); // another member may own them already: nothing to commit
     }
   }
 }

@@ -90,10 +90,16 @@ public final class LearnerNode implements AutoCloseable {
     return closed || (ingest.isAlive() && (learner == null || learner.isAlive()));
   }
 
-  /** Null when ready: ingest running (so the store is open), and the learner running and ready. */
+  /**
+   * Null when ready: ingest running (so the store is open) with partitions assigned, and the
+   * learner running and ready.
+   */
   private String notReady() {
     if (!ingest.isAlive()) {
       return "ingest is not running";
+    }
+    if (ingest.loop().assignedPartitions() == 0) {
+      return "no partition of the examples topic assigned yet";
     }
     if (learner != null && !learner.isAlive()) {
       return "the learner stopped: " + learner.failure();

@@ -5,6 +5,7 @@ import dev.retain.adapter.AdapterArchive;
 import dev.retain.adapter.AdapterRecord;
 import dev.retain.adapter.AdapterVersion;
 import dev.retain.adapter.VersionIds;
+import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import dev.retain.model.SafeTensors;
 import dev.retain.store.RetainStore;
@@ -50,6 +51,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   private final int inlineMaxBytes;
   private final Path blobDir;
   private final long seed;
+  private final java.util.function.Supplier<Producer<byte[], byte[]>> rollbackProducer;
   private Map<String, SafeTensors.Tensor> championTensors;
 
   public AdapterPublisher(
@@ -79,6 +81,8 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     this.blobDir =
         dir.isBlank() ? Path.of(config.getString(RetainConfig.STORE_DIR), "blobs") : Path.of(dir);
     this.seed = config.getLong(RetainConfig.TRAIN_SEED);
+    long rollbackTimeout = config.getLong(RetainConfig.PUBLISH_ROLLBACK_TIMEOUT_MS);
+    this.rollbackProducer = () -> KafkaClients.boundedProducer(config, rollbackTimeout);
     this.metrics = new PublishMetrics(meters, model, registry);
   }
 
@@ -209,14 +213,23 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     return champion;
   }
 
-  /** Makes an earlier version champion again and publishes it, so serving follows. */
+  /**
+   * Makes an earlier version champion again and publishes it, so serving follows. The record is
+   * delivered or has failed within {@code retain.publish.rollback.timeout.ms}; only a delivered
+   * rollback changes the champion.
+   *
+   * @throws IllegalArgumentException for an unknown version
+   * @throws IllegalStateException when the record could not be delivered in time (nothing changed)
+   */
   public synchronized AdapterVersion rollback(String id) {
     AdapterVersion version = registry.version(id);
     if (version == null) {
       throw new IllegalArgumentException("unknown version " + id + " of model " + model);
     }
     byte[] zip = registry.archive(id);
-    publish(version, zip, true);
+    try (Producer<byte[], byte[]> bounded = rollbackProducer.get()) {
+      publish(bounded, version, zip, true);
+    }
     registry.setChampion(id);
     championTensors = AdapterArchive.fromZip(zip).tensors();
     metrics.rolledBack(version);
@@ -225,9 +238,15 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   }
 
   private void publish(AdapterVersion version, byte[] zip, boolean rollback) {
+    publish(producer, version, zip, rollback);
+  }
+
+  private void publish(
+      Producer<byte[], byte[]> producer, AdapterVersion version, byte[] zip, boolean rollback) {
     boolean pointer = zip.length > inlineMaxBytes;
     byte[] value = pointer ? utf8(pointer(version.id(), zip)) : zip;
     send(
+        producer,
         new ProducerRecord<>(
             topic, null, utf8(model), value, AdapterRecord.headers(version, rollback, pointer)));
   }
@@ -245,14 +264,20 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   }
 
   private void send(ProducerRecord<byte[], byte[]> record) {
+    send(producer, record);
+  }
+
+  private static void send(
+      Producer<byte[], byte[]> producer, ProducerRecord<byte[], byte[]> record) {
     try {
       producer.send(record).get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while publishing", e);
-    } catch (ExecutionException e) {
+    } catch (ExecutionException | org.apache.kafka.common.KafkaException e) {
+      Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
       throw new IllegalStateException(
-          "publishing to " + record.topic() + " failed: " + e.getCause(), e.getCause());
+          "publishing to " + record.topic() + " failed: " + cause, cause);
     }
   }
 

@@ -69,6 +69,8 @@ public final class AdminHandler implements Route {
       call.json(200, Map.of("champion", version));
     } catch (IllegalArgumentException e) {
       call.error(404, e.getMessage());
+    } catch (IllegalStateException e) {
+      call.error(503, "rollback not done, the champion is unchanged: " + e.getMessage());
     }
   }
 

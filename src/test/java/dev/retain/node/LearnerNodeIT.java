@@ -97,6 +97,48 @@ class LearnerNodeIT {
     }
   }
 
+  /**
+   * A second learner in the same group (started by mistake) owns no partition while the first does:
+   * it says so on /health/ready rather than claiming to be ready.
+   */
+  @Test
+  void shouldNotBeReadyWithoutAPartition() throws Exception {
+    RetainConfig first =
+        new RetainConfig(TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir.resolve("a")));
+    Map<String, Object> props =
+        TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir.resolve("b"));
+    props.put(RetainConfig.TOPIC_PREFIX, first.getString(RetainConfig.TOPIC_PREFIX));
+    props.put(RetainConfig.INGEST_GROUP_ID, first.getString(RetainConfig.INGEST_GROUP_ID));
+    RetainConfig second = new RetainConfig(props);
+    produce(first, TestData.driftStream(), 0);
+    try (LearnerNode owner = new LearnerNode(first, Metrics.registry("a"), false).start()) {
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> owner.ingest().loop().assignedPartitions() == 1);
+      try (LearnerNode spare = new LearnerNode(second, Metrics.registry("b"), false).start()) {
+        // the group gives the one partition to one of them, whichever Kafka's assignor picks
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .until(
+                () ->
+                    spare.ingest().loop().assignedPartitions()
+                            + owner.ingest().loop().assignedPartitions()
+                        == 1);
+        LearnerNode idle = spare.ingest().loop().assignedPartitions() == 0 ? spare : owner;
+        java.net.http.HttpResponse<String> ready =
+            java.net.http.HttpClient.newHttpClient()
+                .send(
+                    java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create(
+                                "http://127.0.0.1:" + idle.metricsPort() + "/health/ready"))
+                        .build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(ready.statusCode()).isEqualTo(503);
+        assertThat(ready.body()).contains("no partition");
+      }
+    }
+  }
+
   /** Without a base, the learner says how many examples it still waits for, then starts. */
   @Test
   void shouldReportTheExamplesItWaitsForBeforePretraining() throws Exception {

@@ -68,6 +68,87 @@ class AdapterPublisherIT {
         config, store, KafkaClients.producer(config), new SimpleMeterRegistry());
   }
 
+  /**
+   * With the broker gone, a rollback through the admin API answers 503 within its timeout and
+   * leaves the champion as it was.
+   */
+  @Test
+  void shouldRefuseARollbackQuicklyWhileTheBrokerIsAway() throws Exception {
+    dev.retain.cluster.EmbeddedKafka broker = dev.retain.cluster.EmbeddedKafka.start();
+    Map<String, Object> props =
+        TestData.smallConfig(broker.bootstrapServers(), dir.resolve("away"));
+    props.put(RetainConfig.PUBLISH_ROLLBACK_TIMEOUT_MS, 2000L);
+    RetainConfig config = new RetainConfig(props);
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    RetainStore store = RetainStore.open(dir.resolve("away"), false);
+    stores.add(store);
+    try (AdapterPublisher publisher =
+        new AdapterPublisher(
+            config, store, KafkaClients.producer(config), new SimpleMeterRegistry())) {
+      publisher.offer(candidate(1f, 0.8, 0.5, 100));
+      String first = publisher.registry().champion().id();
+      publisher.offer(candidate(2f, 0.9, 0.8, 200));
+      String second = publisher.registry().champion().id();
+      assertThat(second).isNotEqualTo(first);
+      broker.close();
+      AdminHandler admin = new AdminHandler(publisher, "default", "secret");
+      RecordingCall call =
+          new RecordingCall("POST", "/v1/models/default/rollback", "{\"to\":\"" + first + "\"}");
+      long start = System.nanoTime();
+      admin.handle(call);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      assertThat(call.status).as(call.answer).isEqualTo(503);
+      assertThat(call.answer).contains("rollback not done");
+      assertThat(seconds).as("answered within the rollback timeout, with margin").isLessThan(15);
+      assertThat(publisher.registry().champion().id()).isEqualTo(second);
+    } finally {
+      broker.close();
+    }
+  }
+
+  /** A call as the admin API sees it, recording the answer. */
+  private static final class RecordingCall implements dev.retain.http.Call {
+    private final String method;
+    private final String path;
+    private final byte[] body;
+    int status;
+    String answer = "";
+
+    RecordingCall(String method, String path, String body) {
+      this.method = method;
+      this.path = path;
+      this.body = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public String method() {
+      return method;
+    }
+
+    @Override
+    public String path() {
+      return path;
+    }
+
+    @Override
+    public String header(String name) {
+      return name.equals("Authorization") ? "Bearer secret" : null;
+    }
+
+    @Override
+    public byte[] body() {
+      return body;
+    }
+
+    @Override
+    public void respond(int status, String contentType, byte[] bytes) {
+      this.status = status;
+      this.answer = new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+    }
+  }
+
   @Test
   void shouldContinueFromTheCandidateOrRevertToTheChampionAfterARejection() {
     try (AdapterPublisher revert = publisher("revert", "revert")) {
