@@ -122,7 +122,10 @@ final class DemoCommand implements Callable<Integer> {
   private void awaitSettled(LearnerNode learner, ServeNode serve) throws InterruptedException {
     String last = "domain-" + (domains - 1);
     TrainingLoop loop = learner.learner();
-    while (loop.isAlive()) {
+    if (loop == null) {
+      throw new IllegalStateException("the demo needs training: unset RETAIN_TRAIN_ENABLED");
+    }
+    while (loop.isAlive() && learner.ingest().isAlive()) {
       List<String> learned = loop.matrix().learned();
       AdapterVersion champion = learner.publisher().registry().champion();
       boolean settled =
@@ -146,6 +149,9 @@ final class DemoCommand implements Callable<Integer> {
     System.err.println();
     if (!loop.isAlive()) {
       throw new IllegalStateException("the learner stopped: " + loop.failure());
+    }
+    if (!learner.ingest().isAlive()) {
+      throw new IllegalStateException("ingest stopped (its ERROR above says why)");
     }
   }
 

@@ -1,12 +1,10 @@
 package dev.retain.cli;
 
-import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
 import dev.retain.metrics.Metrics;
 import dev.retain.node.LearnerNode;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -25,9 +23,7 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
   public Integer call() throws Exception {
     try (Broker broker = new Broker(embedded)) {
       RetainConfig config = options.load(broker.overrides());
-      try (Admin admin = KafkaClients.admin(config)) {
-        Topics.ensure(admin, config, 1, (short) 1);
-      }
+      Topics.ensureAtStart(config, 1, (short) 1);
       PrometheusMeterRegistry registry = Metrics.registry("retain-learner");
       LearnerNode node = new LearnerNode(config, registry).start();
       Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));

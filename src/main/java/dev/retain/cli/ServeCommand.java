@@ -1,13 +1,11 @@
 package dev.retain.cli;
 
-import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
 import dev.retain.metrics.Metrics;
 import dev.retain.serve.ServeNode;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -23,9 +21,7 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     RetainConfig config = options.load(java.util.Map.of());
-    try (Admin admin = KafkaClients.admin(config)) {
-      Topics.ensure(admin, config, 1, (short) 1);
-    }
+    Topics.ensureAtStart(config, 1, (short) 1);
     ServeNode node = new ServeNode(config, Metrics.registry("retain-serve")).start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()

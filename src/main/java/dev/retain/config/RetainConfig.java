@@ -28,6 +28,7 @@ public final class RetainConfig extends AbstractConfig {
 
   public static final String BOOTSTRAP_SERVERS = KAFKA_PREFIX + "bootstrap.servers";
   public static final String MODEL_ID = "retain.model.id";
+  public static final String KAFKA_STARTUP_TIMEOUT_MS = "retain.kafka.startup.timeout.ms";
   public static final String TOPIC_PREFIX = "retain.topic.prefix";
   public static final String RECORD_CODEC = "retain.record.codec";
   public static final String RECORD_FEATURES = "retain.record.features";
@@ -123,6 +124,14 @@ public final class RetainConfig extends AbstractConfig {
             Importance.HIGH,
             "Kafka bootstrap servers. Any other Kafka client setting can be given as"
                 + " retain.kafka.CLIENT_KEY, e.g. retain.kafka.security.protocol.")
+        .define(
+            KAFKA_STARTUP_TIMEOUT_MS,
+            Type.LONG,
+            300_000L,
+            Range.atLeast(0),
+            Importance.LOW,
+            "At start, how long `retain run` and `retain serve` keep trying to reach the brokers"
+                + " (backoff from 1 s to 30 s, a warning per failed attempt) before they exit.")
         .define(
             MODEL_ID,
             Type.STRING,

@@ -9,6 +9,7 @@ import dev.retain.record.RejectReason;
 import dev.retain.store.ModelState;
 import dev.retain.store.Offsets;
 import dev.retain.store.RetainStore;
+import dev.retain.store.StoreException;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -114,6 +115,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   private final Map<TopicPartition, OffsetAndMetadata> unmirrored = new HashMap<>();
 
   private final Set<TopicPartition> assigned = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private volatile boolean failed; // after a failure nothing more is committed
 
   private boolean mirroring; // poll thread
   private long lastMirror = System.nanoTime() - MIRROR_INTERVAL_NANOS; // of the last mirror commit
@@ -162,16 +164,29 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   @Override
   public void run() {
     subscribe();
+    RuntimeException failure = null;
     try {
       while (!closed) {
         pollOnce();
       }
     } catch (WakeupException e) {
       if (!closed) {
+        failure = e;
+      }
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+    failed = failure != null;
+    try {
+      shutdownClients();
+    } catch (RuntimeException e) {
+      if (failure == null) {
         throw e;
       }
-    } finally {
-      shutdownClients();
+      failure.addSuppressed(e); // the first failure says what went wrong, not the clean-up's
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 
@@ -186,7 +201,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
    */
   public void shutdownClients() {
     try {
-      commitAll();
+      if (!failed) {
+        commitAll();
+      }
     } finally {
       try {
         consumer.close(); // its revocation callback commits again, with nothing left to write
@@ -329,6 +346,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     try {
       inFlightWrite.get();
     } catch (ExecutionException e) {
+      if (e.getCause() instanceof StoreException store) {
+        throw store; // its message says what failed, e.g. "store write failed: ... No space left"
+      }
       throw new IllegalStateException("store write failed: " + e.getCause(), e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -553,7 +573,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
 
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-      commitAll(); // the effects of records from revoked partitions must land with their positions
+      if (!failed) {
+        commitAll(); // the effects of records from revoked partitions land with their positions
+      }
       assigned.removeAll(partitions);
     }
 

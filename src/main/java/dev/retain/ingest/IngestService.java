@@ -22,6 +22,8 @@ public final class IngestService implements AutoCloseable {
   private final KafkaClientMetrics consumerMetrics;
   private final java.util.concurrent.ScheduledExecutorService metricsRefresh;
   private volatile boolean closed;
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(IngestService.class);
   private volatile Throwable failure;
 
   public IngestService(RetainConfig config, ExampleSink sink, MeterRegistry registry) {
@@ -48,7 +50,11 @@ public final class IngestService implements AutoCloseable {
         new IngestLoop(
             config, store, state, consumer, KafkaClients.producer(config), sink, registry);
     thread = new Thread(loop, "retain-ingest");
-    thread.setUncaughtExceptionHandler((t, e) -> failure = e);
+    thread.setUncaughtExceptionHandler(
+        (t, e) -> {
+          failure = e;
+          LOG.error("ingest stopped: {}", e.getMessage(), e);
+        });
   }
 
   public IngestService start() {

@@ -92,7 +92,8 @@ public final class RetainStore implements AutoCloseable {
     try (batch) {
       db.write(writeOptions, batch.writeBatch());
     } catch (RocksDBException e) {
-      throw new StoreException("commit failed: " + e.getMessage(), e);
+      // e.g. "store write failed: IO error: No space left on device: While appending to file ..."
+      throw new StoreException("store write failed: " + e.getMessage(), e);
     }
   }
 

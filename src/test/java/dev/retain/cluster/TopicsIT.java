@@ -1,0 +1,49 @@
+package dev.retain.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.retain.config.RetainConfig;
+import dev.retain.testing.KafkaFixture;
+import dev.retain.testing.TestData;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.Map;
+import org.apache.kafka.clients.admin.Admin;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Start-up against brokers that are there, and against none. */
+@Tag("integration")
+class TopicsIT {
+  @TempDir Path dir;
+
+  @Test
+  void shouldCreateTheTopicsOnAReachableBroker() throws Exception {
+    RetainConfig config =
+        new RetainConfig(TestData.smallConfig(KafkaFixture.bootstrapServers(), dir));
+    Topics.ensureAtStart(config, 1, (short) 1);
+    Topics.ensureAtStart(config, 1, (short) 1); // existing topics are fine
+    try (Admin admin = KafkaClients.admin(config)) {
+      assertThat(admin.listTopics().names().get())
+          .contains(config.examplesTopic(), config.adaptersTopic(), config.basesTopic());
+    }
+  }
+
+  @Test
+  void shouldRetryWithBackoffThenGiveUpNamingTheServers() throws Exception {
+    int port;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      port = socket.getLocalPort(); // closed again: nothing listens there
+    }
+    Map<String, Object> props = TestData.smallConfig("127.0.0.1:" + port, dir);
+    props.put(RetainConfig.KAFKA_STARTUP_TIMEOUT_MS, 8000L);
+    RetainConfig config = new RetainConfig(props);
+    long start = System.nanoTime();
+    assertThatThrownBy(() -> Topics.ensureAtStart(config, 1, (short) 1))
+        .hasMessageContaining("no Kafka broker reachable at 127.0.0.1:" + port + " within 8 s")
+        .hasMessageMatching("(?s).*\\(([2-9]|\\d\\d+) attempts\\).*");
+    assertThat((System.nanoTime() - start) / 1e9).isBetween(7.0, 30.0);
+  }
+}
