@@ -16,8 +16,9 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 /**
  * The record of a version on the adapters topic: key = model id, value = the archive's zip (or,
  * with header {@code pointer=true}, a {@code file:} URI of it), headers {@code version}, {@code
- * parent}, {@code base-hash}, {@code evaluation} (JSON) and {@code rollback=true} on a rollback.
- * The bases topic holds each base's safetensors under key = its hash.
+ * parent}, {@code base-hash}, {@code store-id} (the learner's store identity), {@code evaluation}
+ * (JSON) and {@code rollback=true} on a rollback. The bases topic holds each base's safetensors
+ * under key = its hash.
  */
 public final class AdapterRecord {
   public static final String VERSION = "version";
@@ -26,16 +27,19 @@ public final class AdapterRecord {
   public static final String EVALUATION = "evaluation";
   public static final String ROLLBACK = "rollback";
   public static final String POINTER = "pointer";
+  public static final String STORE = "store-id";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private AdapterRecord() {}
 
   /** The headers of {@code version}'s record. */
-  public static Headers headers(AdapterVersion version, boolean rollback, boolean pointer) {
+  public static Headers headers(
+      AdapterVersion version, String store, boolean rollback, boolean pointer) {
     RecordHeaders headers = new RecordHeaders();
     headers.add(VERSION, utf8(version.id()));
     headers.add(PARENT, utf8(version.parent()));
     headers.add(BASE_HASH, utf8(version.baseHash()));
+    headers.add(STORE, utf8(store));
     try {
       headers.add(EVALUATION, JSON.writeValueAsBytes(version.evaluation()));
     } catch (JsonProcessingException e) {

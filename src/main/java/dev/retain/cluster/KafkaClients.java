@@ -62,6 +62,8 @@ public final class KafkaClients {
         config,
         group,
         Map.of(
+            // a publisher's aborted transactions (a fenced or killed learner) are never read
+            ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
             ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 1,
             ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100,
             ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16),
@@ -91,6 +93,19 @@ public final class KafkaClients {
   /** An idempotent producer (acks=all) for examples, dead letters and adapters. */
   public static KafkaProducer<byte[], byte[]> producer(RetainConfig config) {
     return producer(config, Map.of());
+  }
+
+  /** The transactional id of a model's publisher: one per model, whichever learner runs it. */
+  public static String publisherId(RetainConfig config) {
+    return config.adaptersTopic() + ".publisher." + config.getString(RetainConfig.MODEL_ID);
+  }
+
+  /**
+   * The learner's adapter producer: transactional under {@link #publisherId}, so a newer publisher
+   * of the model fences an older one.
+   */
+  public static KafkaProducer<byte[], byte[]> transactionalProducer(RetainConfig config) {
+    return producer(config, Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, publisherId(config)));
   }
 
   /**

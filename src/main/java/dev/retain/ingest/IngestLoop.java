@@ -116,6 +116,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
 
   private final Set<TopicPartition> assigned = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile boolean failed; // after a failure nothing more is committed
+  private volatile Runnable onAssigned = () -> {};
 
   private boolean mirroring; // poll thread
   private long lastMirror = System.nanoTime() - MIRROR_INTERVAL_NANOS; // of the last mirror commit
@@ -529,6 +530,11 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     return paused;
   }
 
+  /** Runs {@code action} on the loop's thread each time partitions are assigned to it. */
+  public void onAssigned(Runnable action) {
+    this.onAssigned = action;
+  }
+
   /** Partitions of the examples topic this loop owns now (readiness: at least one). */
   public int assignedPartitions() {
     return assigned.size();
@@ -569,6 +575,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
       }
       assigned.addAll(partitions);
       LOG.info("assigned {}; resuming from stored positions {}", partitions, stored);
+      if (!partitions.isEmpty()) {
+        onAssigned.run();
+      }
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.retain.node;
 
-import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import dev.retain.http.HttpServer;
 import dev.retain.http.Limits;
@@ -21,6 +20,7 @@ import java.util.concurrent.TimeUnit;
  * learner first (so its last checkpoint lands), then ingest, which closes the store.
  */
 public final class LearnerNode implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LearnerNode.class);
   private final IngestService ingest;
   private final TrainingLoop learner;
   private final HttpServer endpoint;
@@ -45,10 +45,7 @@ public final class LearnerNode implements AutoCloseable {
     boolean train = config.getBoolean(RetainConfig.TRAIN_ENABLED);
     inbox = new ExampleInbox(config.getInt(RetainConfig.INGEST_INBOX_CAPACITY));
     ingest = new IngestService(config, train ? inbox : ExampleSink.DISCARD, registry);
-    publisher =
-        train && publish
-            ? new AdapterPublisher(config, ingest.store(), KafkaClients.producer(config), registry)
-            : null;
+    publisher = train && publish ? AdapterPublisher.fenced(config, ingest.store(), registry) : null;
     CandidateHandler handler = publisher == null ? CandidateHandler.NONE : publisher;
     learner =
         train
@@ -110,6 +107,14 @@ public final class LearnerNode implements AutoCloseable {
     return null;
   }
 
+  private void claimPublishing() {
+    try {
+      publisher.claim();
+    } catch (RuntimeException e) {
+      LOG.error("cannot take over publishing: {}", e.getMessage(), e);
+    }
+  }
+
   /** The publishing stage, or null when it is off. */
   public AdapterPublisher publisher() {
     return publisher;
@@ -121,7 +126,9 @@ public final class LearnerNode implements AutoCloseable {
       adminEndpoint.start();
     }
     if (publisher != null) {
-      publisher.republishChampion();
+      // publish only once the group gave this learner the model's partitions: a second learner
+      // in the group never fences the owner; the one that gets them fences any earlier publisher
+      ingest.loop().onAssigned(this::claimPublishing);
     }
     if (learner != null) {
       learner.start();

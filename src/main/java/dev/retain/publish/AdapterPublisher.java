@@ -52,14 +52,43 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   private final Path blobDir;
   private final long seed;
   private final java.util.function.Supplier<Producer<byte[], byte[]>> rollbackProducer;
+  private final String storeId;
+  private final String publisherId;
+  private final boolean transactional; // the producer has a transactional id: fencing applies
+  private boolean claimed; // initTransactions done: any older publisher of this model is fenced
+  private String fenced; // why this publisher may no longer publish, or null
   private Map<String, SafeTensors.Tensor> championTensors;
 
+  /** A publisher over a plain producer (no fencing): benches and tools. */
   public AdapterPublisher(
       RetainConfig config,
       RetainStore store,
       Producer<byte[], byte[]> producer,
       io.micrometer.core.instrument.MeterRegistry meters) {
+    this(config, store, producer, false, meters);
+  }
+
+  /**
+   * The learner's publisher: a transactional producer whose id names the model ({@link
+   * KafkaClients#publisherId}), so that when another learner starts publishing the model this one
+   * is fenced and stops, loudly, rather than overwrite its history.
+   */
+  public static AdapterPublisher fenced(
+      RetainConfig config, RetainStore store, io.micrometer.core.instrument.MeterRegistry meters) {
+    return new AdapterPublisher(
+        config, store, KafkaClients.transactionalProducer(config), true, meters);
+  }
+
+  private AdapterPublisher(
+      RetainConfig config,
+      RetainStore store,
+      Producer<byte[], byte[]> producer,
+      boolean transactional,
+      io.micrometer.core.instrument.MeterRegistry meters) {
     this.model = config.getString(RetainConfig.MODEL_ID);
+    this.transactional = transactional;
+    this.storeId = store.identity();
+    this.publisherId = KafkaClients.publisherId(config);
     this.registry = new Registry(store, model);
     this.producer = producer;
     this.gated = config.getBoolean(RetainConfig.PUBLISH_GATE_ENABLED);
@@ -102,7 +131,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   }
 
   @Override
-  public void base(String hash, byte[] safetensors) {
+  public synchronized void base(String hash, byte[] safetensors) {
     send(
         new ProducerRecord<>(
             basesTopic,
@@ -116,7 +145,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   public synchronized Map<String, SafeTensors.Tensor> offer(Candidate candidate) {
     Map<String, Long> positions = new LinkedHashMap<>();
     candidate.positions().forEach((tp, offset) -> positions.put(tp.toString(), offset));
-    String id = VersionIds.of(model, positions, candidate.steps());
+    String id = VersionIds.of(model, positions, candidate.steps(), candidate.baseHash(), storeId);
     if (registry.version(id) != null) {
       return null; // published and recorded before a restart: nothing new
     }
@@ -177,6 +206,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     out.put("trigger", candidate.trigger());
     out.put("learned_from", learnedFrom(candidate, parent));
     out.put("code_version", CodeVersion.get());
+    out.put("store_id", storeId);
     return out;
   }
 
@@ -208,9 +238,23 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     AdapterVersion champion = registry.champion();
     if (champion != null) {
       publish(champion, registry.archive(champion.id()), false);
-      LOG.info("published the champion {} again at start", champion.id());
+      LOG.info("published the champion {} again", champion.id());
     }
     return champion;
+  }
+
+  /**
+   * Takes over publishing this model: with a transactional producer, fences every other publisher
+   * of it (an earlier instance of this learner, or a second learner), then publishes the champion
+   * again. Called when the learner is given the model's partitions.
+   */
+  public synchronized void claim() {
+    if (transactional && !claimed && fenced == null) {
+      producer.initTransactions();
+      claimed = true;
+      LOG.info("publishing model {} (transactional id {})", model, publisherId);
+    }
+    republishChampion();
   }
 
   /**
@@ -225,6 +269,9 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     AdapterVersion version = registry.version(id);
     if (version == null) {
       throw new IllegalArgumentException("unknown version " + id + " of model " + model);
+    }
+    if (fenced != null) {
+      throw new PublisherFencedException(fenced);
     }
     byte[] zip = registry.archive(id);
     try (Producer<byte[], byte[]> bounded = rollbackProducer.get()) {
@@ -241,14 +288,23 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     publish(producer, version, zip, rollback);
   }
 
+  /** Publishes through {@code via}: this publisher's own (fenced) producer or a rollback's. */
   private void publish(
-      Producer<byte[], byte[]> producer, AdapterVersion version, byte[] zip, boolean rollback) {
+      Producer<byte[], byte[]> via, AdapterVersion version, byte[] zip, boolean rollback) {
     boolean pointer = zip.length > inlineMaxBytes;
     byte[] value = pointer ? utf8(pointer(version.id(), zip)) : zip;
-    send(
-        producer,
+    ProducerRecord<byte[], byte[]> record =
         new ProducerRecord<>(
-            topic, null, utf8(model), value, AdapterRecord.headers(version, rollback, pointer)));
+            topic,
+            null,
+            utf8(model),
+            value,
+            AdapterRecord.headers(version, storeId, rollback, pointer));
+    if (via == producer) {
+      send(record);
+    } else {
+      send(via, record);
+    }
   }
 
   /** Writes an archive too large to inline next to the store; returns its URI. */
@@ -264,7 +320,38 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   }
 
   private void send(ProducerRecord<byte[], byte[]> record) {
-    send(producer, record);
+    if (fenced != null) {
+      throw new PublisherFencedException(fenced);
+    }
+    if (!transactional) {
+      send(producer, record);
+      return;
+    }
+    if (!claimed) {
+      producer.initTransactions();
+      claimed = true;
+    }
+    try {
+      producer.beginTransaction();
+      producer.send(record);
+      producer.commitTransaction(); // flushes: the record is written and visible, or not at all
+    } catch (org.apache.kafka.common.errors.ProducerFencedException
+        | org.apache.kafka.common.errors.InvalidProducerEpochException e) {
+      fenced =
+          "another learner publishes model "
+              + model
+              + " now (its producer fenced this one): this learner stops publishing";
+      LOG.error("{}", fenced, e);
+      throw new PublisherFencedException(fenced);
+    } catch (org.apache.kafka.common.KafkaException e) {
+      try {
+        producer.abortTransaction();
+      } catch (org.apache.kafka.common.KafkaException abort) {
+        e.addSuppressed(abort);
+      }
+      throw new IllegalStateException(
+          "publishing to " + record.topic() + " failed: " + e.getMessage(), e);
+    }
   }
 
   private static void send(

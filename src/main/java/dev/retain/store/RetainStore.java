@@ -77,6 +77,25 @@ public final class RetainStore implements AutoCloseable {
     return new RetainStore(dir, false, true);
   }
 
+  /**
+   * This store's identity: a random id written when it is first asked for and kept for the store's
+   * life. Version ids include it, so two stores (two learners) never name different contents with
+   * one id.
+   */
+  public synchronized String identity() {
+    byte[] key = Keys.of("store-identity").bytes();
+    byte[] stored = get(Family.META, key);
+    if (stored != null) {
+      return new String(stored, java.nio.charset.StandardCharsets.UTF_8);
+    }
+    String id = java.util.UUID.randomUUID().toString();
+    try (StoreBatch batch = newBatch()) {
+      batch.put(Family.META, key, id.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      commit(batch);
+    }
+    return id;
+  }
+
   public Path dir() {
     return dir;
   }

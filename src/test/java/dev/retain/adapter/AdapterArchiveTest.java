@@ -139,12 +139,26 @@ class AdapterArchiveTest {
   }
 
   @Test
-  void shouldDeriveTheSameVersionIdFromTheSamePosition() {
-    String a = VersionIds.of("m", Map.of("t-0", 10L, "t-1", 5L), 100);
-    assertThat(VersionIds.of("m", new java.util.TreeMap<>(Map.of("t-1", 5L, "t-0", 10L)), 100))
+  void shouldDeriveTheSameVersionIdFromTheSamePositionOfOneStoreOnly() {
+    String a = VersionIds.of("m", Map.of("t-0", 10L, "t-1", 5L), 100, "base", "store-a");
+    assertThat(
+            VersionIds.of(
+                "m",
+                new java.util.TreeMap<>(Map.of("t-1", 5L, "t-0", 10L)),
+                100,
+                "base",
+                "store-a"))
         .isEqualTo(a);
-    assertThat(VersionIds.of("m", Map.of("t-0", 11L, "t-1", 5L), 100)).isNotEqualTo(a);
-    assertThat(VersionIds.of("n", Map.of("t-0", 10L, "t-1", 5L), 100)).isNotEqualTo(a);
+    assertThat(VersionIds.of("m", Map.of("t-0", 11L, "t-1", 5L), 100, "base", "store-a"))
+        .isNotEqualTo(a);
+    assertThat(VersionIds.of("n", Map.of("t-0", 10L, "t-1", 5L), 100, "base", "store-a"))
+        .isNotEqualTo(a);
+    assertThat(VersionIds.of("m", Map.of("t-0", 10L, "t-1", 5L), 100, "other", "store-a"))
+        .as("another base")
+        .isNotEqualTo(a);
+    assertThat(VersionIds.of("m", Map.of("t-0", 10L, "t-1", 5L), 100, "base", "store-b"))
+        .as("another learner's store")
+        .isNotEqualTo(a);
     assertThat(a).startsWith("m-s100-");
   }
 

@@ -108,6 +108,67 @@ class AdapterPublisherIT {
     }
   }
 
+  /**
+   * Two learners publish one model (a second deployment by mistake): the one that claims it last
+   * fences the other, whose next publication and rollback fail loudly; nothing of the fenced one
+   * reaches the topic afterwards, and the two stores never give one id to different contents.
+   */
+  @Test
+  void shouldFenceTheEarlierPublisherOfAModel() throws Exception {
+    Map<String, Object> props =
+        TestData.smallConfig(KafkaFixture.bootstrapServers(), dir.resolve("a"));
+    RetainConfig config = new RetainConfig(props);
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 1, (short) 1);
+    }
+    RetainStore storeA = RetainStore.open(dir.resolve("a"), false);
+    RetainStore storeB = RetainStore.open(dir.resolve("b"), false);
+    stores.add(storeA);
+    stores.add(storeB);
+    try (AdapterPublisher first =
+            AdapterPublisher.fenced(config, storeA, new SimpleMeterRegistry());
+        AdapterPublisher second =
+            AdapterPublisher.fenced(config, storeB, new SimpleMeterRegistry())) {
+      first.claim();
+      first.offer(candidate(1f, 0.8, 0.5, 100));
+      String fromFirst = first.registry().champion().id();
+      second.claim(); // fences the first
+      second.offer(candidate(2f, 0.8, 0.5, 100)); // the same position, another store
+      String fromSecond = second.registry().champion().id();
+      assertThat(fromSecond).as("same position, another store: another id").isNotEqualTo(fromFirst);
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> first.offer(candidate(3f, 0.9, 0.8, 200)))
+          .isInstanceOf(PublisherFencedException.class)
+          .hasMessageContaining("another learner publishes model default");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> first.rollback(fromFirst))
+          .isInstanceOf(PublisherFencedException.class);
+      second.offer(candidate(4f, 0.9, 0.8, 300));
+      String latest = second.registry().champion().id();
+      assertThat(publishedVersions(config)).containsExactly(fromFirst, fromSecond, latest);
+    }
+  }
+
+  /** The version header of every committed record on the adapters topic, in order. */
+  private static java.util.List<String> publishedVersions(RetainConfig config) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    try (var consumer = KafkaClients.follower(config, "check-" + System.nanoTime())) {
+      TopicPartition tp = new TopicPartition(config.adaptersTopic(), 0);
+      consumer.assign(java.util.List.of(tp));
+      consumer.seekToBeginning(java.util.List.of(tp));
+      long end = consumer.endOffsets(java.util.List.of(tp)).get(tp);
+      while (consumer.position(tp) < end) {
+        consumer
+            .poll(java.time.Duration.ofMillis(200))
+            .forEach(
+                r ->
+                    out.add(
+                        dev.retain.adapter.AdapterRecord.header(
+                            r, dev.retain.adapter.AdapterRecord.VERSION)));
+      }
+    }
+    return out;
+  }
+
   /** A call as the admin API sees it, recording the answer. */
   private static final class RecordingCall implements dev.retain.http.Call {
     private final String method;
