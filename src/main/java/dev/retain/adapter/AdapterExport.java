@@ -7,14 +7,11 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.common.TopicPartition;
 
 /**
  * Writes one adapter version, with its base, as a directory PEFT loads: {@code
@@ -45,7 +42,7 @@ public final class AdapterExport {
     Map<String, byte[]> bases = new HashMap<>();
     try (Consumer<byte[], byte[]> consumer = KafkaClients.follower(config, "retain-export")) {
       for (ConsumerRecord<byte[], byte[]> record :
-          snapshot(consumer, List.of(config.basesTopic(), config.adaptersTopic()))) {
+          AdapterRecord.snapshot(consumer, List.of(config.basesTopic(), config.adaptersTopic()))) {
         if (record.value() == null) {
           continue;
         }
@@ -91,24 +88,5 @@ public final class AdapterExport {
       }
       Files.write(out.resolve(MODULE_FILE), module.readAllBytes());
     }
-  }
-
-  /** Every record of {@code topics} from the beginning up to their end offsets now. */
-  private static List<ConsumerRecord<byte[], byte[]>> snapshot(
-      Consumer<byte[], byte[]> consumer, List<String> topics) {
-    List<TopicPartition> partitions = new ArrayList<>();
-    for (String topic : topics) {
-      consumer
-          .partitionsFor(topic, Duration.ofSeconds(30))
-          .forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-    }
-    consumer.assign(partitions);
-    consumer.seekToBeginning(partitions);
-    Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));
-    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-    while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
-      consumer.poll(Duration.ofMillis(500)).forEach(out::add);
-    }
-    return out;
   }
 }

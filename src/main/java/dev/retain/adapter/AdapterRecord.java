@@ -8,7 +8,13 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -76,5 +82,24 @@ public final class AdapterRecord {
 
   public static byte[] utf8(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Every record of {@code topics} from the beginning up to their end offsets now. */
+  public static List<ConsumerRecord<byte[], byte[]>> snapshot(
+      Consumer<byte[], byte[]> consumer, List<String> topics) {
+    List<TopicPartition> partitions = new ArrayList<>();
+    for (String topic : topics) {
+      consumer
+          .partitionsFor(topic, Duration.ofSeconds(30))
+          .forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
+    }
+    consumer.assign(partitions);
+    consumer.seekToBeginning(partitions);
+    Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));
+    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+    while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
+      consumer.poll(Duration.ofMillis(500)).forEach(out::add);
+    }
+    return out;
   }
 }

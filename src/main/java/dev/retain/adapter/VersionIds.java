@@ -22,4 +22,12 @@ public final class VersionIds {
             .substring(0, 12);
     return model + "-s" + steps + "-" + hash;
   }
+
+  /**
+   * The step count a version id names ({@code <model>-s<steps>-<hash>}), or -1 when it names none.
+   */
+  public static long steps(String id) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("-s(\\d+)-[0-9a-f]+$").matcher(id);
+    return m.find() ? Long.parseLong(m.group(1)) : -1;
+  }
 }

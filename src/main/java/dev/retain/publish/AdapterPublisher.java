@@ -102,6 +102,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
 
   @Override
   public synchronized void base(String hash, byte[] safetensors) {
+    ensureClaimed();
     out.base(hash, safetensors);
   }
 
@@ -155,6 +156,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     byte[] zip = archive.toZip();
     // recorded first, published after: a crash in between leaves a champion that the next start
     // publishes again (republishChampion), never a published version the registry lacks
+    ensureClaimed(); // before recording: a learner that may not publish records nothing either
     registry.promote(version, zip);
     out.version(version, zip);
     championTensors = candidate.adapter();
@@ -201,6 +203,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
   public synchronized AdapterVersion republishChampion() {
     AdapterVersion champion = registry.champion();
     if (champion != null) {
+      ensureClaimed();
       out.version(champion, registry.archive(champion.id()));
       LOG.info("published the champion {} again", champion.id());
     }
@@ -213,8 +216,17 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
    * again. Called when the learner is given the model's partitions.
    */
   public synchronized void claim() {
-    out.claim();
+    ensureClaimed();
     republishChampion();
+  }
+
+  /** Claims the model at the first publication if {@link #claim()} did not run before. */
+  private void ensureClaimed() {
+    if (!out.claimed()) {
+      AdapterVersion champion = registry.champion();
+      out.claim(champion == null ? -1 : champion.steps());
+    }
+    out.checkNotFenced();
   }
 
   /**

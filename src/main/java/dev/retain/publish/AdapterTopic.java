@@ -2,6 +2,7 @@ package dev.retain.publish;
 
 import dev.retain.adapter.AdapterRecord;
 import dev.retain.adapter.AdapterVersion;
+import dev.retain.adapter.VersionIds;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import java.io.IOException;
@@ -9,8 +10,11 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
@@ -40,11 +44,13 @@ final class AdapterTopic implements AutoCloseable {
   private final String publisherId;
   private final int inlineMaxBytes;
   private final Path blobDir;
+  private final RetainConfig config;
   private boolean claimed; // initTransactions done: any older producer of this model is fenced
   private String fenced; // why nothing more may be written, or null
 
   AdapterTopic(
       RetainConfig config, Producer<byte[], byte[]> producer, boolean transactional, String store) {
+    this.config = config;
     this.producer = producer;
     this.transactional = transactional;
     this.model = config.getString(RetainConfig.MODEL_ID);
@@ -60,13 +66,56 @@ final class AdapterTopic implements AutoCloseable {
     this.rollbackProducer = () -> KafkaClients.boundedProducer(config, rollbackTimeout);
   }
 
-  /** Fences every earlier producer of this model (with a transactional producer). */
-  void claim() {
+  /**
+   * Fences every earlier producer of this model (with a transactional producer), unless the model's
+   * published lineage comes from another store and is ahead of this learner's champion ({@code
+   * ownSteps}): then this learner must not publish at all (a second learner on a fresh store, say),
+   * and it does not fence the owner either.
+   */
+  void claim(long ownSteps) {
     if (transactional && !claimed && fenced == null) {
+      ConsumerRecord<byte[], byte[]> latest = latest();
+      String theirStore = latest == null ? "" : AdapterRecord.header(latest, AdapterRecord.STORE);
+      String theirs = latest == null ? "" : AdapterRecord.header(latest, AdapterRecord.VERSION);
+      if (!theirStore.isEmpty()
+          && !theirStore.equals(storeId)
+          && VersionIds.steps(theirs) > ownSteps) {
+        fenced =
+            "model "
+                + model
+                + "'s published lineage ("
+                + theirs
+                + " from store "
+                + theirStore
+                + ") is ahead of this learner's store "
+                + storeId
+                + ": not publishing; run the model's learner on the store that holds its lineage";
+        LOG.error("{}", fenced);
+        return;
+      }
       producer.initTransactions();
       claimed = true;
       LOG.info("publishing model {} (transactional id {})", model, publisherId);
     }
+  }
+
+  /** The newest committed record of this model on the adapters topic, or null. */
+  private ConsumerRecord<byte[], byte[]> latest() {
+    ConsumerRecord<byte[], byte[]> latest = null;
+    try (Consumer<byte[], byte[]> consumer = KafkaClients.follower(config, "retain-claim")) {
+      for (ConsumerRecord<byte[], byte[]> record :
+          AdapterRecord.snapshot(consumer, List.of(topic))) {
+        if (record.value() != null && model.equals(AdapterRecord.key(record))) {
+          latest = record;
+        }
+      }
+    }
+    return latest;
+  }
+
+  /** True once {@link #claim} ran (or when there is nothing to claim: no transactions). */
+  boolean claimed() {
+    return claimed || !transactional || fenced != null;
   }
 
   /** Fails when another publisher fenced this one. */
@@ -128,7 +177,9 @@ final class AdapterTopic implements AutoCloseable {
       sendAndWait(producer, record);
       return;
     }
-    claim();
+    if (!claimed) {
+      throw new IllegalStateException("claim the model before publishing it");
+    }
     try {
       producer.beginTransaction();
       producer.send(record);

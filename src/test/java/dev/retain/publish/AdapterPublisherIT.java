@@ -109,42 +109,48 @@ class AdapterPublisherIT {
   }
 
   /**
-   * Two learners publish one model (a second deployment by mistake): the one that claims it last
-   * fences the other, whose next publication and rollback fail loudly; nothing of the fenced one
-   * reaches the topic afterwards, and the two stores never give one id to different contents.
+   * Two learners claim one model: the later one fences the earlier (a zombie), whose next
+   * publication and rollback fail loudly. A third learner on a fresh store, whose champion is
+   * behind the published lineage, neither publishes nor fences the owner. Only the owner's records
+   * reach the topic.
    */
   @Test
-  void shouldFenceTheEarlierPublisherOfAModel() throws Exception {
-    Map<String, Object> props =
-        TestData.smallConfig(KafkaFixture.bootstrapServers(), dir.resolve("a"));
-    RetainConfig config = new RetainConfig(props);
+  void shouldFenceAnEarlierPublisherAndRefuseOneBehindTheLineage() throws Exception {
+    RetainConfig config =
+        new RetainConfig(TestData.smallConfig(KafkaFixture.bootstrapServers(), dir.resolve("a")));
     try (Admin admin = KafkaClients.admin(config)) {
       Topics.ensure(admin, config, 1, (short) 1);
     }
     RetainStore storeA = RetainStore.open(dir.resolve("a"), false);
     RetainStore storeB = RetainStore.open(dir.resolve("b"), false);
-    stores.add(storeA);
-    stores.add(storeB);
-    try (AdapterPublisher first =
+    RetainStore storeC = RetainStore.open(dir.resolve("c"), false);
+    stores.addAll(java.util.List.of(storeA, storeB, storeC));
+    try (AdapterPublisher zombie =
             AdapterPublisher.fenced(config, storeA, new SimpleMeterRegistry());
-        AdapterPublisher second =
-            AdapterPublisher.fenced(config, storeB, new SimpleMeterRegistry())) {
-      first.claim();
-      first.offer(candidate(1f, 0.8, 0.5, 100));
-      String fromFirst = first.registry().champion().id();
-      second.claim(); // fences the first
-      second.offer(candidate(2f, 0.8, 0.5, 100)); // the same position, another store
-      String fromSecond = second.registry().champion().id();
-      assertThat(fromSecond).as("same position, another store: another id").isNotEqualTo(fromFirst);
+        AdapterPublisher owner =
+            AdapterPublisher.fenced(config, storeB, new SimpleMeterRegistry());
+        AdapterPublisher behind =
+            AdapterPublisher.fenced(config, storeC, new SimpleMeterRegistry())) {
+      zombie.claim();
+      owner.claim(); // fences the zombie
       org.assertj.core.api.Assertions.assertThatThrownBy(
-              () -> first.offer(candidate(3f, 0.9, 0.8, 200)))
+              () -> zombie.offer(candidate(1f, 0.8, 0.5, 100)))
           .isInstanceOf(PublisherFencedException.class)
           .hasMessageContaining("another learner publishes model default");
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> first.rollback(fromFirst))
-          .isInstanceOf(PublisherFencedException.class);
-      second.offer(candidate(4f, 0.9, 0.8, 300));
-      String latest = second.registry().champion().id();
-      assertThat(publishedVersions(config)).containsExactly(fromFirst, fromSecond, latest);
+      owner.offer(candidate(2f, 0.8, 0.5, 100));
+      String first = owner.registry().champion().id();
+      // the lineage on the topic (the owner's, step 10) is ahead of its empty store
+      org.assertj.core.api.Assertions.assertThatThrownBy(behind::claim)
+          .isInstanceOf(PublisherFencedException.class)
+          .hasMessageContaining("is ahead of this learner's store");
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> behind.offer(candidate(3f, 0.9, 0.5, 100)))
+          .isInstanceOf(PublisherFencedException.class)
+          .hasMessageContaining("is ahead of this learner's store");
+      owner.offer(candidate(4f, 0.9, 0.8, 300)); // the owner was not fenced by it
+      String second = owner.registry().champion().id();
+      assertThat(second).isNotEqualTo(first);
+      assertThat(publishedVersions(config)).containsExactly(first, second);
     }
   }
 
