@@ -21,6 +21,7 @@ import picocli.CommandLine.ScopeType;
       RollbackCommand.class,
       ExportCommand.class,
       ProduceCommand.class,
+      dev.retain.soak.Soak.class,
       InspectCommand.class,
       ConfigCommand.class,
       DemoCommand.class,

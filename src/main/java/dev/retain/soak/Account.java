@@ -1,0 +1,133 @@
+package dev.retain.soak;
+
+import dev.retain.adapter.AdapterRecord;
+import dev.retain.adapter.VersionIds;
+import dev.retain.cluster.KafkaClients;
+import dev.retain.config.RetainConfig;
+import dev.retain.ingest.DeadLetter;
+import dev.retain.model.Tensors;
+import dev.retain.record.RejectReason;
+import dev.retain.store.ModelState;
+import dev.retain.store.RetainStore;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/**
+ * What the soak left behind, checked record by record: every good example counted once in the
+ * store, every bad one in the dead-letter topic with its reason, and the published versions one
+ * lineage (one store, steps strictly rising, each parent the version before, one content per id).
+ */
+record Account(
+    long lost,
+    long countedTwice,
+    long deadLettersMissing,
+    long deadLettersWrongReason,
+    long deadLetterCopies,
+    int versions,
+    int stepsNotRising,
+    int parentBreaks,
+    int idsWithTwoContents,
+    int foreignVersions) {
+
+  boolean clean() {
+    return lost == 0
+        && countedTwice == 0
+        && deadLettersMissing == 0
+        && deadLettersWrongReason == 0
+        && versions > 0
+        && stepsNotRising == 0
+        && parentBreaks == 0
+        && idsWithTwoContents == 0
+        && foreignVersions == 0;
+  }
+
+  static Account of(RetainConfig config, Stream stream, Path store) {
+    long lost = 0;
+    long twice = 0;
+    String storeId;
+    try (RetainStore db = RetainStore.openReadOnly(store)) {
+      Map<String, Long> seen = ModelState.load(db, config).holdout().seenByDomain();
+      for (Map.Entry<String, Long> expected : stream.goodPerDomain().entrySet()) {
+        long counted = seen.getOrDefault(expected.getKey(), 0L);
+        lost += Math.max(0, expected.getValue() - counted);
+        twice += Math.max(0, counted - expected.getValue());
+      }
+      storeId = db.identity();
+    }
+    long[] dlq = deadLetters(config, stream);
+    List<ConsumerRecord<byte[], byte[]>> versions = versions(config);
+    Map<String, Set<String>> contents = new HashMap<>();
+    List<String> order = new ArrayList<>();
+    Map<String, String> parents = new LinkedHashMap<>();
+    int foreign = 0;
+    for (ConsumerRecord<byte[], byte[]> r : versions) {
+      String id = AdapterRecord.header(r, AdapterRecord.VERSION);
+      if (!storeId.equals(AdapterRecord.header(r, AdapterRecord.STORE))) {
+        foreign++;
+      }
+      if (contents.computeIfAbsent(id, k -> new HashSet<>()).add(Tensors.sha256(r.value()))
+          && contents.get(id).size() == 1) {
+        order.add(id);
+        parents.put(id, AdapterRecord.header(r, AdapterRecord.PARENT));
+      }
+    }
+    int notRising = 0;
+    int breaks = 0;
+    for (int i = 1; i < order.size(); i++) {
+      if (VersionIds.steps(order.get(i)) <= VersionIds.steps(order.get(i - 1))) {
+        notRising++;
+      }
+      if (!parents.get(order.get(i)).equals(order.get(i - 1))) {
+        breaks++;
+      }
+    }
+    int twoContents = (int) contents.values().stream().filter(s -> s.size() > 1).count();
+    return new Account(
+        lost, twice, dlq[0], dlq[1], dlq[2], order.size(), notRising, breaks, twoContents, foreign);
+  }
+
+  /** Missing bad records, ones with the wrong reason, and extra copies (at-least-once). */
+  private static long[] deadLetters(RetainConfig config, Stream stream) {
+    Map<Long, Integer> copies = new HashMap<>();
+    long wrong = 0;
+    try (Consumer<byte[], byte[]> consumer = KafkaClients.follower(config, "retain-soak-dlq")) {
+      for (ConsumerRecord<byte[], byte[]> r :
+          AdapterRecord.snapshot(consumer, List.of(config.deadLetterTopic()))) {
+        long offset = Long.parseLong(AdapterRecord.header(r, DeadLetter.SOURCE_OFFSET));
+        copies.merge(offset, 1, Integer::sum);
+        RejectReason expected = stream.badByOffset().get(offset);
+        String reason = AdapterRecord.header(r, DeadLetter.REASON);
+        if (expected == null || !expected.tag().equals(reason)) {
+          wrong++;
+        }
+      }
+    }
+    long missing =
+        stream.badByOffset().keySet().stream().filter(o -> !copies.containsKey(o)).count();
+    long extra = copies.values().stream().mapToLong(c -> c - 1).sum();
+    return new long[] {missing, wrong, extra};
+  }
+
+  private static List<ConsumerRecord<byte[], byte[]>> versions(RetainConfig config) {
+    String model = config.getString(RetainConfig.MODEL_ID);
+    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+    try (Consumer<byte[], byte[]> consumer = KafkaClients.follower(config, "retain-soak-check")) {
+      for (ConsumerRecord<byte[], byte[]> r :
+          AdapterRecord.snapshot(consumer, List.of(config.adaptersTopic()))) {
+        if (r.value() != null && model.equals(new String(r.key(), StandardCharsets.UTF_8))) {
+          out.add(r);
+        }
+      }
+    }
+    return out;
+  }
+}
