@@ -39,7 +39,7 @@ public final class Main {
     System.exit(commandLine().execute(args));
   }
 
-  static CommandLine commandLine() {
+  public static CommandLine commandLine() {
     CommandLine line =
         new CommandLine(new Main())
             .setCaseInsensitiveEnumValuesAllowed(true)

@@ -117,6 +117,11 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   private final Set<TopicPartition> assigned = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile boolean failed; // after a failure nothing more is committed
   private volatile Runnable onAssigned = () -> {};
+  // where the learner's checkpoint says it trained up to, per partition (read at assignment)
+  private volatile java.util.function.Function<TopicPartition, Long> trainedThrough = tp -> null;
+  // per partition: records below this offset were stored before; the learner gets them again
+  private final Map<TopicPartition, Long> catchUp = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Set<String> caughtUp = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private boolean mirroring; // poll thread
   private long lastMirror = System.nanoTime() - MIRROR_INTERVAL_NANOS; // of the last mirror commit
@@ -269,20 +274,53 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     long keptBytes = 0;
     for (TopicPartition tp : records.partitions()) {
       List<ConsumerRecord<byte[], ByteBuffer>> part = records.records(tp);
+      Long until = catchUp.get(tp);
       for (ConsumerRecord<byte[], ByteBuffer> record : part) {
         long size = Math.max(0, record.serializedValueSize());
         polledBytes += size;
-        keptBytes += absorb(record) ? size : 0;
+        boolean again = until != null && record.offset() < until;
+        pending.records += again ? 0 : 1; // a record counts once, when it is stored
+        keptBytes += (again ? catchUp(record) : absorb(record)) ? size : 0;
       }
-      pending.position(tp, part.get(part.size() - 1).offset() + 1);
+      long next = part.get(part.size() - 1).offset() + 1;
+      if (until == null || next > until) {
+        pending.position(tp, next); // a stored position never moves back
+      }
+      if (until != null && next >= until) {
+        catchUp.remove(tp);
+        caughtUp.clear();
+      }
     }
-    pending.records += records.count();
     if (keptBytes * 2 < polledBytes) {
       // a binary example's features are a view of the fetch buffer: a few examples among many
       // skipped or rejected records (a topic shared by several models, say) must not keep whole
       // buffers alive while they wait for the learner, so they copy their features out
       pending.trainable.subList(firstOfPoll, pending.trainable.size()).forEach(Example::features);
     }
+  }
+
+  /**
+   * A record stored before but not trained on: to the learner when it is a trainable example of
+   * this model (valid, not held out, not a second copy of an id), with no store effect.
+   */
+  private boolean catchUp(ConsumerRecord<byte[], ByteBuffer> record) {
+    if (record.key() != null && !Arrays.equals(modelKey, record.key())) {
+      return false;
+    }
+    Example example;
+    try {
+      example = decode(record);
+    } catch (InvalidExampleException e) {
+      return false; // dead-lettered when it was first read
+    }
+    if (state.holdout().holds(example.domain(), example.id()) || !caughtUp.add(example.id())) {
+      return false;
+    }
+    example.features(); // its own array: it is not in any stored batch
+    pending.trainable.add(example);
+    pending.trainablePartitions.add(new TopicPartition(record.topic(), record.partition()));
+    pending.trainableNext.add(record.offset() + 1);
+    return true;
   }
 
   /** Routes one record; true when it became a trainable example that the learner will get. */
@@ -530,6 +568,16 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     return paused;
   }
 
+  /**
+   * Where the learner's last checkpoint says it had trained up to. At assignment, records between
+   * that and the stored position (stored, but not trained on before a crash) go to the learner
+   * again, without their store effects, dead letters or counts: nothing is counted twice, and
+   * nothing stored is lost for training.
+   */
+  public void resumeTrainingFrom(java.util.function.Function<TopicPartition, Long> positions) {
+    this.trainedThrough = positions;
+  }
+
   /** Runs {@code action} on the loop's thread each time partitions are assigned to it. */
   public void onAssigned(Runnable action) {
     this.onAssigned = action;
@@ -554,8 +602,17 @@ public final class IngestLoop implements Runnable, AutoCloseable {
       List<TopicPartition> fresh = new ArrayList<>();
       for (TopicPartition tp : partitions) {
         Long offset = stored.get(tp);
+        Long trained = trainedThrough.apply(tp);
         if (offset == null) {
           fresh.add(tp);
+        } else if (trained != null && trained < offset) {
+          consumer.seek(tp, trained);
+          catchUp.put(tp, offset);
+          LOG.info(
+              "{}: the learner gets offsets [{}, {}) again, stored but not trained on",
+              tp,
+              trained,
+              offset);
         } else {
           consumer.seek(tp, offset);
         }

@@ -12,7 +12,9 @@ import dev.retain.train.CandidateHandler;
 import dev.retain.train.TrainingLoop;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * What {@code retain run} runs: ingest into the store, the learner on its own thread (unless {@code
@@ -131,6 +133,9 @@ public final class LearnerNode implements AutoCloseable {
       ingest.loop().onAssigned(this::claimPublishing);
     }
     if (learner != null) {
+      Map<TopicPartition, Long> trained =
+          TrainingLoop.checkpointedPositions(ingest.store(), ingest.state().model());
+      ingest.loop().resumeTrainingFrom(trained::get);
       learner.start();
     }
     ingest.start();

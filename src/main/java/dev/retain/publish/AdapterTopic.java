@@ -99,10 +99,14 @@ final class AdapterTopic implements AutoCloseable {
     }
   }
 
-  /** The newest committed record of this model on the adapters topic, or null. */
+  /**
+   * The newest record of this model on the adapters topic, or null. Read uncommitted: a committed
+   * transaction's record is visible to committed readers only once its marker is written, a moment
+   * after the commit returned, and a claim must not miss a publication just made.
+   */
   private ConsumerRecord<byte[], byte[]> latest() {
     ConsumerRecord<byte[], byte[]> latest = null;
-    try (Consumer<byte[], byte[]> consumer = KafkaClients.follower(config, "retain-claim")) {
+    try (Consumer<byte[], byte[]> consumer = KafkaClients.consumer(config, "retain-claim")) {
       for (ConsumerRecord<byte[], byte[]> record :
           AdapterRecord.snapshot(consumer, List.of(topic))) {
         if (record.value() != null && model.equals(AdapterRecord.key(record))) {

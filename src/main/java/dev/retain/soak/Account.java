@@ -32,6 +32,7 @@ record Account(
     long deadLettersMissing,
     long deadLettersWrongReason,
     long deadLetterCopies,
+    long untrained,
     int versions,
     int stepsNotRising,
     int parentBreaks,
@@ -43,6 +44,7 @@ record Account(
         && countedTwice == 0
         && deadLettersMissing == 0
         && deadLettersWrongReason == 0
+        && untrained == 0
         && versions > 0
         && stepsNotRising == 0
         && parentBreaks == 0
@@ -53,6 +55,7 @@ record Account(
   static Account of(RetainConfig config, Stream stream, Path store) {
     long lost = 0;
     long twice = 0;
+    long untrained;
     String storeId;
     try (RetainStore db = RetainStore.openReadOnly(store)) {
       Map<String, Long> seen = ModelState.load(db, config).holdout().seenByDomain();
@@ -62,6 +65,7 @@ record Account(
         twice += Math.max(0, counted - expected.getValue());
       }
       storeId = db.identity();
+      untrained = untrained(db, config, stream);
     }
     long[] dlq = deadLetters(config, stream);
     List<ConsumerRecord<byte[], byte[]>> versions = versions(config);
@@ -92,7 +96,46 @@ record Account(
     }
     int twoContents = (int) contents.values().stream().filter(s -> s.size() > 1).count();
     return new Account(
-        lost, twice, dlq[0], dlq[1], dlq[2], order.size(), notRising, breaks, twoContents, foreign);
+        lost,
+        twice,
+        dlq[0],
+        dlq[1],
+        dlq[2],
+        untrained,
+        order.size(),
+        notRising,
+        breaks,
+        twoContents,
+        foreign);
+  }
+
+  /**
+   * Trainable records past the position the learner's last checkpoint says it trained up to: the
+   * newest good record that is not held out must lie below it.
+   */
+  /** {@link #untrained} of the store at {@code store}, read while a learner may write it. */
+  static long untrained(Path store, RetainConfig config, Stream stream) {
+    try (RetainStore db = RetainStore.openReadOnly(store)) {
+      return untrained(db, config, stream);
+    } catch (RuntimeException e) {
+      return Long.MAX_VALUE; // an open that races the writer's flush: read again next time
+    }
+  }
+
+  private static long untrained(RetainStore db, RetainConfig config, Stream stream) {
+    ModelState state = ModelState.load(db, config);
+    List<Object[]> tail = stream.tail();
+    long expected = 0;
+    for (int i = tail.size() - 1; i >= 0; i--) {
+      if (!state.holdout().holds((String) tail.get(i)[2], (String) tail.get(i)[1])) {
+        expected = (Long) tail.get(i)[0] + 1;
+        break;
+      }
+    }
+    Long trained =
+        dev.retain.train.TrainingLoop.checkpointedPositions(db, state.model())
+            .get(new org.apache.kafka.common.TopicPartition(config.examplesTopic(), 0));
+    return Math.max(0, expected - (trained == null ? 0 : trained));
   }
 
   /** Missing bad records, ones with the wrong reason, and extra copies (at-least-once). */

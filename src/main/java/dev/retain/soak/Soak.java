@@ -71,7 +71,7 @@ public final class Soak implements Callable<Integer> {
         try (prober) {
           runFaults(broker, props, work, random, stream);
           stream.produceUpTo(examples);
-          finish(config, props, work, stream.total());
+          finish(config, props, work, stream);
         }
       }
       Account account = Account.of(config, stream, work.resolve("store"));
@@ -141,8 +141,8 @@ public final class Soak implements Callable<Integer> {
     }
   }
 
-  /** A last learner runs until it stored every record, then stops gracefully. */
-  private void finish(RetainConfig config, Map<String, Object> props, Path work, long total)
+  /** A last learner runs until it stored and trained on every record, then stops gracefully. */
+  private void finish(RetainConfig config, Map<String, Object> props, Path work, Stream stream)
       throws Exception {
     TopicPartition tp = new TopicPartition(config.examplesTopic(), 0);
     long end;
@@ -154,8 +154,10 @@ public final class Soak implements Callable<Integer> {
       Learner last = Learner.start(props, work.resolve("logs/last-" + attempt + ".log"));
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
       while (last.isAlive() && System.nanoTime() < deadline) {
-        if (stored(work.resolve("store"), group, tp) >= end) {
-          last.awaitLine("consolidated (", last.count("consolidated ("), 60);
+        // done once every record is stored and the learner's checkpoint is past the newest
+        // trainable one (it consolidates when the stream goes idle)
+        if (stored(work.resolve("store"), group, tp) >= end
+            && Account.untrained(work.resolve("store"), config, stream) == 0) {
           last.stop();
           return;
         }
@@ -191,6 +193,7 @@ public final class Soak implements Callable<Integer> {
     rows.put("bad records missing from the dead-letter topic", a.deadLettersMissing());
     rows.put("dead letters with a wrong reason", a.deadLettersWrongReason());
     rows.put("dead letters sent again after a kill (at-least-once)", a.deadLetterCopies());
+    rows.put("newest trainable records the learner never trained on", a.untrained());
     rows.put("versions published", a.versions());
     rows.put("versions whose steps do not rise", a.stepsNotRising());
     rows.put("versions whose parent is not the version before", a.parentBreaks());

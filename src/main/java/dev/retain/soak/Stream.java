@@ -35,6 +35,8 @@ final class Stream {
   private final Map<Long, RejectReason> badByOffset = new TreeMap<>();
   private byte[] lastGood;
   private int produced;
+  // the newest good records: offset, id, domain (the learner must end past one of them)
+  private final java.util.Deque<Object[]> tail = new java.util.ArrayDeque<>();
 
   Stream(RetainConfig config, int n, int badEvery) {
     this.config = config;
@@ -46,6 +48,7 @@ final class Stream {
   void produceUpTo(int upTo) throws Exception {
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
     Map<Future<RecordMetadata>, RejectReason> bad = new HashMap<>();
+    Map<Future<RecordMetadata>, Example> goodSent = new java.util.LinkedHashMap<>();
     List<Future<RecordMetadata>> all = new ArrayList<>();
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
       for (int i = produced; i < Math.min(upTo, n); i++) {
@@ -65,6 +68,8 @@ final class Stream {
         all.add(sent);
         if (reason != null) {
           bad.put(sent, reason);
+        } else if (i >= Math.min(upTo, n) - 64) {
+          goodSent.put(sent, e);
         }
       }
       producer.flush();
@@ -72,7 +77,21 @@ final class Stream {
     for (Map.Entry<Future<RecordMetadata>, RejectReason> entry : bad.entrySet()) {
       badByOffset.put(entry.getKey().get().offset(), entry.getValue());
     }
+    for (Map.Entry<Future<RecordMetadata>, Example> entry : goodSent.entrySet()) {
+      tail.addLast(
+          new Object[] {
+            entry.getKey().get().offset(), entry.getValue().id(), entry.getValue().domain()
+          });
+      if (tail.size() > 64) {
+        tail.removeFirst();
+      }
+    }
     produced = Math.max(produced, Math.min(upTo, n));
+  }
+
+  /** The newest good records, newest last: {offset, id, domain}. */
+  List<Object[]> tail() {
+    return new ArrayList<>(tail);
   }
 
   long total() {

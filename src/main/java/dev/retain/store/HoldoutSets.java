@@ -113,6 +113,20 @@ public final class HoldoutSets {
     return d == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(d.examples));
   }
 
+  /** True when the example {@code id} of {@code domain} is in that domain's holdout. */
+  public synchronized boolean holds(String domain, String id) {
+    Domain d = domains.get(domain);
+    if (d == null) {
+      return false;
+    }
+    for (Example e : d.examples) {
+      if (e.id().equals(id)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Examples seen per domain (held out or not). */
   public synchronized Map<String, Long> seenByDomain() {
     Map<String, Long> out = new LinkedHashMap<>();

@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * The learner's checkpoint: adapter and optimizer state (family {@code meta}) and the Fisher with
@@ -30,8 +31,15 @@ final class Checkpoints {
   /** One row of the accuracy matrix: after learning {@code learned}, accuracy per domain. */
   record Row(String learned, Map<String, Double> accuracy) {}
 
+  /**
+   * @param positions next offset per partition of what the learner had trained on when it saved
+   */
   record Restored(
-      SafeTensors.Contents learner, Map<String, float[]> targets, List<Row> rows, String domain) {}
+      SafeTensors.Contents learner,
+      Map<String, float[]> targets,
+      List<Row> rows,
+      String domain,
+      Map<TopicPartition, Long> positions) {}
 
   private Checkpoints() {}
 
@@ -50,7 +58,8 @@ final class Checkpoints {
       Map<String, float[]> targets,
       List<Map<String, Double>> rows,
       List<String> learned,
-      String domain) {
+      String domain,
+      Map<TopicPartition, Long> positions) {
     SafeTensors.Contents all = learner.checkpoint();
     Map<String, SafeTensors.Tensor> ewc = new LinkedHashMap<>();
     Map<String, SafeTensors.Tensor> rest = new LinkedHashMap<>();
@@ -59,6 +68,9 @@ final class Checkpoints {
     meta.put("domain", domain == null ? "" : domain);
     meta.put("matrix", json(rows));
     meta.put("learned", json(learned));
+    Map<String, Long> byName = new java.util.TreeMap<>();
+    positions.forEach((tp, offset) -> byName.put(tp.toString(), offset));
+    meta.put("positions", json(byName));
     if (!targets.isEmpty()) {
       int classes = targets.values().iterator().next().length;
       float[] rowsOfTargets = new float[targets.size() * classes];
@@ -105,11 +117,25 @@ final class Checkpoints {
             ids.get(i), Arrays.copyOfRange(rowsOfTargets.data(), i * classes, (i + 1) * classes));
       }
     }
+    Map<TopicPartition, Long> positions = new LinkedHashMap<>();
+    String stored = main.metadata().get("positions"); // absent in checkpoints of older versions
+    if (stored != null) {
+      Map<String, Long> byName = parse(stored, new TypeReference<>() {});
+      byName.forEach(
+          (name, offset) -> {
+            int dash = name.lastIndexOf('-');
+            positions.put(
+                new TopicPartition(
+                    name.substring(0, dash), Integer.parseInt(name.substring(dash + 1))),
+                offset);
+          });
+    }
     return new Restored(
         new SafeTensors.Contents(tensors, main.metadata()),
         targets,
         out,
-        domain == null || domain.isEmpty() ? null : domain);
+        domain == null || domain.isEmpty() ? null : domain,
+        positions);
   }
 
   private static String json(Object value) {

@@ -204,6 +204,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       state.replay().restoreTargets(restored.targets());
       restored.rows().forEach(row -> matrix.record(row.learned(), row.accuracy()));
       domain = restored.domain();
+      trainedThrough = restored.positions(); // a candidate's provenance continues where it was
       restored.rows().forEach(row -> progress.learnedDomains(row.accuracy().keySet()));
       if (domain != null) {
         progress.learnedDomains(List.of(domain));
@@ -352,7 +353,18 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
         state.replay().targetsById(),
         matrix.rows(),
         matrix.learned(),
-        domain);
+        domain,
+        trainedThrough);
+  }
+
+  /**
+   * Where the last checkpoint of {@code model}'s learner says it had trained up to, per partition
+   * (empty without a checkpoint): ingest hands the learner what lies between that and its stored
+   * position again after a restart.
+   */
+  public static Map<TopicPartition, Long> checkpointedPositions(RetainStore store, String model) {
+    Checkpoints.Restored restored = Checkpoints.load(store, model);
+    return restored == null ? Map.of() : restored.positions();
   }
 
   /** What metrics and publishing read. */

@@ -9,6 +9,8 @@ import dev.retain.config.RetainConfig;
 import dev.retain.record.BinaryExampleCodec;
 import dev.retain.record.Example;
 import dev.retain.record.JsonExampleCodec;
+import dev.retain.store.Offsets;
+import dev.retain.store.RetainStore;
 import dev.retain.testing.KafkaFixture;
 import dev.retain.testing.TestData;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -43,6 +45,19 @@ class IngestIT {
       Topics.ensure(admin, config, 1, (short) 1);
     }
     return config;
+  }
+
+  /** Records on the dead-letter topic now. */
+  private static long deadLetterCount(RetainConfig config) throws Exception {
+    TopicPartition dlq = new TopicPartition(config.deadLetterTopic(), 0);
+    try (Admin admin = KafkaClients.admin(config)) {
+      return admin
+          .listOffsets(Map.of(dlq, org.apache.kafka.clients.admin.OffsetSpec.latest()))
+          .all()
+          .get()
+          .get(dlq)
+          .offset();
+    }
   }
 
   private static void send(RetainConfig config, List<byte[]> values) {
@@ -269,6 +284,64 @@ class IngestIT {
     }
     assertThat(service.awaitTermination()).as("the loop stopped without an error").isTrue();
     assertThat(received).extracting(Example::id).doesNotHaveDuplicates().hasSize(270);
+  }
+
+  /**
+   * After a crash the learner's checkpoint may lie behind ingest's stored position: the records in
+   * between were stored but never trained on. Ingest hands them to the learner again (not the held
+   * out, not the rejected), without counting, storing or dead-lettering them again, and its stored
+   * position never moves back.
+   */
+  @Test
+  void shouldHandTheLearnerWhatItHadNotTrainedOnWithoutCountingItAgain() throws Exception {
+    RetainConfig config = config(Map.of(RetainConfig.INGEST_COMMIT_RECORDS, 50));
+    List<byte[]> values = new ArrayList<>();
+    for (int i = 0; i < 400; i++) {
+      values.add(
+          i % 50 == 49
+              ? "{broken".getBytes(StandardCharsets.UTF_8)
+              : json.encode(TestData.example("cu-" + i, i % 3, "d", 4)));
+    }
+    send(config, values);
+    TopicPartition tp = new TopicPartition(config.examplesTopic(), 0);
+    Map<String, Long> seenBefore;
+    List<String> trainableAfter = new ArrayList<>();
+    ExampleInbox first = new ExampleInbox(10_000);
+    try (IngestService service =
+        new IngestService(config, first, new SimpleMeterRegistry()).start()) {
+      await().atMost(Duration.ofSeconds(60)).until(() -> service.loop().committedRecords() == 400);
+      seenBefore = service.state().holdout().seenByDomain();
+      for (Example e : first.drain(10_000, 100)) {
+        if (Integer.parseInt(e.id().substring(3)) >= 250) {
+          trainableAfter.add(e.id());
+        }
+      }
+    }
+    ExampleInbox second = new ExampleInbox(10_000);
+    IngestService again = new IngestService(config, second, new SimpleMeterRegistry());
+    again.loop().resumeTrainingFrom(p -> p.equals(tp) ? 250L : null);
+    List<Example> handed = new ArrayList<>();
+    try (again) {
+      again.start();
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () -> {
+                handed.addAll(second.drain(1000, 100));
+                return handed.size() >= trainableAfter.size();
+              });
+      assertThat(handed).extracting(Example::id).containsExactlyElementsOf(trainableAfter);
+      // past the last trainable example (offset 398; 399 is a bad record)
+      assertThat(second.drainedThrough().get(tp)).isEqualTo(399L);
+      assertThat(again.state().holdout().seenByDomain()).isEqualTo(seenBefore);
+      assertThat(again.loop().committedRecords()).as("nothing stored again").isZero();
+    }
+    try (RetainStore store =
+        RetainStore.openReadOnly(Path.of(config.getString(RetainConfig.STORE_DIR)))) {
+      assertThat(Offsets.read(store, config.getString(RetainConfig.INGEST_GROUP_ID)).get(tp))
+          .isEqualTo(400L);
+    }
+    assertThat(deadLetterCount(config)).as("no record dead-lettered twice").isEqualTo(8);
   }
 
   /**

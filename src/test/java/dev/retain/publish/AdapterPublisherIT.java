@@ -150,7 +150,11 @@ class AdapterPublisherIT {
       owner.offer(candidate(4f, 0.9, 0.8, 300)); // the owner was not fenced by it
       String second = owner.registry().champion().id();
       assertThat(second).isNotEqualTo(first);
-      assertThat(publishedVersions(config)).containsExactly(first, second);
+      // committed records become visible once their transaction markers are written
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofSeconds(30))
+          .untilAsserted(
+              () -> assertThat(publishedVersions(config)).containsExactly(first, second));
     }
   }
 

@@ -26,16 +26,21 @@ class CheckpointsTest {
         LoraNet model = LoraNet.create(manager, new int[] {8, 6, 3}, 2, 4, false);
         RetainStore store = RetainStore.open(dir, false)) {
       Learner learner = new Learner(model, 8, 1e-3f, 0f, 1f);
+      Map<org.apache.kafka.common.TopicPartition, Long> positions =
+          Map.of(
+              new org.apache.kafka.common.TopicPartition("retain.examples", 0), 1234L,
+              new org.apache.kafka.common.TopicPartition("my-topic-with-dashes", 11), 7L);
       Checkpoints.save(
-          store, "m", learner, targets, List.of(Map.of("d0", 0.5)), List.of("d0"), "d0");
+          store, "m", learner, targets, List.of(Map.of("d0", 0.5)), List.of("d0"), "d0", positions);
       Checkpoints.Restored restored = Checkpoints.load(store, "m");
       assertThat(restored.targets()).containsOnlyKeys(targets.keySet());
       targets.forEach((id, t) -> assertThat(restored.targets().get(id)).isEqualTo(t));
       assertThat(restored.learner().tensors()).doesNotContainKey("replay.targets");
       assertThat(restored.rows()).containsExactly(new Checkpoints.Row("d0", Map.of("d0", 0.5)));
       assertThat(restored.domain()).isEqualTo("d0");
+      assertThat(restored.positions()).as("what it had trained through").isEqualTo(positions);
 
-      Checkpoints.save(store, "m", learner, Map.of(), List.of(), List.of(), null);
+      Checkpoints.save(store, "m", learner, Map.of(), List.of(), List.of(), null, Map.of());
       assertThat(Checkpoints.load(store, "m").targets()).isEmpty();
     }
   }
