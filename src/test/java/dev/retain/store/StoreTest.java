@@ -318,4 +318,40 @@ class StoreTest {
       dedup.flush(batch);
     }
   }
+
+  /**
+   * A full disk is reported as such: a RocksDB write on a 1 MiB tmpfs fails with "store write
+   * failed: ... No space left on device". Needs a mount of a small tmpfs (root here and in CI);
+   * skipped with a message where mounting is not allowed.
+   */
+  @Test
+  void shouldSayTheDiskIsFullWhenItIs() throws Exception {
+    Path mount = dir.resolve("full");
+    java.nio.file.Files.createDirectories(mount);
+    Process mounted =
+        new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount.toString())
+            .redirectErrorStream(true)
+            .start();
+    String said = new String(mounted.getInputStream().readAllBytes());
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        mounted.waitFor() == 0, "cannot mount a small tmpfs here: " + said.strip());
+    try (RetainStore store = RetainStore.open(mount, false)) {
+      byte[] value = new byte[64 << 10];
+      new SplittableRandom(1).nextBytes(value);
+      assertThatThrownBy(
+              () -> {
+                for (int i = 0; i < 1000; i++) {
+                  try (StoreBatch batch = store.newBatch()) {
+                    batch.put(Family.META, Keys.of("fill").i32(i).bytes(), value);
+                    store.commit(batch);
+                  }
+                }
+              })
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("store write failed")
+          .hasMessageContaining("No space left on device");
+    } finally {
+      new ProcessBuilder("umount", "-l", mount.toString()).start().waitFor();
+    }
+  }
 }
