@@ -122,6 +122,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   // per partition: records below this offset were stored before; the learner gets them again
   private final Map<TopicPartition, Long> catchUp = new java.util.concurrent.ConcurrentHashMap<>();
   private final Set<String> caughtUp = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final Set<TopicPartition> resumed = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private boolean mirroring; // poll thread
   private long lastMirror = System.nanoTime() - MIRROR_INTERVAL_NANOS; // of the last mirror commit
@@ -602,7 +603,10 @@ public final class IngestLoop implements Runnable, AutoCloseable {
       List<TopicPartition> fresh = new ArrayList<>();
       for (TopicPartition tp : partitions) {
         Long offset = stored.get(tp);
-        Long trained = trainedThrough.apply(tp);
+        catchUp.remove(tp);
+        // only at this process's first assignment of the partition: later, the learner here did
+        // not lose what it trained on, and must not get it twice
+        Long trained = resumed.add(tp) ? trainedThrough.apply(tp) : null;
         if (offset == null) {
           fresh.add(tp);
         } else if (trained != null && trained < offset) {
@@ -643,11 +647,13 @@ public final class IngestLoop implements Runnable, AutoCloseable {
         commitAll(); // the effects of records from revoked partitions land with their positions
       }
       assigned.removeAll(partitions);
+      partitions.forEach(catchUp::remove);
     }
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
       assigned.removeAll(partitions); // another member may own them already: nothing to commit
+      partitions.forEach(catchUp::remove);
     }
   }
 }

@@ -22,23 +22,20 @@ final class InferHandler implements Route {
   private static final Set<String> OUTPUTS = Set.of("class", "score", "probabilities", "logits");
   private static final Set<String> TYPES =
       Set.of("FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16");
+  private final Serving context;
   private final AdapterFollower follower;
   private final String model;
   private final int maxBatch;
   private final ServeMetrics metrics;
   private final PredictionLog log;
 
-  InferHandler(
-      AdapterFollower follower,
-      String model,
-      int maxBatch,
-      ServeMetrics metrics,
-      PredictionLog log) {
-    this.follower = follower;
-    this.model = model;
-    this.maxBatch = maxBatch;
-    this.metrics = metrics;
-    this.log = log;
+  InferHandler(Serving context) {
+    this.context = context;
+    this.follower = context.follower();
+    this.model = context.model();
+    this.maxBatch = context.maxBatch();
+    this.metrics = context.metrics();
+    this.log = context.log();
   }
 
   String path() {
@@ -234,7 +231,6 @@ final class InferHandler implements Route {
   }
 
   private void error(Call call, int status, String message) {
-    metrics.error(status);
-    call.error(status, message);
+    context.error(call, status, message);
   }
 }

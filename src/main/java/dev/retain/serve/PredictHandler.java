@@ -22,23 +22,20 @@ import java.util.Set;
  * a 4xx with a JSON {@code error}.
  */
 final class PredictHandler implements Route {
+  private final Serving context;
   private final AdapterFollower follower;
   private final String model;
   private final int maxBatch;
   private final ServeMetrics metrics;
   private final PredictionLog log;
 
-  PredictHandler(
-      AdapterFollower follower,
-      String model,
-      int maxBatch,
-      ServeMetrics metrics,
-      PredictionLog log) {
-    this.follower = follower;
-    this.model = model;
-    this.maxBatch = maxBatch;
-    this.metrics = metrics;
-    this.log = log;
+  PredictHandler(Serving context) {
+    this.context = context;
+    this.follower = context.follower();
+    this.model = context.model();
+    this.maxBatch = context.maxBatch();
+    this.metrics = context.metrics();
+    this.log = context.log();
   }
 
   String path() {
@@ -138,8 +135,7 @@ final class PredictHandler implements Route {
   }
 
   private void error(Call call, int status, String message) {
-    metrics.error(status);
-    call.error(status, message);
+    context.error(call, status, message);
   }
 
   /** A parsed request: its instances and their ids (null where none was given). */

@@ -34,8 +34,9 @@ public final class ServeNode implements AutoCloseable {
             : null;
     ServeMetrics metrics = new ServeMetrics(registry, model);
     int maxBatch = config.getInt(RetainConfig.SERVE_MAX_BATCH);
-    PredictHandler predict = new PredictHandler(follower, model, maxBatch, metrics, log);
-    InferHandler infer = new InferHandler(follower, model, maxBatch, metrics, log);
+    Serving serving = new Serving(follower, model, maxBatch, metrics, log);
+    PredictHandler predict = new PredictHandler(serving);
+    InferHandler infer = new InferHandler(serving);
     endpoint =
         new HttpServer(
                 config.getString(RetainConfig.SERVE_HOST),
