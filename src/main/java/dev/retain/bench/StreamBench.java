@@ -79,7 +79,8 @@ public final class StreamBench implements Callable<Integer> {
       int promoted,
       double rejected,
       double samplesPerSecond,
-      double seconds) {
+      double seconds,
+      int scoredBeforeLearned) {
     double average() {
       return served.values().stream().mapToDouble(v -> v).average().orElse(0);
     }
@@ -173,6 +174,9 @@ public final class StreamBench implements Callable<Integer> {
     row.add(String.format(Locale.ROOT, "%.1f", learner));
     report.figure(policy + "_samples_per_s", Math.round(speed));
     report.figure(policy + "_learner_holdout_average", Stats.round(learner));
+    report.figure(
+        policy + "_cells_scored_before_learned",
+        runs.stream().mapToInt(Run::scoredBeforeLearned).sum());
     report.row(row.toArray());
     return mean;
   }
@@ -203,7 +207,8 @@ public final class StreamBench implements Callable<Integer> {
               .mapToDouble(Counter::count)
               .sum(),
           StepThroughput.read(meters).perSecond(),
-          (System.nanoTime() - start) / 1e9);
+          (System.nanoTime() - start) / 1e9,
+          learner.learner().matrix().scoredBeforeLearned());
     } finally {
       Stats.deleteRecursively(dir);
     }

@@ -79,4 +79,21 @@ public final class AccuracyMatrix implements RetentionReport {
     rows.forEach(r -> out.add(new LinkedHashMap<>(r)));
     return out;
   }
+
+  /**
+   * Cells of the matrix whose domain the learner had not reached when the row was recorded: a
+   * domain scored before it was learned (0 when evaluation follows what was trained).
+   */
+  public synchronized int scoredBeforeLearned() {
+    List<Map<String, Double>> rows = rows();
+    List<String> learned = learned();
+    int early = 0;
+    for (int i = 0; i < rows.size(); i++) {
+      java.util.Set<String> reached = new java.util.HashSet<>(learned.subList(0, i + 1));
+      for (String domain : rows.get(i).keySet()) {
+        early += reached.contains(domain) ? 0 : 1;
+      }
+    }
+    return early;
+  }
 }

@@ -48,4 +48,14 @@ class AccuracyMatrixTest {
     matrix.record("d2", row(0.85, 0.70, 0.90));
     assertThat(matrix.backwardTransfer()).isCloseTo(-0.10, within(1e-9));
   }
+
+  @Test
+  void shouldCountDomainsScoredBeforeTheyWereLearned() {
+    AccuracyMatrix matrix = new AccuracyMatrix();
+    matrix.record("d0", java.util.Map.of("d0", 0.9));
+    matrix.record("d1", java.util.Map.of("d0", 0.8, "d1", 0.7));
+    assertThat(matrix.scoredBeforeLearned()).isZero();
+    matrix.record("d2", java.util.Map.of("d0", 0.8, "d1", 0.7, "d2", 0.6, "d3", 0.1));
+    assertThat(matrix.scoredBeforeLearned()).as("d3 scored at d2's row").isEqualTo(1);
+  }
 }
