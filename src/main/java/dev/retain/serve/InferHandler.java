@@ -23,30 +23,20 @@ final class InferHandler implements Route {
   private static final Set<String> TYPES =
       Set.of("FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16");
   private final Serving context;
-  private final AdapterFollower follower;
-  private final String model;
-  private final int maxBatch;
-  private final ServeMetrics metrics;
-  private final PredictionLog log;
 
   InferHandler(Serving context) {
     this.context = context;
-    this.follower = context.follower();
-    this.model = context.model();
-    this.maxBatch = context.maxBatch();
-    this.metrics = context.metrics();
-    this.log = context.log();
   }
 
   String path() {
-    return "/v2/models/" + model;
+    return "/v2/models/" + context.model();
   }
 
   @Override
   public void handle(Call call) {
     long start = System.nanoTime();
     String rest = call.path().substring(path().length());
-    ServingModel serving = follower.current();
+    ServingModel serving = context.follower().current();
     if (!rest.isEmpty() && !rest.equals("/infer")) {
       error(call, 404, "no route " + call.method() + " " + call.path());
     } else if (!call.method().equals(rest.isEmpty() ? "GET" : "POST")) {
@@ -64,7 +54,7 @@ final class InferHandler implements Route {
 
   private ObjectNode metadata(ServingModel serving) {
     ObjectNode body = Call.JSON.createObjectNode();
-    body.put("name", model);
+    body.put("name", context.model());
     body.putArray("versions").add(serving.version());
     body.put("platform", "retain");
     ObjectNode input = body.putArray("inputs").addObject();
@@ -105,9 +95,9 @@ final class InferHandler implements Route {
       return;
     }
     String id = request.path("id").isTextual() ? request.path("id").asText() : null;
-    answer.log(log, ids(id, instances.size()), instances);
+    answer.log(context.log(), ids(id, instances.size()), instances);
     ObjectNode body = Call.JSON.createObjectNode();
-    body.put("model_name", model);
+    body.put("model_name", context.model());
     body.put("model_version", answer.version());
     if (id != null) {
       body.put("id", id);
@@ -126,7 +116,7 @@ final class InferHandler implements Route {
     matrix(outputs, wanted, "probabilities", answer.probabilities());
     matrix(outputs, wanted, "logits", answer.logits());
     call.json(200, body);
-    metrics.served(answer.version(), n, System.nanoTime() - start);
+    context.metrics().served(answer.version(), n, System.nanoTime() - start);
   }
 
   private static void matrix(ArrayNode outputs, Set<String> wanted, String name, float[][] rows) {
@@ -166,8 +156,8 @@ final class InferHandler implements Route {
       throw new IllegalArgumentException(
           "shape must be [n, " + features + "] or [" + features + "], not " + shape);
     }
-    if (n > maxBatch) {
-      throw new IllegalArgumentException("batch larger than the limit " + maxBatch);
+    if (n > context.maxBatch()) {
+      throw new IllegalArgumentException("batch larger than the limit " + context.maxBatch());
     }
     float[] flat = new float[n * features];
     int filled = flatten(input.path("data"), flat, 0);

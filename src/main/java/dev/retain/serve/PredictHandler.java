@@ -23,23 +23,13 @@ import java.util.Set;
  */
 final class PredictHandler implements Route {
   private final Serving context;
-  private final AdapterFollower follower;
-  private final String model;
-  private final int maxBatch;
-  private final ServeMetrics metrics;
-  private final PredictionLog log;
 
   PredictHandler(Serving context) {
     this.context = context;
-    this.follower = context.follower();
-    this.model = context.model();
-    this.maxBatch = context.maxBatch();
-    this.metrics = context.metrics();
-    this.log = context.log();
   }
 
   String path() {
-    return "/v1/models/" + model;
+    return "/v1/models/" + context.model();
   }
 
   @Override
@@ -60,13 +50,13 @@ final class PredictHandler implements Route {
   }
 
   private void describe(Call call) {
-    ServingModel serving = follower.current();
+    ServingModel serving = context.follower().current();
     if (serving == null) {
       error(call, 503, "no adapter version published yet");
       return;
     }
     ObjectNode body = Call.JSON.createObjectNode();
-    body.put("model", model);
+    body.put("model", context.model());
     body.put("version", serving.version());
     body.set("adapter_config", serving.config());
     body.set("provenance", serving.provenance());
@@ -78,7 +68,7 @@ final class PredictHandler implements Route {
       error(call, 415, "send application/json");
       return;
     }
-    ServingModel serving = follower.current();
+    ServingModel serving = context.follower().current();
     if (serving == null) {
       error(call, 503, "no adapter version published yet");
       return;
@@ -86,7 +76,7 @@ final class PredictHandler implements Route {
     Request request;
     Predictions answer;
     try {
-      request = Request.parse(call.body(), serving.features(), maxBatch);
+      request = Request.parse(call.body(), serving.features(), context.maxBatch());
       answer = Predictions.of(serving, request.instances());
     } catch (JsonProcessingException e) {
       error(call, 400, "body is not JSON: " + e.getOriginalMessage());
@@ -95,14 +85,14 @@ final class PredictHandler implements Route {
       error(call, 400, e.getMessage());
       return;
     }
-    answer.log(log, request.ids(), request.instances());
+    answer.log(context.log(), request.ids(), request.instances());
     call.json(200, body(answer, request));
-    metrics.served(answer.version(), answer.size(), System.nanoTime() - start);
+    context.metrics().served(answer.version(), answer.size(), System.nanoTime() - start);
   }
 
   private ObjectNode body(Predictions answer, Request request) {
     ObjectNode body = Call.JSON.createObjectNode();
-    body.put("model", model);
+    body.put("model", context.model());
     body.put("version", answer.version());
     ArrayNode predictions = Call.JSON.createArrayNode();
     for (int i = 0; i < answer.size(); i++) {
