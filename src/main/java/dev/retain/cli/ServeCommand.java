@@ -38,7 +38,15 @@ final class ServeCommand implements Callable<Integer> {
         config.getString(RetainConfig.SERVE_HOST),
         node.port(),
         config.getString(RetainConfig.MODEL_ID));
-    stopped.await();
+    // supervision: a worker that stops by itself ends the process with a non-zero exit
+    while (!stopped.await(200, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+      String failed = node.stoppedWorker();
+      if (failed != null) {
+        System.err.println(failed + " (its ERROR above says why); exiting");
+        node.close();
+        return 1;
+      }
+    }
     return 0;
   }
 }

@@ -70,6 +70,8 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
             .register(registry);
     thread = new Thread(this, "retain-adapter-follower");
     thread.setDaemon(true);
+    thread.setUncaughtExceptionHandler(
+        (t, e) -> LOG.error("the adapter follower stopped: {}", e.getMessage(), e));
   }
 
   public AdapterFollower start() {

@@ -37,6 +37,18 @@ public final class ServeNode implements AutoCloseable {
     Serving serving = new Serving(follower, model, maxBatch, metrics, log);
     PredictHandler predict = new PredictHandler(serving);
     InferHandler infer = new InferHandler(serving);
+    io.micrometer.core.instrument.Gauge.builder(
+            "retain.worker.up", follower, f -> f.isAlive() ? 1 : 0)
+        .tags("model", model, "worker", "adapter-follower")
+        .description("1 while the worker thread runs, 0 once it stopped")
+        .register(registry);
+    if (online != null) {
+      io.micrometer.core.instrument.Gauge.builder(
+              "retain.worker.up", online, o -> o.isRunning() ? 1 : 0)
+          .tags("model", model, "worker", "online-accuracy")
+          .description("1 while the worker thread runs, 0 once it stopped")
+          .register(registry);
+    }
     endpoint =
         new HttpServer(
                 config.getString(RetainConfig.SERVE_HOST),
@@ -52,6 +64,21 @@ public final class ServeNode implements AutoCloseable {
             .route(infer.path() + "/infer", infer)
             .health(follower::isAlive, this::notReady, "/health", "/v2/health")
             .route(infer.path() + "/ready", call -> HttpServer.check(call, notReady()));
+  }
+
+  /**
+   * Null while every worker runs (the adapter follower, and the online-accuracy topology when
+   * predictions are logged); else which one stopped. {@code retain serve} exits non-zero then, so
+   * that the platform restarts it.
+   */
+  public synchronized String stoppedWorker() {
+    if (closed) {
+      return null;
+    }
+    if (!follower.isAlive()) {
+      return "the adapter follower stopped";
+    }
+    return online != null && !online.isRunning() ? "the online-accuracy topology stopped" : null;
   }
 
   /** Null when a version is loaded and serving can answer; else why not. */

@@ -468,12 +468,21 @@ class PublishServeIT {
     try (Admin admin = KafkaClients.admin(config)) {
       Topics.ensure(admin, config, 1, (short) 1);
     }
-    try (ServeNode serve = new ServeNode(config, Metrics.registry("serve")).start()) {
+    PrometheusMeterRegistry meters = Metrics.registry("serve");
+    try (ServeNode serve = new ServeNode(config, meters).start()) {
       String served = "http://127.0.0.1:" + serve.port();
       assertThat(status(served + "/health/live")).isEqualTo(200);
       assertThat(status(served + "/v2/health/live")).isEqualTo(200);
       assertThat(status(served + "/health/ready")).isEqualTo(503);
       assertThat(status(served + "/v2/models/default/ready")).isEqualTo(503);
+      assertThat(serve.stoppedWorker()).isNull();
+      // the follower's thread stops while the node runs: not live, its gauge 0, and the node
+      // names it, which makes retain serve exit non-zero
+      serve.follower().close();
+      assertThat(serve.stoppedWorker()).isEqualTo("the adapter follower stopped");
+      assertThat(status(served + "/health/live")).isEqualTo(503);
+      assertThat(meters.get("retain.worker.up").tag("worker", "adapter-follower").gauge().value())
+          .isZero();
     }
   }
 }
