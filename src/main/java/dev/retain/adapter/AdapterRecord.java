@@ -80,7 +80,7 @@ public final class AdapterRecord {
     return record.value();
   }
 
-  public static byte[] utf8(String s) {
+  private static byte[] utf8(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
   }
 

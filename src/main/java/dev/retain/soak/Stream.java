@@ -49,7 +49,6 @@ final class Stream {
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
     Map<Future<RecordMetadata>, RejectReason> bad = new HashMap<>();
     Map<Future<RecordMetadata>, Example> goodSent = new java.util.LinkedHashMap<>();
-    List<Future<RecordMetadata>> all = new ArrayList<>();
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
       for (int i = produced; i < Math.min(upTo, n); i++) {
         Example e = drift.example(i * DOMAINS / n, i);
@@ -65,7 +64,6 @@ final class Stream {
         }
         Future<RecordMetadata> sent =
             producer.send(new ProducerRecord<>(config.examplesTopic(), key, value));
-        all.add(sent);
         if (reason != null) {
           bad.put(sent, reason);
         } else if (i >= Math.min(upTo, n) - 64) {
