@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.retain.model.SafeTensors;
+import dev.retain.model.TensorNames;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -74,8 +75,7 @@ public record AdapterArchive(
   static List<String> targetModules(Map<String, SafeTensors.Tensor> tensors) {
     TreeSet<String> modules = new TreeSet<>();
     for (String key : tensors.keySet()) {
-      String module = key.replaceFirst("^base_model\\.model\\.", "");
-      modules.add(module.replaceFirst("\\.lora_[AB]\\.weight$", ""));
+      modules.add(TensorNames.moduleOf(key));
     }
     return List.copyOf(modules);
   }

@@ -3,6 +3,7 @@ package dev.retain.serve;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.retain.adapter.AdapterArchive;
 import dev.retain.model.SafeTensors;
+import dev.retain.model.TensorNames;
 import java.util.List;
 import java.util.Map;
 
@@ -62,34 +63,32 @@ public final class ServingModel {
     float scaling =
         (float) (config.path("use_rslora").asBoolean() ? alpha / Math.sqrt(rank) : alpha / rank);
     List<Conv> convs = new java.util.ArrayList<>();
-    for (int c = 0; base.containsKey("convs." + c + ".weight"); c++) {
-      SafeTensors.Tensor w = base.get("convs." + c + ".weight");
+    for (int c = 0; base.containsKey(TensorNames.weight(TensorNames.conv(c))); c++) {
+      SafeTensors.Tensor w = base.get(TensorNames.weight(TensorNames.conv(c)));
       int out = (int) w.shape()[0];
       int in = (int) w.shape()[1];
       float[] merged = w.data().clone();
-      SafeTensors.Tensor a =
-          adapter.tensors().get("base_model.model.convs." + c + ".lora_A.weight");
-      SafeTensors.Tensor b =
-          adapter.tensors().get("base_model.model.convs." + c + ".lora_B.weight");
+      SafeTensors.Tensor a = adapter.tensors().get(TensorNames.loraA(TensorNames.conv(c)));
+      SafeTensors.Tensor b = adapter.tensors().get(TensorNames.loraB(TensorNames.conv(c)));
       if (a != null && b != null) { // conv LoRA is optional
         addProduct(merged, b, a, scaling, out, in * 9);
       }
-      convs.add(new Conv(in, out, merged, base.get("convs." + c + ".bias").data().clone()));
+      convs.add(
+          new Conv(
+              in, out, merged, base.get(TensorNames.bias(TensorNames.conv(c))).data().clone()));
     }
     int layers = 0;
-    while (base.containsKey("layers." + layers + ".weight")) {
+    while (base.containsKey(TensorNames.weight(TensorNames.linear(layers)))) {
       layers++;
     }
     float[][] weights = new float[layers][];
     float[][] biases = new float[layers][];
     for (int l = 0; l < layers; l++) {
-      SafeTensors.Tensor w = base.get("layers." + l + ".weight");
+      SafeTensors.Tensor w = base.get(TensorNames.weight(TensorNames.linear(l)));
       weights[l] = w.data().clone();
-      biases[l] = base.get("layers." + l + ".bias").data().clone();
-      SafeTensors.Tensor a =
-          adapter.tensors().get("base_model.model.layers." + l + ".lora_A.weight");
-      SafeTensors.Tensor b =
-          adapter.tensors().get("base_model.model.layers." + l + ".lora_B.weight");
+      biases[l] = base.get(TensorNames.bias(TensorNames.linear(l))).data().clone();
+      SafeTensors.Tensor a = adapter.tensors().get(TensorNames.loraA(TensorNames.linear(l)));
+      SafeTensors.Tensor b = adapter.tensors().get(TensorNames.loraB(TensorNames.linear(l)));
       if (a == null || b == null) {
         throw new IllegalArgumentException("adapter lacks layer " + l);
       }

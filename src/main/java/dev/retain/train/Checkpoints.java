@@ -63,7 +63,7 @@ final class Checkpoints {
     SafeTensors.Contents all = learner.checkpoint();
     Map<String, SafeTensors.Tensor> ewc = new LinkedHashMap<>();
     Map<String, SafeTensors.Tensor> rest = new LinkedHashMap<>();
-    all.tensors().forEach((k, v) -> (k.startsWith("ewc.") ? ewc : rest).put(k, v));
+    all.tensors().forEach((k, v) -> (k.startsWith(Ewc.PREFIX) ? ewc : rest).put(k, v));
     Map<String, String> meta = new HashMap<>(all.metadata());
     meta.put("domain", domain == null ? "" : domain);
     meta.put("matrix", json(rows));

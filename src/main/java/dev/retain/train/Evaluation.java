@@ -2,6 +2,7 @@ package dev.retain.train;
 
 import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
+import dev.retain.model.TensorNames;
 import dev.retain.record.Example;
 import dev.retain.store.HoldoutSets;
 import java.util.HashMap;
@@ -81,7 +82,7 @@ final class Evaluation {
     Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>(like);
     out.replaceAll(
         (k, t) ->
-            k.contains("lora_B")
+            TensorNames.isLoraB(k)
                 ? new SafeTensors.Tensor(t.shape(), new float[t.data().length])
                 : t);
     return out;

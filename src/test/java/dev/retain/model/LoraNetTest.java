@@ -101,7 +101,7 @@ class LoraNetTest {
       params.forEach(p -> autograd.add(p.getGradient().toFloatArray()));
       assertThat(model.hasFrozenFirstLayer()).isTrue();
       NDArray frozen;
-      try (LoraNet.Pass pass = model.pass(x, 0, null, null)) {
+      try (Pass pass = model.pass(x, 0, null, null)) {
         frozen = pass.frozenFirstLayer().duplicate();
       }
       assertThat(frozen.getShape()).isEqualTo(new Shape(6, model.firstLayerWidth()));
@@ -113,7 +113,7 @@ class LoraNetTest {
           String what = head + " head rows (handed in: " + headGiven + "), " + tail + " tail rows";
           NDArray frozenHead = headGiven && head > 0 ? frozen.get(new NDIndex("0:{}", head)) : null;
           NDArray frozenTail = tail == 0 ? null : frozen.get(new NDIndex("{}:", 6 - tail));
-          try (LoraNet.Pass pass = model.pass(x, head, frozenHead, frozenTail)) {
+          try (Pass pass = model.pass(x, head, frozenHead, frozenTail)) {
             assertClose(pass.frozenFirstLayer().toFloatArray(), frozen.toFloatArray(), what);
             assertClose(pass.logits().toFloatArray(), forward, "logits, " + what);
             List<NDArray> byHand = pass.backward(gradLogits);
@@ -124,7 +124,7 @@ class LoraNetTest {
                   byHand.get(i).toFloatArray(), autograd.get(i), "param " + i + ", " + what);
             }
           }
-          try (LoraNet.Pass again = model.pass(x, head, frozenHead, frozenTail)) {
+          try (Pass again = model.pass(x, head, frozenHead, frozenTail)) {
             assertClose(again.backwardVector(gradLogits), concat(autograd), "vector, " + what);
           }
         }
