@@ -31,6 +31,13 @@ final class PendingCommit {
     this.batch = store.newBatch();
   }
 
+  /** Adds a trainable example read at {@code offset} of {@code tp}. */
+  void trainable(Example example, TopicPartition tp, long offset) {
+    trainable.add(example);
+    trainablePartitions.add(tp);
+    trainableNext.add(offset + 1);
+  }
+
   void position(TopicPartition tp, long nextOffset) {
     positions.put(tp, new OffsetAndMetadata(nextOffset));
   }

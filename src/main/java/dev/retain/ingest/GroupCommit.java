@@ -1,0 +1,199 @@
+package dev.retain.ingest;
+
+import dev.retain.config.RetainConfig;
+import dev.retain.store.ModelState;
+import dev.retain.store.RetainStore;
+import dev.retain.store.StoreException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Gathers the effects of one or more polls into one atomic store write with their positions, so
+ * that an fsync is paid per commit, not per poll: a commit is sealed once it holds {@code
+ * retain.ingest.commit.records} records or is {@code retain.ingest.commit.interval.ms} old. The
+ * writer thread sends the sealed commit's dead letters, then writes it; at most one write is in
+ * flight, so writes stay in order. Once written, the trainable examples go to the sink and the
+ * positions to the mirror. Called on the absorb thread.
+ */
+final class GroupCommit {
+  private static final Logger LOG = LoggerFactory.getLogger(GroupCommit.class);
+  private final RetainStore store;
+  private final ModelState state;
+  private final RecordRouter router;
+  private final ExampleSink sink;
+  private final PositionMirror mirror;
+  private final IngestMetrics metrics;
+  private final Producer<byte[], byte[]> deadLetters;
+  private final ExecutorService writer;
+  private final String group;
+  private final int commitRecords;
+  private final long commitIntervalMs;
+  private final AtomicLong committed = new AtomicLong();
+  private PendingCommit pending;
+  private PendingCommit inFlight;
+  private Future<?> inFlightWrite;
+
+  GroupCommit(
+      RetainConfig config,
+      RetainStore store,
+      ModelState state,
+      RecordRouter router,
+      ExampleSink sink,
+      PositionMirror mirror,
+      IngestMetrics metrics,
+      Producer<byte[], byte[]> deadLetters,
+      ExecutorService writer) {
+    this.store = store;
+    this.state = state;
+    this.router = router;
+    this.sink = sink;
+    this.mirror = mirror;
+    this.metrics = metrics;
+    this.deadLetters = deadLetters;
+    this.writer = writer;
+    this.group = config.getString(RetainConfig.INGEST_GROUP_ID);
+    this.commitRecords = config.getInt(RetainConfig.INGEST_COMMIT_RECORDS);
+    this.commitIntervalMs = config.getLong(RetainConfig.INGEST_COMMIT_INTERVAL_MS);
+  }
+
+  /** Routes a poll's records into the pending commit. */
+  void absorb(ConsumerRecords<byte[], ByteBuffer> records) {
+    if (pending == null) {
+      pending = new PendingCommit(store);
+    }
+    router.route(records, pending);
+  }
+
+  /** Completes a finished write, and seals the pending commit when it is due. */
+  void commitIfDue() {
+    finishWrite(false);
+    if (pending != null
+        && (pending.records >= commitRecords || pending.ageMillis() >= commitIntervalMs)) {
+      startWrite();
+    }
+  }
+
+  /** Writes everything pending and waits for it. */
+  void commitAll() {
+    if (pending != null) {
+      startWrite();
+    }
+    finishWrite(true);
+  }
+
+  /** Records handled (accepted, rejected or skipped) and committed. */
+  long committedRecords() {
+    return committed.get();
+  }
+
+  /**
+   * Seals what is pending and hands it to the writer thread, which sends the dead letters and then
+   * writes effects and positions in one atomic batch. The absorb thread meanwhile goes on with the
+   * next records, so the fsync overlaps work.
+   */
+  private void startWrite() {
+    finishWrite(true);
+    PendingCommit sealed = pending;
+    pending = null;
+    state.flush(sealed.batch);
+    sealed.sealPositions(group);
+    inFlight = sealed;
+    inFlightWrite =
+        writer.submit(
+            () -> {
+              long start = System.nanoTime();
+              sendDeadLetters(sealed.rejects);
+              store.commit(sealed.batch);
+              metrics.commitDuration.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+              return null;
+            });
+  }
+
+  /**
+   * Completes the write in flight, if any: counts it, hands its trainable examples over and passes
+   * the positions to the mirror. A failed write ends the loop; a restart reloads from the store.
+   *
+   * @param wait wait for the write; otherwise return at once when it is still running
+   */
+  private void finishWrite(boolean wait) {
+    if (inFlight == null || (!wait && !inFlightWrite.isDone())) {
+      return;
+    }
+    awaitWrite();
+    PendingCommit done = inFlight;
+    inFlight = null;
+    committed.addAndGet(done.records);
+    metrics.ingested(done.trainable.size() + done.heldOut, done.heldOut);
+    Map<TopicPartition, Long> next = new HashMap<>();
+    done.positions.forEach((tp, om) -> next.put(tp, om.offset()));
+    long[] trainableNext = done.trainableNext.stream().mapToLong(Long::longValue).toArray();
+    sink.accept(new Handover(done.trainable, done.trainablePartitions, trainableNext, next));
+    mirror.stored(done.positions);
+  }
+
+  private void awaitWrite() {
+    try {
+      inFlightWrite.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof StoreException store) {
+        throw store; // its message says what failed, e.g. "store write failed: ... No space left"
+      }
+      throw new IllegalStateException("store write failed: " + e.getCause(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for a store write", e);
+    }
+  }
+
+  /**
+   * Sends the batch's dead letters and waits until each is delivered, before the store write that
+   * moves past them. A letter the topic refuses as too large goes again, truncated, with its
+   * original size and hash in headers; any other failure fails the write, so ingest stops without
+   * committing past a record whose dead letter was not delivered.
+   */
+  private void sendDeadLetters(List<ProducerRecord<byte[], byte[]>> rejects)
+      throws InterruptedException, ExecutionException {
+    if (rejects.isEmpty()) {
+      return;
+    }
+    List<Future<RecordMetadata>> sent = new ArrayList<>(rejects.size());
+    rejects.forEach(r -> sent.add(deadLetters.send(r)));
+    deadLetters.flush();
+    for (int i = 0; i < sent.size(); i++) {
+      try {
+        sent.get(i).get();
+      } catch (ExecutionException e) {
+        resendTruncated(rejects.get(i), e);
+      }
+    }
+  }
+
+  private void resendTruncated(ProducerRecord<byte[], byte[]> letter, ExecutionException e)
+      throws InterruptedException, ExecutionException {
+    if (!(e.getCause() instanceof RecordTooLargeException)) {
+      throw new IllegalStateException(
+          "dead letter to " + letter.topic() + " not delivered: " + e.getCause(), e.getCause());
+    }
+    LOG.warn(
+        "dead letter of {} bytes too large for {}: sending it truncated",
+        letter.value() == null ? 0 : letter.value().length,
+        letter.topic());
+    deadLetters.send(DeadLetter.truncated(letter)).get();
+  }
+}
