@@ -16,6 +16,7 @@ import dev.retain.train.Candidate;
 import dev.retain.train.CandidateHandler;
 import dev.retain.train.StepThroughput;
 import dev.retain.train.TrainingLoop;
+import dev.retain.train.Trigger;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -301,7 +302,7 @@ public final class ContinualBench implements Callable<Integer> {
 
     @Override
     public Map<String, SafeTensors.Tensor> offer(Candidate candidate) {
-      if (candidate.trigger().equals("every")) {
+      if (candidate.trigger() == Trigger.EVERY) {
         return null; // only a domain's end and the stream's end are scored
       }
       AdapterVersion version =
@@ -313,7 +314,7 @@ public final class ContinualBench implements Callable<Integer> {
       for (int d = 0; d < test.size(); d++) {
         scores.put("domain-" + d, StreamBench.accuracy(model, test.get(d)));
       }
-      if (candidate.trigger().equals("domain")) {
+      if (candidate.trigger() == Trigger.DOMAIN) {
         matrix.record(candidate.learnedDomain(), scores);
       } else {
         last = scores; // the stream's end: the last idle consolidation

@@ -14,6 +14,7 @@ import dev.retain.serve.ServeNode;
 import dev.retain.store.RetainStore;
 import dev.retain.train.BaseModels;
 import dev.retain.train.Candidate;
+import dev.retain.train.Trigger;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -246,7 +247,7 @@ public final class ServeBench implements Callable<Integer> {
               Map.of(new TopicPartition("bench", 0), 1000L * (i + 1)),
               10L * (i + 1),
               "domain-0",
-              "bench",
+              Trigger.EVERY,
               Map.of(),
               Map.of());
       long start = System.nanoTime();

@@ -14,6 +14,7 @@ import dev.retain.record.Example;
 import dev.retain.serve.ServeNode;
 import dev.retain.train.StepThroughput;
 import dev.retain.train.TrainingLoop;
+import dev.retain.train.Trigger;
 import io.micrometer.core.instrument.search.Search;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -131,7 +132,7 @@ final class DemoCommand implements Callable<Integer> {
       boolean settled =
           !learned.isEmpty()
               && learned.get(learned.size() - 1).equals(last)
-              && loop.lastTrigger().equals("idle")
+              && loop.lastTrigger() == Trigger.IDLE
               && champion != null
               && serve.follower().current() != null
               && serve.follower().current().version().equals(champion.id());

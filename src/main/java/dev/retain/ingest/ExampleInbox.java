@@ -1,6 +1,7 @@
 package dev.retain.ingest;
 
 import dev.retain.record.Example;
+import dev.retain.train.TrainingInput;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -18,7 +19,7 @@ import org.apache.kafka.common.TopicPartition;
  * learner's position: the Kafka positions up to which every delivered example has been drained,
  * which the learner records as the provenance of what it trained on.
  */
-public final class ExampleInbox implements ExampleSink {
+public final class ExampleInbox implements ExampleSink, TrainingInput {
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition nonEmpty = lock.newCondition();
@@ -62,6 +63,7 @@ public final class ExampleInbox implements ExampleSink {
    * past a change of domain: every example of one drain has the first one's domain, so that a
    * learner consolidating at a domain's end knows exactly how far it trained.
    */
+  @Override
   public List<Example> drain(int max, long timeoutMs) throws InterruptedException {
     List<Example> out = new ArrayList<>(max);
     lock.lock();
@@ -113,6 +115,7 @@ public final class ExampleInbox implements ExampleSink {
    * The next offset per partition below which every delivered record has been handled: each drained
    * example, and any held-out or rejected record of a delivery drained to its end.
    */
+  @Override
   public Map<TopicPartition, Long> drainedThrough() {
     lock.lock();
     try {

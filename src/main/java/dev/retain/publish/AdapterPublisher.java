@@ -169,7 +169,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     Map<String, String> out = new LinkedHashMap<>();
     out.put("seed", Long.toString(seed));
     out.put("learned_domain", candidate.learnedDomain() == null ? "" : candidate.learnedDomain());
-    out.put("trigger", candidate.trigger());
+    out.put("trigger", candidate.trigger().tag());
     out.put("learned_from", learnedFrom(candidate, parent));
     out.put("code_version", CodeVersion.get());
     out.put("store_id", storeId);

@@ -1,7 +1,6 @@
 package dev.retain.train;
 
 import dev.retain.config.RetainConfig;
-import dev.retain.ingest.ExampleInbox;
 import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
 import dev.retain.record.Example;
@@ -56,7 +55,7 @@ final class BaseSetup {
    * log and on the gauge), pretrains {@code model}'s base on them and keeps it in the store;
    * returns those examples.
    */
-  List<Example> pretrain(LoraNet model, ExampleInbox inbox, BooleanSupplier closed)
+  List<Example> pretrain(LoraNet model, TrainingInput inbox, BooleanSupplier closed)
       throws InterruptedException {
     List<Example> first = await(inbox, closed);
     LOG.info("pretraining the base on the first {} examples", first.size());
@@ -75,7 +74,7 @@ final class BaseSetup {
     return first;
   }
 
-  private List<Example> await(ExampleInbox inbox, BooleanSupplier closed)
+  private List<Example> await(TrainingInput inbox, BooleanSupplier closed)
       throws InterruptedException {
     int wanted = config.getInt(RetainConfig.MODEL_PRETRAIN_EXAMPLES);
     long idleMs = config.getLong(RetainConfig.TRAIN_IDLE_MS);

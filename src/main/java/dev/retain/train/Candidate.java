@@ -16,7 +16,7 @@ import org.apache.kafka.common.TopicPartition;
  * @param positions next offset per partition: everything below was trained on
  * @param steps training steps taken so far
  * @param learnedDomain the domain learned most recently
- * @param trigger what caused the consolidation (domain, every, idle)
+ * @param trigger what caused the consolidation
  * @param holdoutSizes examples in each evaluated domain's holdout (the gate's sampling noise)
  * @param baseline per domain, the accuracy of always answering the holdout's most frequent class
  */
@@ -29,6 +29,6 @@ public record Candidate(
     Map<TopicPartition, Long> positions,
     long steps,
     String learnedDomain,
-    String trigger,
+    Trigger trigger,
     Map<String, Integer> holdoutSizes,
     Map<String, Double> baseline) {}

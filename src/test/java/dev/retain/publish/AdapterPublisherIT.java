@@ -11,6 +11,7 @@ import dev.retain.store.RetainStore;
 import dev.retain.testing.KafkaFixture;
 import dev.retain.testing.TestData;
 import dev.retain.train.Candidate;
+import dev.retain.train.Trigger;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.util.Map;
@@ -49,7 +50,7 @@ class AdapterPublisherIT {
         Map.of(new TopicPartition("t", 0), offset),
         offset / 10,
         "d0",
-        "test",
+        Trigger.EVERY,
         Map.of(),
         Map.of());
   }
