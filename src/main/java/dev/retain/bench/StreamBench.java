@@ -4,6 +4,7 @@ import dev.retain.adapter.AdapterVersion;
 import dev.retain.cluster.EmbeddedKafka;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
+import dev.retain.config.Choice;
 import dev.retain.config.ConfigLoader;
 import dev.retain.config.RetainConfig;
 import dev.retain.metrics.Metrics;
@@ -266,7 +267,8 @@ public final class StreamBench implements Callable<Integer> {
   }
 
   private void produce(RetainConfig config, List<Example> stream) throws InterruptedException {
-    ExampleCodec codec = ExampleCodec.named(config.getString(RetainConfig.RECORD_CODEC));
+    ExampleCodec codec =
+        ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
     long start = System.nanoTime();
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {

@@ -3,6 +3,7 @@ package dev.retain.cli;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import dev.retain.cluster.KafkaClients;
+import dev.retain.config.Choice;
 import dev.retain.config.RetainConfig;
 import dev.retain.data.DomainStream;
 import dev.retain.model.LoraNet;
@@ -114,7 +115,8 @@ final class PretrainCommand implements Callable<Integer> {
       }
       return out;
     }
-    ExampleCodec codec = ExampleCodec.named(config.getString(RetainConfig.RECORD_CODEC));
+    ExampleCodec codec =
+        ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
     try (KafkaConsumer<byte[], byte[]> consumer =
         KafkaClients.consumer(config, "retain-pretrain")) {
       List<TopicPartition> partitions = new ArrayList<>();

@@ -1,6 +1,7 @@
 package dev.retain.cli;
 
 import dev.retain.cluster.KafkaClients;
+import dev.retain.config.Choice;
 import dev.retain.config.RetainConfig;
 import dev.retain.data.DomainStream;
 import dev.retain.record.Example;
@@ -49,7 +50,8 @@ final class ProduceCommand implements Callable<Integer> {
             config.getInt(RetainConfig.RECORD_FEATURES),
             config.getInt(RetainConfig.RECORD_CLASSES),
             seed);
-    ExampleCodec codec = ExampleCodec.named(config.getString(RetainConfig.RECORD_CODEC));
+    ExampleCodec codec =
+        ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
     long sent = 0;
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {

@@ -10,7 +10,6 @@ import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
 import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
-import org.apache.kafka.common.config.ConfigDef.ValidString;
 import org.apache.kafka.common.config.ConfigException;
 
 /**
@@ -150,7 +149,7 @@ public final class RetainConfig extends AbstractConfig {
             RECORD_CODEC,
             Type.STRING,
             "json",
-            ValidString.in("json", "binary"),
+            Choice.in(Choice.Codec.class),
             Importance.HIGH,
             "Codec of the examples topic: json (for people) or binary (compact).")
         .define(
@@ -282,7 +281,7 @@ public final class RetainConfig extends AbstractConfig {
             REPLAY_BALANCE,
             Type.STRING,
             "class",
-            ValidString.in("class", "domain"),
+            Choice.in(Choice.ReplayBalance.class),
             Importance.MEDIUM,
             "How the replay reservoir shares its slots: equally among classes, or equally among"
                 + " (domain, class) pairs, so that early domains keep as many slots as recent ones.")
@@ -349,7 +348,7 @@ public final class RetainConfig extends AbstractConfig {
             PUBLISH_ON_REJECT,
             Type.STRING,
             "continue",
-            ValidString.in("continue", "revert"),
+            Choice.in(Choice.OnReject.class),
             Importance.MEDIUM,
             "After a rejected candidate, keep training from it (continue) or from the champion"
                 + " (revert).")
@@ -488,7 +487,7 @@ public final class RetainConfig extends AbstractConfig {
             MODEL_ARCH,
             Type.STRING,
             "mlp",
-            ValidString.in("mlp", "cnn"),
+            Choice.in(Choice.Arch.class),
             Importance.MEDIUM,
             "Base architecture: mlp (Linear layers over the feature vector) or cnn (3x3"
                 + " convolutions, each with ReLU and 2x2 max pooling, over a square one-channel"
@@ -649,7 +648,7 @@ public final class RetainConfig extends AbstractConfig {
             TRAIN_DEVICE,
             Type.STRING,
             "auto",
-            ValidString.in("auto", "cpu", "gpu"),
+            Choice.in(Choice.Device.class),
             Importance.MEDIUM,
             "Where training runs: auto picks a GPU when the engine finds one.")
         .define(
@@ -675,7 +674,7 @@ public final class RetainConfig extends AbstractConfig {
             TRAIN_FRESH_LOSS,
             Type.STRING,
             "ace",
-            ValidString.in("ace", "full"),
+            Choice.in(Choice.FreshLoss.class),
             Importance.MEDIUM,
             "Cross-entropy of the new examples in a step: ace (ER-ACE: a softmax over the classes"
                 + " present among them, so new classes do not push old ones down; replayed"
@@ -718,8 +717,13 @@ public final class RetainConfig extends AbstractConfig {
     }
   }
 
+  /** The constant of {@code type} that setting {@code key} names (see {@link Choice}). */
+  public <E extends Enum<E>> E choice(String key, Class<E> type) {
+    return Choice.parse(type, getString(key));
+  }
+
   public Architecture architecture() {
-    if (getString(MODEL_ARCH).equals("mlp")) {
+    if (choice(MODEL_ARCH, Choice.Arch.class) == Choice.Arch.MLP) {
       return Architecture.mlp(layerSizes());
     }
     int features = getInt(RECORD_FEATURES);

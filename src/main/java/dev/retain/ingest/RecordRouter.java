@@ -1,5 +1,6 @@
 package dev.retain.ingest;
 
+import dev.retain.config.Choice;
 import dev.retain.config.RetainConfig;
 import dev.retain.record.Example;
 import dev.retain.record.ExampleCodec;
@@ -37,7 +38,7 @@ final class RecordRouter {
     this.state = state;
     this.catchUp = catchUp;
     this.metrics = metrics;
-    this.codec = ExampleCodec.named(config.getString(RetainConfig.RECORD_CODEC));
+    this.codec = ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
     this.validator =
         new ExampleValidator(
             config.getInt(RetainConfig.RECORD_FEATURES),

@@ -4,6 +4,7 @@ import dev.retain.adapter.AdapterArchive;
 import dev.retain.adapter.AdapterVersion;
 import dev.retain.adapter.VersionIds;
 import dev.retain.cluster.KafkaClients;
+import dev.retain.config.Choice;
 import dev.retain.config.RetainConfig;
 import dev.retain.model.SafeTensors;
 import dev.retain.store.RetainStore;
@@ -80,7 +81,9 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
             config.getInt(RetainConfig.LORA_RANK),
             config.getDouble(RetainConfig.LORA_ALPHA),
             config.getBoolean(RetainConfig.LORA_RSLORA));
-    this.revertOnReject = "revert".equals(config.getString(RetainConfig.PUBLISH_ON_REJECT));
+    this.revertOnReject =
+        config.choice(RetainConfig.PUBLISH_ON_REJECT, Choice.OnReject.class)
+            == Choice.OnReject.REVERT;
     this.seed = config.getLong(RetainConfig.TRAIN_SEED);
     this.metrics = new PublishMetrics(meters, model, registry);
   }

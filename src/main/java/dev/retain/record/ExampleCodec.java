@@ -1,5 +1,6 @@
 package dev.retain.record;
 
+import dev.retain.config.Choice;
 import java.nio.ByteBuffer;
 
 /** Turns examples into record values and back. Implementations are thread-safe. */
@@ -23,10 +24,14 @@ public interface ExampleCodec {
 
   /** The codec for a configured name: {@code json} or {@code binary}. */
   static ExampleCodec named(String name) {
-    return switch (name) {
-      case "json" -> new JsonExampleCodec();
-      case "binary" -> new BinaryExampleCodec();
-      default -> throw new IllegalArgumentException("Unknown codec '" + name + "'");
+    return of(Choice.parse(Choice.Codec.class, name));
+  }
+
+  /** The codec of {@code retain.record.codec}. */
+  static ExampleCodec of(Choice.Codec codec) {
+    return switch (codec) {
+      case JSON -> new JsonExampleCodec();
+      case BINARY -> new BinaryExampleCodec();
     };
   }
 }

@@ -1,7 +1,6 @@
 package dev.retain.serve;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.retain.record.Prediction;
 import java.nio.charset.StandardCharsets;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -12,7 +11,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * asynchronous: a slow broker never delays an answer.
  */
 final class PredictionLog implements AutoCloseable {
-  private static final ObjectMapper JSON = new ObjectMapper();
   private final Producer<byte[], byte[]> producer;
   private final String topic;
   private final byte[] key;
@@ -28,18 +26,9 @@ final class PredictionLog implements AutoCloseable {
     if (producer == null) {
       return;
     }
-    ObjectNode value = JSON.createObjectNode();
-    value.put("id", id);
-    value.put("version", version);
-    value.put("class", predicted);
-    value.put("score", score);
-    value.put("ts", System.currentTimeMillis());
-    var array = value.putArray("features");
-    for (float f : features) {
-      array.add(f);
-    }
-    producer.send(
-        new ProducerRecord<>(topic, key, value.toString().getBytes(StandardCharsets.UTF_8)));
+    Prediction prediction =
+        new Prediction(id, version, predicted, score, System.currentTimeMillis(), features);
+    producer.send(new ProducerRecord<>(topic, key, prediction.toJson()));
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.retain.store;
 
+import dev.retain.config.Choice;
 import dev.retain.config.RetainConfig;
 
 /**
@@ -18,7 +19,8 @@ public record ModelState(
             model,
             config.getInt(RetainConfig.REPLAY_CAPACITY),
             config.getLong(RetainConfig.TRAIN_SEED) ^ model.hashCode(),
-            config.getString(RetainConfig.REPLAY_BALANCE).equals("domain")),
+            config.choice(RetainConfig.REPLAY_BALANCE, Choice.ReplayBalance.class)
+                == Choice.ReplayBalance.DOMAIN),
         HoldoutSets.load(
             store,
             model,

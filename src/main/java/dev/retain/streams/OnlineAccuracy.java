@@ -1,8 +1,8 @@
 package dev.retain.streams;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.retain.config.RetainConfig;
+import dev.retain.record.Feedback;
+import dev.retain.record.Prediction;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
@@ -34,8 +34,7 @@ import org.apache.kafka.streams.kstream.StreamJoined;
  * Records that are not JSON or lack an id are dropped.
  */
 public final class OnlineAccuracy implements AutoCloseable {
-  private static final ObjectMapper JSON = new ObjectMapper();
-  private final Map<String, long[]> byVersion = new ConcurrentHashMap<>();
+  private final Map<String, Tally> byVersion = new ConcurrentHashMap<>();
   private final MeterRegistry registry;
   private final String model;
   private static final org.slf4j.Logger LOG =
@@ -62,12 +61,12 @@ public final class OnlineAccuracy implements AutoCloseable {
             JoinWindows.ofTimeDifferenceWithNoGrace(window),
             StreamJoined.with(Serdes.String(), Serdes.String(), Serdes.String()))
         .filter((id, outcome) -> outcome != null)
-        .groupBy(
-            (id, outcome) -> outcome.substring(2), Grouped.with(Serdes.String(), Serdes.String()))
+        .map((id, outcome) -> KeyValue.pair(outcome.version(), outcome.right()))
+        .groupByKey(Grouped.with(Serdes.String(), Serdes.Boolean()))
         .aggregate(
-            () -> "0,0",
-            (version, outcome, counts) -> add(counts, outcome.charAt(0) == '1'),
-            Materialized.with(Serdes.String(), Serdes.String()))
+            () -> Tally.NONE,
+            (version, right, tally) -> tally.add(right),
+            Materialized.with(Serdes.String(), Tally.serde()))
         .toStream()
         .foreach(this::record);
     return builder.build();
@@ -77,59 +76,34 @@ public final class OnlineAccuracy implements AutoCloseable {
   private KStream<String, String> byId(KStream<String, String> stream) {
     return stream
         .filter((key, value) -> model.equals(key) && value != null)
-        .map((key, value) -> KeyValue.pair(idOf(value), value))
+        .map((key, value) -> KeyValue.pair(Prediction.idOf(value), value))
         .filter((id, value) -> id != null);
   }
 
-  private static String idOf(String value) {
-    try {
-      JsonNode node = JSON.readTree(value);
-      return node != null && node.hasNonNull("id") ? node.get("id").asText() : null;
-    } catch (IOException e) {
-      return null;
-    }
+  /** Whether a version's prediction was right. */
+  private record Outcome(String version, boolean right) {}
+
+  /** The outcome of a prediction given its feedback; null when either is unreadable. */
+  private static Outcome outcome(String prediction, String feedback) {
+    Prediction p = Prediction.parse(prediction);
+    Feedback f = Feedback.parse(feedback);
+    return p == null || f == null ? null : new Outcome(p.version(), p.predicted() == f.label());
   }
 
-  /** "1:version" when the prediction was right, "0:version" when wrong, null when unreadable. */
-  private static String outcome(String prediction, String feedback) {
-    try {
-      JsonNode p = JSON.readTree(prediction);
-      JsonNode f = JSON.readTree(feedback);
-      if (!p.hasNonNull("version") || !p.hasNonNull("class") || !f.hasNonNull("label")) {
-        return null;
-      }
-      boolean right = p.get("class").asInt() == f.get("label").asInt();
-      return (right ? "1:" : "0:") + p.get("version").asText();
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
-  private static String add(String counts, boolean right) {
-    String[] parts = counts.split(",");
-    long correct = Long.parseLong(parts[0]) + (right ? 1 : 0);
-    long total = Long.parseLong(parts[1]) + 1;
-    return correct + "," + total;
-  }
-
-  private void record(String version, String counts) {
-    String[] parts = counts.split(",");
-    long[] value = {Long.parseLong(parts[0]), Long.parseLong(parts[1])};
-    if (byVersion.put(version, value) == null) {
-      Gauge.builder("retain.online.accuracy", byVersion, m -> ratio(m.get(version)))
+  private void record(String version, Tally tally) {
+    if (byVersion.put(version, tally) == null) {
+      Gauge.builder("retain.online.accuracy", byVersion, m -> m.get(version).ratio())
           .tags("model", model, "version", version)
           .description("Accuracy of served predictions against delayed labels, per adapter version")
           .register(registry);
     }
   }
 
-  private static double ratio(long[] counts) {
-    return counts == null || counts[1] == 0 ? Double.NaN : counts[0] / (double) counts[1];
-  }
-
   /** Right and total per version so far. */
   public Map<String, long[]> counts() {
-    return Map.copyOf(byVersion);
+    Map<String, long[]> out = new java.util.HashMap<>();
+    byVersion.forEach((v, t) -> out.put(v, new long[] {t.right(), t.total()}));
+    return out;
   }
 
   /** Runs the topology against the configured cluster. */

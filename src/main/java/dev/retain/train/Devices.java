@@ -4,30 +4,30 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.retain.config.Choice;
 
 /** Chooses where training runs: {@code auto} (a GPU when the engine finds one), cpu or gpu. */
 public final class Devices {
   private Devices() {}
 
   /** The device {@code choice} names; fails when a GPU is required and none is found. */
-  public static Device select(String choice) {
+  public static Device select(Choice.Device choice) {
     int gpus = Engine.getInstance().getGpuCount();
     return switch (choice) {
-      case "cpu" -> Device.cpu();
-      case "gpu" -> {
+      case CPU -> Device.cpu();
+      case GPU -> {
         if (gpus == 0) {
           throw new IllegalStateException(
               "retain.train.device=gpu but the PyTorch engine finds no GPU (CPU natives only?)");
         }
         yield Device.gpu();
       }
-      case "auto" -> gpus > 0 ? Device.gpu() : Device.cpu();
-      default -> throw new IllegalArgumentException("unknown device " + choice);
+      case AUTO -> gpus > 0 ? Device.gpu() : Device.cpu();
     };
   }
 
   /** A new base manager on the chosen device; the caller owns and closes it. */
-  public static NDManager manager(String choice) {
+  public static NDManager manager(Choice.Device choice) {
     return NDManager.newBaseManager(select(choice));
   }
 

@@ -2,6 +2,7 @@ package dev.retain.train;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
+import dev.retain.config.Choice;
 import dev.retain.config.RetainConfig;
 import dev.retain.eval.AccuracyMatrix;
 import dev.retain.model.LoraNet;
@@ -85,7 +86,8 @@ final class LearnerStartup {
     Devices.configureThreads(threads);
     Engine.getInstance().setRandomSeed(config.getLong(RetainConfig.TRAIN_SEED).intValue());
     Devices.useThreads(threads); // the engine may have started on another thread; per thread
-    NDManager manager = Devices.manager(config.getString(RetainConfig.TRAIN_DEVICE));
+    NDManager manager =
+        Devices.manager(config.choice(RetainConfig.TRAIN_DEVICE, Choice.Device.class));
     LOG.info(
         "training on {} ({}={}), {} intra-op engine threads",
         manager.getDevice(),
@@ -102,7 +104,9 @@ final class LearnerStartup {
             config.getDouble(RetainConfig.TRAIN_LEARNING_RATE).floatValue(),
             config.getDouble(RetainConfig.TRAIN_EWC_LAMBDA).floatValue(),
             config.getDouble(RetainConfig.TRAIN_EWC_GAMMA).floatValue())
-        .setAceFresh(config.getString(RetainConfig.TRAIN_FRESH_LOSS).equals("ace"));
+        .setAceFresh(
+            config.choice(RetainConfig.TRAIN_FRESH_LOSS, Choice.FreshLoss.class)
+                == Choice.FreshLoss.ACE);
   }
 
   /** Continues from a checkpoint: the learner's state, targets, matrix and what was learned. */
