@@ -2,8 +2,7 @@ package dev.retain.publish;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.retain.adapter.AdapterVersion;
-import dev.retain.store.Family;
-import dev.retain.store.Keys;
+import dev.retain.store.Blob;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
 import java.io.IOException;
@@ -27,24 +26,12 @@ public final class Registry {
     this.model = model;
   }
 
-  private byte[] versionKey(String id) {
-    return Keys.of("version").str(model).str(id).bytes();
-  }
-
-  private byte[] archiveKey(String id) {
-    return Keys.of("archive").str(model).str(id).bytes();
-  }
-
-  private byte[] championKey() {
-    return Keys.of("champion").str(model).bytes();
-  }
-
   /** Records a promoted version with its archive and makes it champion, atomically. */
   public void promote(AdapterVersion version, byte[] archive) {
     try (StoreBatch batch = store.newBatch()) {
-      batch.put(Family.ADAPTERS, versionKey(version.id()), JSON.writeValueAsBytes(version));
-      batch.put(Family.ADAPTERS, archiveKey(version.id()), archive);
-      batch.put(Family.ADAPTERS, championKey(), version.id().getBytes(StandardCharsets.UTF_8));
+      batch.put(Blob.VERSION, JSON.writeValueAsBytes(version), model, version.id());
+      batch.put(Blob.ARCHIVE, archive, model, version.id());
+      batch.put(Blob.CHAMPION, version.id().getBytes(StandardCharsets.UTF_8), model);
       store.commit(batch);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -57,19 +44,19 @@ public final class Registry {
       throw new IllegalArgumentException("unknown version " + id + " of model " + model);
     }
     try (StoreBatch batch = store.newBatch()) {
-      batch.put(Family.ADAPTERS, championKey(), id.getBytes(StandardCharsets.UTF_8));
+      batch.put(Blob.CHAMPION, id.getBytes(StandardCharsets.UTF_8), model);
       store.commit(batch);
     }
   }
 
   /** The champion, or null before the first promotion. */
   public AdapterVersion champion() {
-    byte[] id = store.get(Family.ADAPTERS, championKey());
+    byte[] id = store.get(Blob.CHAMPION, model);
     return id == null ? null : version(new String(id, StandardCharsets.UTF_8));
   }
 
   public AdapterVersion version(String id) {
-    byte[] bytes = store.get(Family.ADAPTERS, versionKey(id));
+    byte[] bytes = store.get(Blob.VERSION, model, id);
     try {
       return bytes == null ? null : JSON.readValue(bytes, AdapterVersion.class);
     } catch (IOException e) {
@@ -78,15 +65,15 @@ public final class Registry {
   }
 
   public byte[] archive(String id) {
-    return store.get(Family.ADAPTERS, archiveKey(id));
+    return store.get(Blob.ARCHIVE, model, id);
   }
 
   /** Every promoted version, oldest first. */
   public List<AdapterVersion> history() {
     List<AdapterVersion> out = new ArrayList<>();
     store.scan(
-        Family.ADAPTERS,
-        Keys.of("version").str(model).bytes(),
+        Blob.VERSION,
+        new String[] {model},
         (key, value) -> {
           try {
             out.add(JSON.readValue(value, AdapterVersion.class));

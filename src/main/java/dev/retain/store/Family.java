@@ -3,7 +3,7 @@ package dev.retain.store;
 import java.nio.charset.StandardCharsets;
 
 /** The column families of the store, one per kind of state. */
-public enum Family {
+enum Family {
   /** Class-balanced replay reservoir: model, class, slot to binary example. */
   REPLAY("replay"),
   /** Held-out evaluation sets: model, domain, sequence to binary example. */

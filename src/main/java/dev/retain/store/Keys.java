@@ -9,7 +9,7 @@ import java.util.Arrays;
  * fixed-width big-endian so that RocksDB's byte order is their numeric order (for non-negative
  * values).
  */
-public final class Keys {
+final class Keys {
   private byte[] bytes = new byte[32];
   private int length;
 

@@ -117,7 +117,20 @@ public final class RetainStore implements AutoCloseable {
   }
 
   /** The value stored under {@code key}, or null. */
-  public byte[] get(Family family, byte[] key) {
+  /** The value of {@code blob} for {@code parts} (see {@link Blob}), or null. */
+  public byte[] get(Blob blob, String... parts) {
+    return get(blob.family(), blob.key(parts));
+  }
+
+  /**
+   * Calls {@code visitor} with every value of {@code blob} whose key parts start with {@code
+   * parts}.
+   */
+  public void scan(Blob blob, String[] parts, BiConsumer<byte[], byte[]> visitor) {
+    scan(blob.family(), blob.key(parts), visitor);
+  }
+
+  byte[] get(Family family, byte[] key) {
     checkOpen();
     try {
       return db.get(families.get(family), key);
@@ -127,7 +140,7 @@ public final class RetainStore implements AutoCloseable {
   }
 
   /** Calls {@code visitor} with every key starting with {@code prefix}, in key order. */
-  public void scan(Family family, byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
+  void scan(Family family, byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
     checkOpen();
     try (RocksIterator it = db.newIterator(families.get(family))) {
       for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {

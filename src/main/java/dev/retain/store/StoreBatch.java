@@ -16,7 +16,12 @@ public final class StoreBatch implements AutoCloseable {
     this.store = store;
   }
 
-  public StoreBatch put(Family family, byte[] key, byte[] value) {
+  /** Puts the value of {@code blob} for {@code parts} (see {@link Blob}). */
+  public StoreBatch put(Blob blob, byte[] value, String... parts) {
+    return put(blob.family(), blob.key(parts), value);
+  }
+
+  StoreBatch put(Family family, byte[] key, byte[] value) {
     Objects.requireNonNull(value, "value");
     try {
       batch.put(store.handle(family), key, value);
@@ -26,7 +31,7 @@ public final class StoreBatch implements AutoCloseable {
     return this;
   }
 
-  public StoreBatch delete(Family family, byte[] key) {
+  StoreBatch delete(Family family, byte[] key) {
     try {
       batch.delete(store.handle(family), key);
     } catch (RocksDBException e) {

@@ -4,8 +4,7 @@ import ai.djl.ndarray.NDManager;
 import dev.retain.config.RetainConfig;
 import dev.retain.model.LoraNet;
 import dev.retain.model.SafeTensors;
-import dev.retain.store.Family;
-import dev.retain.store.Keys;
+import dev.retain.store.Blob;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
 import java.io.IOException;
@@ -22,10 +21,6 @@ import java.util.Map;
 public final class BaseModels {
   private BaseModels() {}
 
-  private static byte[] key(String model) {
-    return Keys.of("base").str(model).bytes();
-  }
-
   /** A fresh model of the configured architecture and adapter; its base is random until loaded. */
   public static LoraNet create(NDManager manager, RetainConfig config) {
     return LoraNet.create(
@@ -39,13 +34,13 @@ public final class BaseModels {
 
   /** The base kept in the store for {@code model}, or null. */
   public static SafeTensors.Contents load(RetainStore store, String model) {
-    byte[] bytes = store.get(Family.META, key(model));
+    byte[] bytes = store.get(Blob.BASE, model);
     return bytes == null ? null : SafeTensors.read(bytes);
   }
 
   /** Adds the model's base to {@code batch}, so that every restart uses the same one. */
   public static void save(StoreBatch batch, String model, LoraNet base) {
-    batch.put(Family.META, key(model), encode(base));
+    batch.put(Blob.BASE, encode(base), model);
   }
 
   /** The base in safetensors form, with its architecture and hash as metadata. */

@@ -3,8 +3,7 @@ package dev.retain.train;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.retain.model.SafeTensors;
-import dev.retain.store.Family;
-import dev.retain.store.Keys;
+import dev.retain.store.Blob;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
 import java.io.IOException;
@@ -25,6 +24,10 @@ import org.apache.kafka.common.TopicPartition;
  */
 final class Checkpoints {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String DOMAIN = "domain"; // metadata fields
+  private static final String MATRIX = "matrix";
+  private static final String LEARNED = "learned";
+  private static final String POSITIONS = "positions";
   private static final String TARGETS = "replay.targets";
   private static final String TARGET_IDS = "replay.target.ids";
 
@@ -43,14 +46,6 @@ final class Checkpoints {
 
   private Checkpoints() {}
 
-  private static byte[] learnerKey(String model) {
-    return Keys.of("checkpoint").str(model).bytes();
-  }
-
-  private static byte[] fisherKey(String model) {
-    return Keys.of(model).bytes();
-  }
-
   static void save(
       RetainStore store,
       String model,
@@ -65,12 +60,12 @@ final class Checkpoints {
     Map<String, SafeTensors.Tensor> rest = new LinkedHashMap<>();
     all.tensors().forEach((k, v) -> (k.startsWith(Ewc.PREFIX) ? ewc : rest).put(k, v));
     Map<String, String> meta = new HashMap<>(all.metadata());
-    meta.put("domain", domain == null ? "" : domain);
-    meta.put("matrix", json(rows));
-    meta.put("learned", json(learned));
+    meta.put(DOMAIN, domain == null ? "" : domain);
+    meta.put(MATRIX, json(rows));
+    meta.put(LEARNED, json(learned));
     Map<String, Long> byName = new java.util.TreeMap<>();
     positions.forEach((tp, offset) -> byName.put(tp.toString(), offset));
-    meta.put("positions", json(byName));
+    meta.put(POSITIONS, json(byName));
     if (!targets.isEmpty()) {
       int classes = targets.values().iterator().next().length;
       float[] rowsOfTargets = new float[targets.size() * classes];
@@ -83,30 +78,30 @@ final class Checkpoints {
       meta.put(TARGET_IDS, json(new ArrayList<>(targets.keySet())));
     }
     try (StoreBatch batch = store.newBatch()) {
-      batch.put(Family.META, learnerKey(model), SafeTensors.write(rest, meta));
-      batch.put(Family.FISHER, fisherKey(model), SafeTensors.write(ewc, Map.of()));
+      batch.put(Blob.CHECKPOINT, SafeTensors.write(rest, meta), model);
+      batch.put(Blob.EWC_STATE, SafeTensors.write(ewc, Map.of()), model);
       store.commit(batch);
     }
   }
 
   static Restored load(RetainStore store, String model) {
-    byte[] learner = store.get(Family.META, learnerKey(model));
+    byte[] learner = store.get(Blob.CHECKPOINT, model);
     if (learner == null) {
       return null;
     }
     SafeTensors.Contents main = SafeTensors.read(learner);
-    byte[] fisher = store.get(Family.FISHER, fisherKey(model));
+    byte[] fisher = store.get(Blob.EWC_STATE, model);
     Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(main.tensors());
     if (fisher != null) {
       tensors.putAll(SafeTensors.read(fisher).tensors());
     }
-    List<Map<String, Double>> rows = parse(main.metadata().get("matrix"), new TypeReference<>() {});
-    List<String> learned = parse(main.metadata().get("learned"), new TypeReference<>() {});
+    List<Map<String, Double>> rows = parse(main.metadata().get(MATRIX), new TypeReference<>() {});
+    List<String> learned = parse(main.metadata().get(LEARNED), new TypeReference<>() {});
     List<Row> out = new ArrayList<>();
     for (int i = 0; i < rows.size(); i++) {
       out.add(new Row(learned.get(i), rows.get(i)));
     }
-    String domain = main.metadata().get("domain");
+    String domain = main.metadata().get(DOMAIN);
     Map<String, float[]> targets = new LinkedHashMap<>();
     SafeTensors.Tensor rowsOfTargets = tensors.remove(TARGETS);
     if (rowsOfTargets != null) {
@@ -118,7 +113,7 @@ final class Checkpoints {
       }
     }
     Map<TopicPartition, Long> positions = new LinkedHashMap<>();
-    String stored = main.metadata().get("positions"); // absent in checkpoints of older versions
+    String stored = main.metadata().get(POSITIONS); // absent in checkpoints of older versions
     if (stored != null) {
       Map<String, Long> byName = parse(stored, new TypeReference<>() {});
       byName.forEach(

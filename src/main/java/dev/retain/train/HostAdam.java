@@ -11,6 +11,9 @@ import java.util.Map;
  * copies the gradient out and the new values in once per step instead.
  */
 final class HostAdam {
+  private static final String FIRST_MOMENT = "adam.m."; // checkpoint tensor names
+  private static final String SECOND_MOMENT = "adam.v.";
+
   private static final float BETA1 = 0.9f;
   private static final float BETA2 = 0.999f;
   private static final float EPS = 1e-8f;
@@ -58,15 +61,15 @@ final class HostAdam {
    * shapes} giving each parameter's shape in the vector's order.
    */
   Map<String, SafeTensors.Tensor> state(List<long[]> shapes) {
-    Map<String, SafeTensors.Tensor> out = Vectors.split("adam.m.", m, shapes);
-    out.putAll(Vectors.split("adam.v.", v, shapes));
+    Map<String, SafeTensors.Tensor> out = Vectors.split(FIRST_MOMENT, m, shapes);
+    out.putAll(Vectors.split(SECOND_MOMENT, v, shapes));
     return out;
   }
 
   /** Restores what {@link #state} and {@link #updates()} returned. */
   void restore(Map<String, SafeTensors.Tensor> state, List<long[]> shapes, int updates) {
-    Vectors.join(state, "adam.m.", shapes, m);
-    Vectors.join(state, "adam.v.", shapes, v);
+    Vectors.join(state, FIRST_MOMENT, shapes, m);
+    Vectors.join(state, SECOND_MOMENT, shapes, v);
     t = updates;
   }
 }
