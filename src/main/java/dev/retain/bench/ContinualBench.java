@@ -1,22 +1,15 @@
 package dev.retain.bench;
 
-import dev.retain.adapter.AdapterArchive;
-import dev.retain.adapter.AdapterVersion;
 import dev.retain.config.RetainConfig;
 import dev.retain.eval.AccuracyMatrix;
 import dev.retain.ingest.ExampleInbox;
 import dev.retain.ingest.Handover;
-import dev.retain.model.SafeTensors;
 import dev.retain.record.Example;
-import dev.retain.serve.ServingModel;
 import dev.retain.store.ModelState;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
-import dev.retain.train.Candidate;
-import dev.retain.train.CandidateHandler;
 import dev.retain.train.StepThroughput;
 import dev.retain.train.TrainingLoop;
-import dev.retain.train.Trigger;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,74 +77,86 @@ public final class ContinualBench implements Callable<Integer> {
   /** What one run measured. */
   record Run(AccuracyMatrix matrix, double samplesPerSecond) {}
 
+  /** What a policy measured over the seeds. */
+  private record Measured(
+      double[] averages, double[] minimum, double bwt, double speed, double stolen) {}
+
   @Override
   public Integer call() throws Exception {
     Scenario data = options.load();
-    Report report =
-        new Report(
-            String.format(
-                Locale.ROOT,
-                "continual: %s, %d domains x %,d examples (domain 0 pretrains the base, %d"
-                    + " epochs), the service's learner, %d seeds",
-                data.name(),
-                options.domains,
-                options.perDomain,
-                pretrainEpochs,
-                options.seeds),
-            "policy",
-            "avg accuracy %",
-            "spread (sd)",
-            "min domain %",
-            "BWT %",
-            "samples/s",
-            "CPU stolen % (100 = one core)");
+    Report report = report(data);
     Map<String, AccuracyMatrix> firstSeed = new LinkedHashMap<>();
     for (String policy : policies) {
-      double[] averages = new double[options.seeds];
-      double[] minimum = new double[options.seeds];
-      double bwt = 0;
-      double speed = 0;
-      double stolenBefore = HostCpu.stolenSeconds();
-      long started = System.nanoTime();
-      for (int seed = 0; seed < options.seeds; seed++) {
-        Run run = run(data, policy, seed);
-        averages[seed] = run.matrix().averageAccuracy() * 100;
-        minimum[seed] =
-            run.matrix().current().values().stream().mapToDouble(v -> v).min().orElse(0) * 100;
-        bwt += run.matrix().backwardTransfer() * 100 / options.seeds;
-        speed += run.samplesPerSecond() / options.seeds;
-        if (seed == 0) {
-          firstSeed.put(policy, run.matrix());
-        }
-        System.err.printf(
-            Locale.ROOT,
-            "%s seed %d: average %.1f%%, %,.0f samples/s%n",
-            policy,
-            seed,
-            averages[seed],
-            run.samplesPerSecond());
-      }
-      double mean = Stats.mean(averages);
-      double stolen =
-          100.0 * (HostCpu.stolenSeconds() - stolenBefore) / ((System.nanoTime() - started) / 1e9);
+      Measured m = measure(data, policy, firstSeed);
+      double mean = Stats.mean(m.averages());
       report.row(
           policy,
           String.format(Locale.ROOT, "%.1f", mean),
-          String.format(Locale.ROOT, "%.1f", Stats.sd(averages)),
-          String.format(Locale.ROOT, "%.1f", Stats.mean(minimum)),
-          String.format(Locale.ROOT, "%+.1f", bwt),
-          speed,
-          String.format(Locale.ROOT, "%.1f", stolen));
+          String.format(Locale.ROOT, "%.1f", Stats.sd(m.averages())),
+          String.format(Locale.ROOT, "%.1f", Stats.mean(m.minimum())),
+          String.format(Locale.ROOT, "%+.1f", m.bwt()),
+          m.speed(),
+          String.format(Locale.ROOT, "%.1f", m.stolen()));
       report
           .figure(policy + "_average_accuracy", Stats.round(mean))
-          .figure(policy + "_sd", Stats.round(Stats.sd(averages)))
-          .figure(policy + "_min_domain", Stats.round(Stats.mean(minimum)))
-          .figure(policy + "_samples_per_s", Math.round(speed))
-          .figure(policy + "_stolen_percent", Stats.round(stolen));
+          .figure(policy + "_sd", Stats.round(Stats.sd(m.averages())))
+          .figure(policy + "_min_domain", Stats.round(Stats.mean(m.minimum())))
+          .figure(policy + "_samples_per_s", Math.round(m.speed()))
+          .figure(policy + "_stolen_percent", Stats.round(m.stolen()));
     }
     firstSeed.forEach(ContinualBench::printMatrix);
     report.print(System.out, options.json);
     return 0;
+  }
+
+  private Report report(Scenario data) {
+    return new Report(
+        String.format(
+            Locale.ROOT,
+            "continual: %s, %d domains x %,d examples (domain 0 pretrains the base, %d"
+                + " epochs), the service's learner, %d seeds",
+            data.name(),
+            options.domains,
+            options.perDomain,
+            pretrainEpochs,
+            options.seeds),
+        "policy",
+        "avg accuracy %",
+        "spread (sd)",
+        "min domain %",
+        "BWT %",
+        "samples/s",
+        "CPU stolen % (100 = one core)");
+  }
+
+  /** Every seed of {@code policy}; the first seed's matrix goes to {@code firstSeed}. */
+  private Measured measure(Scenario data, String policy, Map<String, AccuracyMatrix> firstSeed)
+      throws Exception {
+    double[] averages = new double[options.seeds];
+    double[] minimum = new double[options.seeds];
+    double bwt = 0;
+    double speed = 0;
+    double stolenBefore = HostCpu.stolenSeconds();
+    long started = System.nanoTime();
+    for (int seed = 0; seed < options.seeds; seed++) {
+      Run run = run(data, policy, seed);
+      averages[seed] = run.matrix().averageAccuracy() * 100;
+      minimum[seed] =
+          run.matrix().current().values().stream().mapToDouble(v -> v).min().orElse(0) * 100;
+      bwt += run.matrix().backwardTransfer() * 100 / options.seeds;
+      speed += run.samplesPerSecond() / options.seeds;
+      firstSeed.putIfAbsent(policy, run.matrix());
+      System.err.printf(
+          Locale.ROOT,
+          "%s seed %d: average %.1f%%, %,.0f samples/s%n",
+          policy,
+          seed,
+          averages[seed],
+          run.samplesPerSecond());
+    }
+    double stolen =
+        100.0 * (HostCpu.stolenSeconds() - stolenBefore) / ((System.nanoTime() - started) / 1e9);
+    return new Measured(averages, minimum, bwt, speed, stolen);
   }
 
   /** One policy and seed through the service's training loop. */
@@ -160,7 +165,7 @@ public final class ContinualBench implements Callable<Integer> {
     List<Example> stream = policy.equals("joint") ? joint(data, seed) : data.sequential();
     RetainConfig config = config(dir, policy, seed, data.train().get(0).size());
     SimpleMeterRegistry meters = new SimpleMeterRegistry();
-    Scorer scorer = new Scorer(config, data.test());
+    CandidateScorer scorer = new CandidateScorer(config, data.test());
     try (RetainStore store = RetainStore.open(dir, false)) {
       ModelState state = ModelState.load(store, config);
       ExampleInbox inbox = new ExampleInbox(config.getInt(RetainConfig.INGEST_INBOX_CAPACITY));
@@ -188,6 +193,17 @@ public final class ContinualBench implements Callable<Integer> {
     int every = new RetainConfig(Map.of()).getInt(RetainConfig.HOLDOUT_EVERY);
     props.put(RetainConfig.MODEL_PRETRAIN_EXAMPLES, firstDomain - firstDomain / every);
     props.put(RetainConfig.MODEL_PRETRAIN_EPOCHS, pretrainEpochs);
+    props.putAll(policySettings(policy));
+    props.putAll(options.settings);
+    return new RetainConfig(props);
+  }
+
+  /** What {@code policy} changes from the defaults. */
+  private Map<String, Object> policySettings(String policy) {
+    if (!List.of("naive", "ewc", "replay", "ewc+replay", "retain", "joint").contains(policy)) {
+      throw new IllegalArgumentException("unknown policy " + policy);
+    }
+    Map<String, Object> props = new HashMap<>();
     boolean plain = !policy.equals("retain");
     if (plain) { // a plain loop: no logit replay, no rehearsal, the full softmax
       props.put(RetainConfig.TRAIN_LOGIT_REPLAY, 0.0);
@@ -200,11 +216,7 @@ public final class ContinualBench implements Callable<Integer> {
     if (policy.contains("ewc")) {
       props.put(RetainConfig.TRAIN_EWC_LAMBDA, lambda);
     }
-    if (!List.of("naive", "ewc", "replay", "ewc+replay", "retain", "joint").contains(policy)) {
-      throw new IllegalArgumentException("unknown policy " + policy);
-    }
-    props.putAll(options.settings);
-    return new RetainConfig(props);
+    return props;
   }
 
   /**
@@ -235,25 +247,7 @@ public final class ContinualBench implements Callable<Integer> {
       throws InterruptedException {
     int chunk = 512;
     for (int from = 0; from < stream.size(); from += chunk) {
-      List<Example> trainable = new ArrayList<>();
-      List<Long> next = new ArrayList<>();
-      try (StoreBatch batch = store.newBatch()) {
-        for (int i = from; i < Math.min(stream.size(), from + chunk); i++) {
-          if (state.route(stream.get(i), batch)) {
-            trainable.add(stream.get(i));
-            next.add(i + 1L);
-          }
-        }
-        state.flush(batch);
-        store.commit(batch);
-      }
-      long end = Math.min(stream.size(), from + chunk);
-      inbox.accept(
-          new Handover(
-              trainable,
-              Collections.nCopies(trainable.size(), PARTITION),
-              next.stream().mapToLong(Long::longValue).toArray(),
-              Map.of(PARTITION, end)));
+      inbox.accept(route(store, state, stream, from, Math.min(stream.size(), from + chunk)));
       while (inbox.saturated() && loop.isAlive()) {
         TimeUnit.MILLISECONDS.sleep(1); // backpressure, as ingest pauses; the inbox decides
       }
@@ -263,6 +257,28 @@ public final class ContinualBench implements Callable<Integer> {
     }
   }
 
+  /** Routes examples [from, to) in one store batch; the handover of the trainable ones. */
+  private static Handover route(
+      RetainStore store, ModelState state, List<Example> stream, int from, int to) {
+    List<Example> trainable = new ArrayList<>();
+    List<Long> next = new ArrayList<>();
+    try (StoreBatch batch = store.newBatch()) {
+      for (int i = from; i < to; i++) {
+        if (state.route(stream.get(i), batch)) {
+          trainable.add(stream.get(i));
+          next.add(i + 1L);
+        }
+      }
+      state.flush(batch);
+      store.commit(batch);
+    }
+    return new Handover(
+        trainable,
+        Collections.nCopies(trainable.size(), PARTITION),
+        next.stream().mapToLong(Long::longValue).toArray(),
+        Map.of(PARTITION, (long) to));
+  }
+
   private static void awaitQuiescent(TrainingLoop loop, ExampleInbox inbox)
       throws InterruptedException {
     while (!(inbox.size() == 0 && loop.isQuiescent())) {
@@ -270,71 +286,6 @@ public final class ContinualBench implements Callable<Integer> {
         throw new IllegalStateException("the learner stopped: " + loop.failure());
       }
       TimeUnit.MILLISECONDS.sleep(20); // polling cadence; the loop's state decides
-    }
-  }
-
-  /**
-   * The bench's candidate handler: scores each candidate that ends a domain (and the last one) on
-   * the test images of every domain, through the plain-Java merged model serving uses. Training
-   * continues from every candidate, as no gate stands between them.
-   */
-  private static final class Scorer implements CandidateHandler {
-    private final AdapterArchive.LoraSpec lora;
-    private final List<List<Example>> test;
-    private final AccuracyMatrix matrix = new AccuracyMatrix();
-    private Map<String, SafeTensors.Tensor> base;
-    private Map<String, Double> last;
-    private String lastDomain;
-
-    Scorer(RetainConfig config, List<List<Example>> test) {
-      this.lora =
-          new AdapterArchive.LoraSpec(
-              config.getInt(RetainConfig.LORA_RANK),
-              config.getDouble(RetainConfig.LORA_ALPHA),
-              config.getBoolean(RetainConfig.LORA_RSLORA));
-      this.test = test;
-    }
-
-    @Override
-    public void base(String hash, byte[] safetensors) {
-      base = SafeTensors.read(safetensors).tensors();
-    }
-
-    @Override
-    public Map<String, SafeTensors.Tensor> offer(Candidate candidate) {
-      if (candidate.trigger() == Trigger.EVERY) {
-        return null; // only a domain's end and the stream's end are scored
-      }
-      AdapterVersion version =
-          new AdapterVersion(
-              "bench", candidate.model(), "", candidate.baseHash(), Map.of(), Map.of(), 0, 0);
-      ServingModel model =
-          ServingModel.merge(base, AdapterArchive.of(version, lora, candidate.adapter(), Map.of()));
-      Map<String, Double> scores = new LinkedHashMap<>();
-      for (int d = 0; d < test.size(); d++) {
-        scores.put("domain-" + d, StreamBench.accuracy(model, test.get(d)));
-      }
-      if (candidate.trigger() == Trigger.DOMAIN) {
-        matrix.record(candidate.learnedDomain(), scores);
-      } else {
-        last = scores; // the stream's end: the last idle consolidation
-        lastDomain = candidate.learnedDomain();
-      }
-      return null;
-    }
-
-    /** A domain's end per row, then the stream's end. */
-    AccuracyMatrix matrix() {
-      AccuracyMatrix out = new AccuracyMatrix();
-      List<Map<String, Double>> rows = matrix.rows();
-      List<String> learned = matrix.learned();
-      for (int i = 0; i < rows.size(); i++) {
-        out.record(learned.get(i), rows.get(i));
-      }
-      if (last != null) {
-        out.record(lastDomain, last);
-      }
-      return out;
     }
   }
 

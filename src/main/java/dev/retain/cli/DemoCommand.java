@@ -121,24 +121,13 @@ final class DemoCommand implements Callable<Integer> {
 
   /** Waits until the learner consolidated after the last domain went idle and serving caught up. */
   private void awaitSettled(LearnerNode learner, ServeNode serve) throws InterruptedException {
-    String last = "domain-" + (domains - 1);
     TrainingLoop loop = learner.learner();
     if (loop == null) {
       throw new IllegalStateException("the demo needs training: unset RETAIN_TRAIN_ENABLED");
     }
-    while (loop.isAlive() && learner.ingest().isAlive()) {
+    while (loop.isAlive() && learner.ingest().isAlive() && !settled(learner, serve)) {
       List<String> learned = loop.matrix().learned();
       AdapterVersion champion = learner.publisher().registry().champion();
-      boolean settled =
-          !learned.isEmpty()
-              && learned.get(learned.size() - 1).equals(last)
-              && loop.lastTrigger() == Trigger.IDLE
-              && champion != null
-              && serve.follower().current() != null
-              && serve.follower().current().version().equals(champion.id());
-      if (settled) {
-        break;
-      }
       System.err.printf(
           "\ringested %,d records, learned %s, %d consolidations, champion %s      ",
           learner.ingest().loop().committedRecords(),
@@ -154,6 +143,22 @@ final class DemoCommand implements Callable<Integer> {
     if (!learner.ingest().isAlive()) {
       throw new IllegalStateException("ingest stopped (its ERROR above says why)");
     }
+  }
+
+  /**
+   * True once the last domain is learned, the stream's idle consolidation is done and serving uses
+   * the champion.
+   */
+  private boolean settled(LearnerNode learner, ServeNode serve) {
+    TrainingLoop loop = learner.learner();
+    List<String> learned = loop.matrix().learned();
+    AdapterVersion champion = learner.publisher().registry().champion();
+    return !learned.isEmpty()
+        && learned.get(learned.size() - 1).equals("domain-" + (domains - 1))
+        && loop.lastTrigger() == Trigger.IDLE
+        && champion != null
+        && serve.follower().current() != null
+        && serve.follower().current().version().equals(champion.id());
   }
 
   /**
@@ -175,9 +180,22 @@ final class DemoCommand implements Callable<Integer> {
       LearnerNode learner, ServeNode serve, PrometheusMeterRegistry meters, DomainStream stream)
       throws Exception {
     TrainingLoop loop = learner.learner();
+    List<String> all = List.copyOf(loop.report().current().keySet());
+    printMatrix(loop, all);
+    System.out.printf(
+        "%naverage accuracy %.3f, backward transfer %+.3f, forgetting %s%n",
+        loop.report().averageAccuracy(),
+        loop.report().backwardTransfer(),
+        format(loop.report().forgetting()));
+    plot(loop.matrix().rows(), all);
+    printThroughput(meters);
+    printVersions(learner, meters);
+    probe(serve, stream);
+  }
+
+  private static void printMatrix(TrainingLoop loop, List<String> all) {
     List<Map<String, Double>> rows = loop.matrix().rows();
     List<String> learned = loop.matrix().learned();
-    List<String> all = List.copyOf(loop.report().current().keySet());
     System.out.println(
         "\nAccuracy matrix R[i][j]: after learning domain i (row), accuracy on domain j");
     System.out.printf("%-22s", "after learning");
@@ -192,13 +210,9 @@ final class DemoCommand implements Callable<Integer> {
                   "%10s", row.containsKey(d) ? String.format("%.3f", row.get(d)) : "-"));
       System.out.println();
     }
-    System.out.printf(
-        "%naverage accuracy %.3f, backward transfer %+.3f, forgetting %s%n",
-        loop.report().averageAccuracy(),
-        loop.report().backwardTransfer(),
-        format(loop.report().forgetting()));
-    plot(rows, all);
-    printThroughput(meters);
+  }
+
+  private static void printVersions(LearnerNode learner, PrometheusMeterRegistry meters) {
     List<AdapterVersion> history = learner.publisher().registry().history();
     double rejected =
         Search.in(meters).name("retain.adapters.rejected").counters().stream()
@@ -213,16 +227,17 @@ final class DemoCommand implements Callable<Integer> {
             c ->
                 System.out.printf(
                     "dead letters (%s): %.0f%n", c.getId().getTag("reason"), c.count()));
+  }
+
+  /** Asks serving for one prediction, as a client would. */
+  private static void probe(ServeNode serve, DomainStream stream) throws Exception {
     Example probe = stream.example(0, 59_999);
     String body = "{\"id\":\"probe\",\"features\":" + Arrays.toString(probe.features()) + "}";
+    URI uri = URI.create("http://127.0.0.1:" + serve.port() + "/v1/models/default/predict");
     HttpResponse<String> response =
         HttpClient.newHttpClient()
             .send(
-                HttpRequest.newBuilder(
-                        URI.create(
-                            "http://127.0.0.1:" + serve.port() + "/v1/models/default/predict"))
-                    .POST(HttpRequest.BodyPublishers.ofString(body))
-                    .build(),
+                HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
     System.out.printf(
         "%nPOST /v1/models/default/predict (true class %d) -> %s%n",

@@ -1,5 +1,6 @@
 package dev.retain.ingest;
 
+import dev.retain.metrics.ModelMeters;
 import dev.retain.record.RejectReason;
 import dev.retain.store.ModelState;
 import io.micrometer.core.instrument.Counter;
@@ -24,51 +25,37 @@ final class IngestMetrics {
   IngestMetrics(MeterRegistry registry, ModelState state, int classes) {
     this.registry = registry;
     this.state = state;
-    String model = state.model();
+    ModelMeters meters = new ModelMeters(registry, state.model());
     for (int c = 0; c < classes; c++) {
       int label = c;
-      Gauge.builder(
-              "retain.replay.class.size",
-              state.replay(),
-              r -> r.sizeByClass().getOrDefault(label, 0))
-          .tags("model", model, "class", Integer.toString(c))
-          .description("Replay reservoir slots held by one class")
-          .register(registry);
+      meters.gauge(
+          "retain.replay.class.size",
+          "Replay reservoir slots held by one class",
+          state.replay(),
+          r -> r.sizeByClass().getOrDefault(label, 0),
+          "class",
+          Integer.toString(c));
     }
     state.holdout().domains().forEach(this::domainSeen);
-    ingested =
-        Counter.builder("retain.examples.ingested")
-            .tag("model", model)
-            .description("Examples accepted into the store")
-            .register(registry);
+    ingested = meters.counter("retain.examples.ingested", "Examples accepted into the store");
     heldOut =
-        Counter.builder("retain.examples.heldout")
-            .tag("model", model)
-            .description("Accepted examples held out for evaluation")
-            .register(registry);
+        meters.counter("retain.examples.heldout", "Accepted examples held out for evaluation");
     skipped =
-        Counter.builder("retain.examples.skipped")
-            .tag("model", model)
-            .description("Records keyed for another model, left alone")
-            .register(registry);
+        meters.counter("retain.examples.skipped", "Records keyed for another model, left alone");
     for (RejectReason reason : RejectReason.values()) {
+      String about = "Records sent to the dead-letter topic";
       rejected.put(
-          reason,
-          Counter.builder("retain.examples.rejected")
-              .tag("model", model)
-              .tag("reason", reason.tag())
-              .description("Records sent to the dead-letter topic")
-              .register(registry));
+          reason, meters.counter("retain.examples.rejected", about, "reason", reason.tag()));
     }
     commitDuration =
-        Timer.builder("retain.ingest.commit.duration")
-            .tag("model", model)
-            .description("Time of one atomic store write, dead letters flushed first")
-            .register(registry);
-    Gauge.builder("retain.replay.size", state.replay(), r -> r.size())
-        .tag("model", model)
-        .description("Examples held in the replay reservoir")
-        .register(registry);
+        meters.timer(
+            "retain.ingest.commit.duration",
+            "Time of one atomic store write, dead letters flushed first");
+    meters.gauge(
+        "retain.replay.size",
+        "Examples held in the replay reservoir",
+        state.replay(),
+        r -> r.size());
   }
 
   void ingested(int n, int heldOutCount) {

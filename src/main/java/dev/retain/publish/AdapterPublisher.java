@@ -118,22 +118,7 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
       return null; // published and recorded before a restart: nothing new
     }
     AdapterVersion champion = registry.champion();
-    // the first candidate has no champion to protect, but must beat a trivial baseline
-    String nonFinite = SafeTensors.firstNonFinite(candidate.adapter());
-    Optional<PromotionGate.Reason> rejection =
-        nonFinite != null
-            ? Optional.of(PromotionGate.Reason.NON_FINITE) // never published, gate or not
-            : champion != null && champion.steps() == candidate.steps()
-                ? Optional.of(PromotionGate.Reason.UNCHANGED)
-                : !gated
-                    ? Optional.empty()
-                    : champion == null
-                        ? gate.judgeFirst(candidate.evaluation(), candidate.baseline())
-                        : gate.judge(
-                            new PromotionGate.Evidence(
-                                candidate.evaluation(),
-                                candidate.championEvaluation(),
-                                candidate.holdoutSizes()));
+    Optional<PromotionGate.Reason> rejection = rejection(candidate, champion);
     if (rejection.isPresent()) {
       metrics.rejected(rejection.get());
       LOG.info(
@@ -144,6 +129,39 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
           candidate.championEvaluation());
       return revertOnReject && champion != null ? champion() : null;
     }
+    promote(candidate, champion, id, positions);
+    return null;
+  }
+
+  /**
+   * Why {@code candidate} may not be published, or empty. A non-finite adapter never is, gate or
+   * not; the first candidate has no champion to protect, but must beat a trivial baseline.
+   */
+  private Optional<PromotionGate.Reason> rejection(Candidate candidate, AdapterVersion champion) {
+    if (SafeTensors.firstNonFinite(candidate.adapter()) != null) {
+      return Optional.of(PromotionGate.Reason.NON_FINITE);
+    }
+    if (champion != null && champion.steps() == candidate.steps()) {
+      return Optional.of(PromotionGate.Reason.UNCHANGED);
+    }
+    if (!gated) {
+      return Optional.empty();
+    }
+    if (champion == null) {
+      return gate.judgeFirst(candidate.evaluation(), candidate.baseline());
+    }
+    return gate.judge(
+        new PromotionGate.Evidence(
+            candidate.evaluation(), candidate.championEvaluation(), candidate.holdoutSizes()));
+  }
+
+  /**
+   * Records the version with its archive, then publishes it: a crash in between leaves a champion
+   * that the next start publishes again (republishChampion), never a published version the registry
+   * lacks.
+   */
+  private void promote(
+      Candidate candidate, AdapterVersion champion, String id, Map<String, Long> positions) {
     AdapterVersion version =
         new AdapterVersion(
             id,
@@ -157,15 +175,12 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     AdapterArchive archive =
         AdapterArchive.of(version, lora, candidate.adapter(), provenance(candidate, champion));
     byte[] zip = archive.toZip();
-    // recorded first, published after: a crash in between leaves a champion that the next start
-    // publishes again (republishChampion), never a published version the registry lacks
     ensureClaimed(); // before recording: a learner that may not publish records nothing either
     registry.promote(version, zip);
     out.version(version, zip);
     championTensors = candidate.adapter();
     metrics.promoted(version);
     LOG.info("promoted {} (average {})", id, String.format("%.3f", version.averageAccuracy()));
-    return null;
   }
 
   private Map<String, String> provenance(Candidate candidate, AdapterVersion parent) {

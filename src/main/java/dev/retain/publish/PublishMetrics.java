@@ -1,6 +1,7 @@
 package dev.retain.publish;
 
 import dev.retain.adapter.AdapterVersion;
+import dev.retain.metrics.ModelMeters;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -26,37 +27,35 @@ final class PublishMetrics {
   PublishMetrics(MeterRegistry registry, String model, Registry versions) {
     this.registry = registry;
     this.model = model;
+    ModelMeters meters = new ModelMeters(registry, model);
     published =
-        Counter.builder("retain.adapters.published")
-            .tag("model", model)
-            .description("Adapter versions promoted and published")
-            .register(registry);
-    rollbacks =
-        Counter.builder("retain.adapters.rollbacks")
-            .tag("model", model)
-            .description("Rollbacks to an earlier version")
-            .register(registry);
+        meters.counter("retain.adapters.published", "Adapter versions promoted and published");
+    rollbacks = meters.counter("retain.adapters.rollbacks", "Rollbacks to an earlier version");
     for (PromotionGate.Reason reason : PromotionGate.Reason.values()) {
+      String about = "Candidates the promotion gate rejected, by reason";
       rejected.put(
-          reason,
-          Counter.builder("retain.adapters.rejected")
-              .tags("model", model, "reason", reason.tag())
-              .description("Candidates the promotion gate rejected, by reason")
-              .register(registry));
+          reason, meters.counter("retain.adapters.rejected", about, "reason", reason.tag()));
     }
-    Gauge.builder("retain.adapter.champion.average.accuracy", this, m -> m.championAverage)
-        .tag("model", model)
-        .description("Average holdout accuracy of the champion when it was promoted")
-        .register(registry);
-    Gauge.builder("retain.adapter.champion.steps", this, m -> m.championSteps)
-        .tag("model", model)
-        .description("Training steps behind the champion (grows with each promotion)")
-        .register(registry);
+    meters.gauge(
+        "retain.adapter.champion.average.accuracy",
+        "Average holdout accuracy of the champion when it was promoted",
+        this,
+        m -> m.championAverage);
+    meters.gauge(
+        "retain.adapter.champion.steps",
+        "Training steps behind the champion (grows with each promotion)",
+        this,
+        m -> m.championSteps);
     Gauge.builder("retain.adapter.last.promotion.timestamp", this, m -> m.lastPromotion)
         .tag("model", model)
         .baseUnit("seconds")
         .description("When the champion was promoted or rolled back to (Unix time)")
         .register(registry);
+    restore(versions);
+  }
+
+  /** The figures of the versions promoted before this process started. */
+  private void restore(Registry versions) {
     for (AdapterVersion earlier : versions.history()) {
       earlier.evaluation().forEach((domain, accuracy) -> best(domain, accuracy));
     }

@@ -68,33 +68,7 @@ record Account(
       untrained = untrained(db, config, stream);
     }
     long[] dlq = deadLetters(config, stream);
-    List<ConsumerRecord<byte[], byte[]>> versions = versions(config);
-    Map<String, Set<String>> contents = new HashMap<>();
-    List<String> order = new ArrayList<>();
-    Map<String, String> parents = new LinkedHashMap<>();
-    int foreign = 0;
-    for (ConsumerRecord<byte[], byte[]> r : versions) {
-      String id = AdapterRecord.header(r, AdapterRecord.VERSION);
-      if (!storeId.equals(AdapterRecord.header(r, AdapterRecord.STORE))) {
-        foreign++;
-      }
-      if (contents.computeIfAbsent(id, k -> new HashSet<>()).add(Tensors.sha256(r.value()))
-          && contents.get(id).size() == 1) {
-        order.add(id);
-        parents.put(id, AdapterRecord.header(r, AdapterRecord.PARENT));
-      }
-    }
-    int notRising = 0;
-    int breaks = 0;
-    for (int i = 1; i < order.size(); i++) {
-      if (VersionIds.steps(order.get(i)) <= VersionIds.steps(order.get(i - 1))) {
-        notRising++;
-      }
-      if (!parents.get(order.get(i)).equals(order.get(i - 1))) {
-        breaks++;
-      }
-    }
-    int twoContents = (int) contents.values().stream().filter(s -> s.size() > 1).count();
+    Lineage lineage = Lineage.of(versions(config), storeId);
     return new Account(
         lost,
         twice,
@@ -102,11 +76,43 @@ record Account(
         dlq[1],
         dlq[2],
         untrained,
-        order.size(),
-        notRising,
-        breaks,
-        twoContents,
-        foreign);
+        lineage.order().size(),
+        lineage.notRising(),
+        lineage.breaks(),
+        lineage.twoContents(),
+        lineage.foreign());
+  }
+
+  /**
+   * The published versions in order of first appearance, and what is wrong with them: steps that do
+   * not rise, a parent that is not the version before, an id published with two contents, a version
+   * from another store.
+   */
+  private record Lineage(
+      List<String> order, int notRising, int breaks, int twoContents, int foreign) {
+    static Lineage of(List<ConsumerRecord<byte[], byte[]>> versions, String storeId) {
+      Map<String, Set<String>> contents = new HashMap<>();
+      List<String> order = new ArrayList<>();
+      Map<String, String> parents = new LinkedHashMap<>();
+      int foreign = 0;
+      for (ConsumerRecord<byte[], byte[]> r : versions) {
+        String id = AdapterRecord.header(r, AdapterRecord.VERSION);
+        foreign += storeId.equals(AdapterRecord.header(r, AdapterRecord.STORE)) ? 0 : 1;
+        if (contents.computeIfAbsent(id, k -> new HashSet<>()).add(Tensors.sha256(r.value()))
+            && contents.get(id).size() == 1) {
+          order.add(id);
+          parents.put(id, AdapterRecord.header(r, AdapterRecord.PARENT));
+        }
+      }
+      int notRising = 0;
+      int breaks = 0;
+      for (int i = 1; i < order.size(); i++) {
+        notRising += VersionIds.steps(order.get(i)) <= VersionIds.steps(order.get(i - 1)) ? 1 : 0;
+        breaks += parents.get(order.get(i)).equals(order.get(i - 1)) ? 0 : 1;
+      }
+      int twoContents = (int) contents.values().stream().filter(s -> s.size() > 1).count();
+      return new Lineage(order, notRising, breaks, twoContents, foreign);
+    }
   }
 
   /**

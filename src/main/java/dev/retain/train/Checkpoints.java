@@ -66,22 +66,30 @@ final class Checkpoints {
     Map<String, Long> byName = new java.util.TreeMap<>();
     positions.forEach((tp, offset) -> byName.put(tp.toString(), offset));
     meta.put(POSITIONS, json(byName));
-    if (!targets.isEmpty()) {
-      int classes = targets.values().iterator().next().length;
-      float[] rowsOfTargets = new float[targets.size() * classes];
-      int i = 0;
-      for (float[] t : targets.values()) {
-        System.arraycopy(t, 0, rowsOfTargets, i++ * classes, classes);
-      }
-      rest.put(
-          TARGETS, new SafeTensors.Tensor(new long[] {targets.size(), classes}, rowsOfTargets));
-      meta.put(TARGET_IDS, json(new ArrayList<>(targets.keySet())));
-    }
+    putTargets(targets, rest, meta);
     try (StoreBatch batch = store.newBatch()) {
       batch.put(Blob.CHECKPOINT, SafeTensors.write(rest, meta), model);
       batch.put(Blob.EWC_STATE, SafeTensors.write(ewc, Map.of()), model);
       store.commit(batch);
     }
+  }
+
+  /** The logit targets as one (examples, classes) tensor, their ids in the metadata. */
+  private static void putTargets(
+      Map<String, float[]> targets,
+      Map<String, SafeTensors.Tensor> tensors,
+      Map<String, String> meta) {
+    if (targets.isEmpty()) {
+      return;
+    }
+    int classes = targets.values().iterator().next().length;
+    float[] rows = new float[targets.size() * classes];
+    int i = 0;
+    for (float[] t : targets.values()) {
+      System.arraycopy(t, 0, rows, i++ * classes, classes);
+    }
+    tensors.put(TARGETS, new SafeTensors.Tensor(new long[] {targets.size(), classes}, rows));
+    meta.put(TARGET_IDS, json(new ArrayList<>(targets.keySet())));
   }
 
   static Restored load(RetainStore store, String model) {
@@ -95,42 +103,49 @@ final class Checkpoints {
     if (fisher != null) {
       tensors.putAll(SafeTensors.read(fisher).tensors());
     }
-    List<Map<String, Double>> rows = parse(main.metadata().get(MATRIX), new TypeReference<>() {});
-    List<String> learned = parse(main.metadata().get(LEARNED), new TypeReference<>() {});
+    Map<String, String> meta = main.metadata();
+    List<Map<String, Double>> rows = parse(meta.get(MATRIX), new TypeReference<>() {});
+    List<String> learned = parse(meta.get(LEARNED), new TypeReference<>() {});
     List<Row> out = new ArrayList<>();
     for (int i = 0; i < rows.size(); i++) {
       out.add(new Row(learned.get(i), rows.get(i)));
     }
-    String domain = main.metadata().get(DOMAIN);
+    String domain = meta.get(DOMAIN);
+    Map<String, float[]> targets = targets(tensors.remove(TARGETS), meta);
+    return new Restored(
+        new SafeTensors.Contents(tensors, meta),
+        targets,
+        out,
+        domain == null || domain.isEmpty() ? null : domain,
+        positions(meta.get(POSITIONS)));
+  }
+
+  private static Map<String, float[]> targets(SafeTensors.Tensor rows, Map<String, String> meta) {
     Map<String, float[]> targets = new LinkedHashMap<>();
-    SafeTensors.Tensor rowsOfTargets = tensors.remove(TARGETS);
-    if (rowsOfTargets != null) {
-      List<String> ids = parse(main.metadata().get(TARGET_IDS), new TypeReference<>() {});
-      int classes = (int) rowsOfTargets.shape()[1];
+    if (rows != null) {
+      List<String> ids = parse(meta.get(TARGET_IDS), new TypeReference<>() {});
+      int classes = (int) rows.shape()[1];
       for (int i = 0; i < ids.size(); i++) {
-        targets.put(
-            ids.get(i), Arrays.copyOfRange(rowsOfTargets.data(), i * classes, (i + 1) * classes));
+        targets.put(ids.get(i), Arrays.copyOfRange(rows.data(), i * classes, (i + 1) * classes));
       }
     }
+    return targets;
+  }
+
+  /** Positions by partition name ({@code topic-partition}); none in older checkpoints. */
+  private static Map<TopicPartition, Long> positions(String stored) {
     Map<TopicPartition, Long> positions = new LinkedHashMap<>();
-    String stored = main.metadata().get(POSITIONS); // absent in checkpoints of older versions
     if (stored != null) {
       Map<String, Long> byName = parse(stored, new TypeReference<>() {});
       byName.forEach(
           (name, offset) -> {
             int dash = name.lastIndexOf('-');
+            String topic = name.substring(0, dash);
             positions.put(
-                new TopicPartition(
-                    name.substring(0, dash), Integer.parseInt(name.substring(dash + 1))),
-                offset);
+                new TopicPartition(topic, Integer.parseInt(name.substring(dash + 1))), offset);
           });
     }
-    return new Restored(
-        new SafeTensors.Contents(tensors, main.metadata()),
-        targets,
-        out,
-        domain == null || domain.isEmpty() ? null : domain,
-        positions);
+    return positions;
   }
 
   private static String json(Object value) {

@@ -49,36 +49,62 @@ final class LossHead {
     double weight = targeted > 0 ? alpha / ((double) targeted * classes) : 0;
     float[] gradient = new float[logits.length];
     double[] exp = new double[classes]; // each row's exp(logit - max), computed once
+    double[] g = new double[classes]; // each row's gradient, rounded to float once
     double loss = 0;
     for (int i = 0; i < n; i++) {
-      int row = i * classes;
-      int label = labels[i];
-      if (label < 0 || label >= classes) {
-        throw new IllegalArgumentException("label " + label + " outside 0.." + (classes - 1));
+      if (labels[i] < 0 || labels[i] >= classes) {
+        throw new IllegalArgumentException("label " + labels[i] + " outside 0.." + (classes - 1));
       }
-      boolean masked = i < aceRows;
-      double max = Double.NEGATIVE_INFINITY;
+      Row row = new Row(logits, i * classes, classes, i < aceRows ? present : null);
+      loss += row.crossEntropy(labels[i], exp, n, g);
+      loss += row.logitReplay(targets[i], weight, g);
       for (int c = 0; c < classes; c++) {
-        if (!masked || present[c]) {
-          max = Math.max(max, logits[row + c]);
-        }
-      }
-      double sum = 0;
-      for (int c = 0; c < classes; c++) {
-        exp[c] = masked && !present[c] ? 0 : Math.exp(logits[row + c] - max);
-        sum += exp[c];
-      }
-      loss += (Math.log(sum) + max - logits[row + label]) / n;
-      for (int c = 0; c < classes; c++) {
-        double g = (exp[c] / sum - (c == label ? 1 : 0)) / n;
-        if (targets[i] != null && weight > 0 && !Float.isNaN(targets[i][c])) {
-          double d = logits[row + c] - targets[i][c];
-          loss += weight * d * d;
-          g += 2 * weight * d;
-        }
-        gradient[row + c] = (float) g;
+        gradient[i * classes + c] = (float) g[c];
       }
     }
     return new Result(loss, gradient);
+  }
+
+  /**
+   * One row of logits from {@code offset}; with {@code present}, the softmax counts only the
+   * classes present (ER-ACE), otherwise all of them.
+   */
+  private record Row(float[] logits, int offset, int classes, boolean[] present) {
+    private boolean counts(int c) {
+      return present == null || present[c];
+    }
+
+    /** The row's cross-entropy over {@code n} rows; its gradient goes into {@code g}. */
+    double crossEntropy(int label, double[] exp, int n, double[] g) {
+      double max = Double.NEGATIVE_INFINITY;
+      for (int c = 0; c < classes; c++) {
+        max = counts(c) ? Math.max(max, logits[offset + c]) : max;
+      }
+      double sum = 0;
+      for (int c = 0; c < classes; c++) {
+        exp[c] = counts(c) ? Math.exp(logits[offset + c] - max) : 0;
+        sum += exp[c];
+      }
+      for (int c = 0; c < classes; c++) {
+        g[c] = (exp[c] / sum - (c == label ? 1 : 0)) / n;
+      }
+      return (Math.log(sum) + max - logits[offset + label]) / n;
+    }
+
+    /** The logit-replay term {@code weight (z - target)²} over the targeted classes. */
+    double logitReplay(float[] target, double weight, double[] g) {
+      if (target == null || weight <= 0) {
+        return 0;
+      }
+      double loss = 0;
+      for (int c = 0; c < classes; c++) {
+        if (!Float.isNaN(target[c])) {
+          double d = logits[offset + c] - target[c];
+          loss += weight * d * d;
+          g[c] += 2 * weight * d;
+        }
+      }
+      return loss;
+    }
   }
 }

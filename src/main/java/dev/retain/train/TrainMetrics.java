@@ -1,6 +1,7 @@
 package dev.retain.train;
 
 import dev.retain.eval.RetentionReport;
+import dev.retain.metrics.ModelMeters;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -32,49 +33,42 @@ final class TrainMetrics {
     this.registry = registry;
     this.model = model;
     this.report = report;
-    steps = counter("retain.train.steps", "Optimisation steps of the adapter");
-    fresh = counter(EXAMPLES_NEW, "New examples trained on");
-    replayed = counter(EXAMPLES_REPLAYED, "Replayed examples trained on");
+    ModelMeters meters = new ModelMeters(registry, model);
+    steps = meters.counter("retain.train.steps", "Optimisation steps of the adapter");
+    fresh = meters.counter(EXAMPLES_NEW, "New examples trained on");
+    replayed = meters.counter(EXAMPLES_REPLAYED, "Replayed examples trained on");
     drifts =
-        Counter.builder("retain.drift.detections")
-            .tags("model", model, "source", "domain-label")
-            .description("Drifts detected: a change of the records' domain label")
-            .register(registry);
+        meters.counter(
+            "retain.drift.detections",
+            "Drifts detected: a change of the records' domain label",
+            "source",
+            "domain-label");
     stepDuration =
-        Timer.builder(STEP_DURATION)
-            .tag("model", model)
-            .description(
-                "One training step: batch assembly, replay sample, forward, backward, Adam")
-            .register(registry);
-    gauge("retain.train.loss", "Loss of the latest step (cross-entropy plus EWC)", () -> loss);
-    gauge(
+        meters.timer(
+            STEP_DURATION,
+            "One training step: batch assembly, replay sample, forward, backward, Adam");
+    gauges(meters);
+  }
+
+  private void gauges(ModelMeters meters) {
+    meters.gauge(
+        "retain.train.loss", "Loss of the latest step (cross-entropy plus EWC)", () -> loss);
+    meters.gauge(
         "retain.train.ewc.penalty",
         "EWC penalty at the latest consolidation or step",
         () -> penalty);
-    gauge(
+    meters.gauge(
         "retain.train.prequential.accuracy",
         "Accuracy on new examples before training on them (moving average over ~1,000)",
         () -> prequential);
-    gauge(
+    meters.gauge(
         "retain.eval.average.accuracy",
         "Mean holdout accuracy over every domain seen",
         report::averageAccuracy);
-    gauge(
+    meters.gauge(
         "retain.eval.backward.transfer",
         "Backward transfer over earlier domains",
         report::backwardTransfer);
-  }
-
-  private Counter counter(String name, String description) {
-    return Counter.builder(name).tag("model", model).description(description).register(registry);
-  }
-
-  private void gauge(String name, String description, java.util.function.DoubleSupplier value) {
-    Gauge.builder(name, value, java.util.function.DoubleSupplier::getAsDouble)
-        .tag("model", model)
-        .description(description)
-        .strongReference(true)
-        .register(registry);
   }
 
   void step(long nanos, Learner.StepResult result, int newCount, int replayCount) {
