@@ -85,7 +85,7 @@ public final class AdapterRecord {
   }
 
   /** Every record of {@code topics} from the beginning up to their end offsets now. */
-  public static List<ConsumerRecord<byte[], byte[]>> snapshot(
+  private static List<TopicPartition> partitions(
       Consumer<byte[], byte[]> consumer, List<String> topics) {
     List<TopicPartition> partitions = new ArrayList<>();
     for (String topic : topics) {
@@ -93,6 +93,12 @@ public final class AdapterRecord {
           .partitionsFor(topic, Duration.ofSeconds(30))
           .forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
     }
+    return partitions;
+  }
+
+  public static List<ConsumerRecord<byte[], byte[]>> snapshot(
+      Consumer<byte[], byte[]> consumer, List<String> topics) {
+    List<TopicPartition> partitions = partitions(consumer, topics);
     consumer.assign(partitions);
     consumer.seekToBeginning(partitions);
     Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));

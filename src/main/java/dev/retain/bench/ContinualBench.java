@@ -248,12 +248,17 @@ public final class ContinualBench implements Callable<Integer> {
     int chunk = 512;
     for (int from = 0; from < stream.size(); from += chunk) {
       inbox.accept(route(store, state, stream, from, Math.min(stream.size(), from + chunk)));
-      while (inbox.saturated() && loop.isAlive()) {
-        TimeUnit.MILLISECONDS.sleep(1); // backpressure, as ingest pauses; the inbox decides
-      }
-      if (!loop.isAlive()) {
-        throw new IllegalStateException("the learner stopped: " + loop.failure());
-      }
+      awaitRoom(inbox, loop);
+    }
+  }
+
+  /** Waits while the inbox is full, as ingest pauses its partitions; the inbox decides. */
+  private static void awaitRoom(ExampleInbox inbox, TrainingLoop loop) throws InterruptedException {
+    while (inbox.saturated() && loop.isAlive()) {
+      TimeUnit.MILLISECONDS.sleep(1);
+    }
+    if (!loop.isAlive()) {
+      throw new IllegalStateException("the learner stopped: " + loop.failure());
     }
   }
 

@@ -204,12 +204,13 @@ final class DemoCommand implements Callable<Integer> {
     for (int i = 0; i < rows.size(); i++) {
       System.out.printf("%-22s", learned.get(i) + " (" + (i + 1) + ")");
       Map<String, Double> row = rows.get(i);
-      all.forEach(
-          d ->
-              System.out.printf(
-                  "%10s", row.containsKey(d) ? String.format("%.3f", row.get(d)) : "-"));
+      all.forEach(d -> System.out.printf("%10s", cell(row, d)));
       System.out.println();
     }
+  }
+
+  private static String cell(Map<String, Double> row, String domain) {
+    return row.containsKey(domain) ? String.format("%.3f", row.get(domain)) : "-";
   }
 
   private static void printVersions(LearnerNode learner, PrometheusMeterRegistry meters) {

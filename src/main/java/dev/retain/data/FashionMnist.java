@@ -81,6 +81,15 @@ public final class FashionMnist {
     return new DataInputStream(new java.io.BufferedInputStream(in, 1 << 16));
   }
 
+  /** Pixels 0..255 as 0..1. */
+  private static float[] scaled(byte[] row) {
+    float[] out = new float[row.length];
+    for (int p = 0; p < row.length; p++) {
+      out[p] = (row[p] & 0xff) / 255f;
+    }
+    return out;
+  }
+
   private static float[][] images(Path file) throws IOException {
     try (DataInputStream in = open(file)) {
       if (in.readInt() != 0x803) {
@@ -88,13 +97,11 @@ public final class FashionMnist {
       }
       int n = in.readInt();
       int pixels = in.readInt() * in.readInt();
-      float[][] out = new float[n][pixels];
+      float[][] out = new float[n][];
       byte[] row = new byte[pixels];
       for (int i = 0; i < n; i++) {
         in.readFully(row);
-        for (int p = 0; p < pixels; p++) {
-          out[i][p] = (row[p] & 0xff) / 255f;
-        }
+        out[i] = scaled(row);
       }
       return out;
     }

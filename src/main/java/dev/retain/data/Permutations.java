@@ -16,10 +16,7 @@ public final class Permutations {
   }
 
   private static int[] make(int n, int domain, long seed) {
-    int[] p = new int[n];
-    for (int i = 0; i < n; i++) {
-      p[i] = i;
-    }
+    int[] p = java.util.stream.IntStream.range(0, n).toArray();
     if (domain == 0) {
       return p;
     }

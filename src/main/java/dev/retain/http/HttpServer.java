@@ -250,15 +250,22 @@ public final class HttpServer implements AutoCloseable {
       }
     }
 
-    private void run(JettyCall call, Route route, long deadline) {
+    /** A worker slot by {@code deadline}; false, with a 503 answered, when there is none. */
+    private boolean acquire(JettyCall call, long deadline) {
       try {
-        if (!running.tryAcquire(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
-          call.error(503, "server busy: no worker took the request in time");
-          return;
+        if (running.tryAcquire(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
+          return true;
         }
+        call.error(503, "server busy: no worker took the request in time");
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         call.error(503, "server stopping");
+      }
+      return false;
+    }
+
+    private void run(JettyCall call, Route route, long deadline) {
+      if (!acquire(call, deadline)) {
         return;
       }
       try {

@@ -63,15 +63,19 @@ public final class ExampleInbox implements ExampleSink, TrainingInput {
    * past a change of domain: every example of one drain has the first one's domain, so that a
    * learner consolidating at a domain's end knows exactly how far it trained.
    */
+  private void awaitExamples(long timeoutMs) throws InterruptedException {
+    long nanos = TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    while (size == 0 && nanos > 0) {
+      nanos = nonEmpty.awaitNanos(nanos);
+    }
+  }
+
   @Override
   public List<Example> drain(int max, long timeoutMs) throws InterruptedException {
     List<Example> out = new ArrayList<>(max);
     lock.lock();
     try {
-      long nanos = TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-      while (size == 0 && nanos > 0) {
-        nanos = nonEmpty.awaitNanos(nanos);
-      }
+      awaitExamples(timeoutMs);
       while (out.size() < max && !deliveries.isEmpty() && takeFromHead(out, max)) {
         // on to the next delivery
       }

@@ -114,15 +114,16 @@ final class GroupCommit {
     state.flush(sealed.batch);
     sealed.sealPositions(group);
     inFlight = sealed;
-    inFlightWrite =
-        writer.submit(
-            () -> {
-              long start = System.nanoTime();
-              sendDeadLetters(sealed.rejects);
-              store.commit(sealed.batch);
-              metrics.commitDuration.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-              return null;
-            });
+    inFlightWrite = writer.submit(() -> write(sealed));
+  }
+
+  /** On the writer thread: the dead letters, then the batch. */
+  private Void write(PendingCommit sealed) throws InterruptedException, ExecutionException {
+    long start = System.nanoTime();
+    sendDeadLetters(sealed.rejects);
+    store.commit(sealed.batch);
+    metrics.commitDuration.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+    return null;
   }
 
   /**

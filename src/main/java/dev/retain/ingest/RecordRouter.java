@@ -85,21 +85,23 @@ final class RecordRouter {
    * this model (valid, not held out, not a second copy of an id), with no store effect.
    */
   private boolean catchUp(ConsumerRecord<byte[], ByteBuffer> record, PendingCommit pending) {
-    if (!ofThisModel(record)) {
-      return false;
-    }
-    Example example;
-    try {
-      example = decode(record);
-    } catch (InvalidExampleException e) {
-      return false; // dead-lettered when it was first read
-    }
-    if (state.holdout().holds(example.domain(), example.id()) || !catchUp.firstTime(example.id())) {
+    Example example = ofThisModel(record) ? decodedOrNull(record) : null;
+    if (example == null // dead-lettered when it was first read
+        || state.holdout().holds(example.domain(), example.id())
+        || !catchUp.firstTime(example.id())) {
       return false;
     }
     example.features(); // its own array: it is not in any stored batch
     pending.trainable(example, partition(record), record.offset());
     return true;
+  }
+
+  private Example decodedOrNull(ConsumerRecord<byte[], ByteBuffer> record) {
+    try {
+      return decode(record);
+    } catch (InvalidExampleException e) {
+      return null;
+    }
   }
 
   /** Routes one record; true when it became a trainable example that the learner will get. */

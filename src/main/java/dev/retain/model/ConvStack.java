@@ -35,14 +35,16 @@ final class ConvStack {
     loraA = new NDArray[lora ? channels.length : 0];
     loraB = new NDArray[lora ? channels.length : 0];
     for (int c = 0; c < channels.length; c++) {
-      int in = c == 0 ? 1 : channels[c - 1];
-      int out = channels[c];
-      weights[c] = normal(m, Math.sqrt(2.0 / (in * 9)), new Shape(out, in, 3, 3));
-      biases[c] = m.zeros(new Shape(out));
-      if (lora) {
-        loraA[c] = normal(m, 1.0 / (in * 9), new Shape(rank, in, 3, 3));
-        loraB[c] = m.zeros(new Shape(out, rank, 1, 1));
-      }
+      init(m, c, c == 0 ? 1 : channels[c - 1], channels[c], rank);
+    }
+  }
+
+  private void init(NDManager m, int c, int in, int out, int rank) {
+    weights[c] = normal(m, Math.sqrt(2.0 / (in * 9)), new Shape(out, in, 3, 3));
+    biases[c] = m.zeros(new Shape(out));
+    if (loraA.length > 0) {
+      loraA[c] = normal(m, 1.0 / (in * 9), new Shape(rank, in, 3, 3));
+      loraB[c] = m.zeros(new Shape(out, rank, 1, 1));
     }
   }
 
@@ -64,13 +66,18 @@ final class ConvStack {
     // input that wraps a direct buffer (as the learner's batches do), on an AMD EPYC
     NDArray h = x.reshape(n, 1, side, side).duplicate();
     for (int c = 0; c < weights.length; c++) {
-      NDArray y = conv(h, weights[c], biases[c], PAD_SAME);
-      if (loraA.length > 0) {
-        y = y.add(conv(conv(h, loraA[c], null, PAD_SAME), loraB[c], null, NO_PAD).mul(scale));
-      }
-      h = Pool.maxPool2d(y.getNDArrayInternal().relu(), POOL, POOL, NO_PAD, false);
+      h = Pool.maxPool2d(layer(c, h, scale).getNDArrayInternal().relu(), POOL, POOL, NO_PAD, false);
     }
     return h.reshape(n, -1);
+  }
+
+  /** Convolution {@code c} of {@code h}, with its LoRA when there is one. */
+  private NDArray layer(int c, NDArray h, NDArray scale) {
+    NDArray y = conv(h, weights[c], biases[c], PAD_SAME);
+    if (loraA.length == 0) {
+      return y;
+    }
+    return y.add(conv(conv(h, loraA[c], null, PAD_SAME), loraB[c], null, NO_PAD).mul(scale));
   }
 
   private static NDArray conv(NDArray x, NDArray w, NDArray b, Shape padding) {

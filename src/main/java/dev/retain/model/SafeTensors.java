@@ -112,13 +112,14 @@ public final class SafeTensors {
     int dataStart = 8 + (int) headerLength;
     Map<String, Tensor> tensors = new LinkedHashMap<>();
     Map<String, String> metadata = new LinkedHashMap<>();
-    for (Map.Entry<String, Object> entry : header.entrySet()) {
-      if (entry.getKey().equals(METADATA)) {
-        ((Map<?, ?>) entry.getValue()).forEach((k, v) -> metadata.put((String) k, (String) v));
-      } else {
-        tensors.put(entry.getKey(), tensor(entry.getKey(), entry.getValue(), in, dataStart));
-      }
-    }
+    header.forEach(
+        (name, spec) -> {
+          if (name.equals(METADATA)) {
+            ((Map<?, ?>) spec).forEach((k, v) -> metadata.put((String) k, (String) v));
+          } else {
+            tensors.put(name, tensor(name, spec, in, dataStart));
+          }
+        });
     return new Contents(tensors, metadata);
   }
 
@@ -132,13 +133,16 @@ public final class SafeTensors {
     }
   }
 
+  private static long[] longs(List<?> values) {
+    return values.stream().mapToLong(v -> ((Number) v).longValue()).toArray();
+  }
+
   private static Tensor tensor(String name, Object spec, ByteBuffer in, int dataStart) {
     Map<?, ?> info = (Map<?, ?>) spec;
     if (!"F32".equals(info.get("dtype"))) {
       throw new IllegalArgumentException(name + ": dtype " + info.get("dtype") + " is not F32");
     }
-    long[] shape =
-        ((List<?>) info.get("shape")).stream().mapToLong(v -> ((Number) v).longValue()).toArray();
+    long[] shape = longs((List<?>) info.get("shape"));
     List<?> offsets = (List<?>) info.get("data_offsets");
     int begin = dataStart + ((Number) offsets.get(0)).intValue();
     int end = dataStart + ((Number) offsets.get(1)).intValue();

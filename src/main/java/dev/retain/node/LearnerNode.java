@@ -181,22 +181,28 @@ public final class LearnerNode implements AutoCloseable {
     return ingest.awaitTermination() && (learner == null || learner.failure() == null);
   }
 
+  private static void closeIfAny(AutoCloseable closeable) {
+    try {
+      if (closeable != null) {
+        closeable.close();
+      }
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   @Override
   public synchronized void close() {
     if (closed) {
       return;
     }
     closed = true;
-    if (learner != null) {
-      learner.close();
-    }
+    closeIfAny(learner);
     ingest.close();
-    if (publisher != null) {
-      publisher.close();
-    }
-    if (adminEndpoint != null) {
-      adminEndpoint.close();
-    }
+    closeIfAny(publisher);
+    closeIfAny(adminEndpoint);
     endpoint.close();
   }
 }

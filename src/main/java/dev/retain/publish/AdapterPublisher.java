@@ -147,12 +147,11 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
     if (!gated) {
       return Optional.empty();
     }
-    if (champion == null) {
-      return gate.judgeFirst(candidate.evaluation(), candidate.baseline());
-    }
-    return gate.judge(
-        new PromotionGate.Evidence(
-            candidate.evaluation(), candidate.championEvaluation(), candidate.holdoutSizes()));
+    return champion == null
+        ? gate.judgeFirst(candidate.evaluation(), candidate.baseline())
+        : gate.judge(
+            new PromotionGate.Evidence(
+                candidate.evaluation(), candidate.championEvaluation(), candidate.holdoutSizes()));
   }
 
   /**
@@ -196,19 +195,13 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
 
   /** "topic-partition:[from,to)" per partition: the offsets learned since the parent. */
   private static String learnedFrom(Candidate candidate, AdapterVersion parent) {
-    StringBuilder out = new StringBuilder();
+    java.util.StringJoiner out = new java.util.StringJoiner(",");
     candidate
         .positions()
         .forEach(
             (tp, to) -> {
               long from = parent == null ? 0 : parent.positions().getOrDefault(tp.toString(), 0L);
-              out.append(out.length() == 0 ? "" : ",")
-                  .append(tp)
-                  .append(":[")
-                  .append(from)
-                  .append(",")
-                  .append(to)
-                  .append(")");
+              out.add(tp + ":[" + from + "," + to + ")");
             });
     return out.toString();
   }

@@ -48,6 +48,13 @@ final class AdapterTopic implements AutoCloseable {
   private boolean claimed; // initTransactions done: any older producer of this model is fenced
   private String fenced; // why nothing more may be written, or null
 
+  private static Path blobDir(RetainConfig config) {
+    String dir = config.getString(RetainConfig.PUBLISH_BLOB_DIR);
+    return dir.isBlank()
+        ? Path.of(config.getString(RetainConfig.STORE_DIR), "blobs")
+        : Path.of(dir);
+  }
+
   AdapterTopic(
       RetainConfig config, Producer<byte[], byte[]> producer, boolean transactional, String store) {
     this.config = config;
@@ -59,9 +66,7 @@ final class AdapterTopic implements AutoCloseable {
     this.storeId = store;
     this.publisherId = KafkaClients.publisherId(config);
     this.inlineMaxBytes = config.getInt(RetainConfig.PUBLISH_INLINE_MAX_BYTES);
-    String dir = config.getString(RetainConfig.PUBLISH_BLOB_DIR);
-    this.blobDir =
-        dir.isBlank() ? Path.of(config.getString(RetainConfig.STORE_DIR), "blobs") : Path.of(dir);
+    this.blobDir = blobDir(config);
     long rollbackTimeout = config.getLong(RetainConfig.PUBLISH_ROLLBACK_TIMEOUT_MS);
     this.rollbackProducer = () -> KafkaClients.boundedProducer(config, rollbackTimeout);
   }

@@ -12,12 +12,22 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Map;
 
 /**
  * JSON form of an {@link Example}: {@code {"id": "...", "features": [...], "label": 7, "domain":
  * "...", "ts": 1732300000000}}. Uses Jackson's streaming API so no tree is built per record.
  */
 public final class JsonExampleCodec implements ExampleCodec {
+  private static final Map<String, Float> SPECIAL =
+      Map.of(
+          "NaN",
+          Float.NaN,
+          "Infinity",
+          Float.POSITIVE_INFINITY,
+          "-Infinity",
+          Float.NEGATIVE_INFINITY);
+
   // fast (Schubfach / FastDoubleParser) number writing and parsing: features are most of the text
   // bare NaN and Infinity are read as numbers, so that they are rejected as non_finite_feature
   // rather than as unparsable; a field given twice is unparsable
@@ -51,19 +61,20 @@ public final class JsonExampleCodec implements ExampleCodec {
     return out.toByteArray();
   }
 
+  /** A parser over the buffer's remaining bytes, without a copy when it has an array. */
+  private static JsonParser parser(ByteBuffer value) throws IOException {
+    if (value.hasArray()) {
+      int offset = value.arrayOffset() + value.position();
+      return FACTORY.createParser(value.array(), offset, value.remaining());
+    }
+    byte[] array = new byte[value.remaining()];
+    value.duplicate().get(array);
+    return FACTORY.createParser(array, 0, array.length);
+  }
+
   @Override
   public Example decode(ByteBuffer value, String defaultDomain) throws InvalidExampleException {
-    byte[] array;
-    int offset;
-    if (value.hasArray()) {
-      array = value.array();
-      offset = value.arrayOffset() + value.position();
-    } else {
-      array = new byte[value.remaining()];
-      value.duplicate().get(array);
-      offset = 0;
-    }
-    try (JsonParser parser = FACTORY.createParser(array, offset, value.remaining())) {
+    try (JsonParser parser = parser(value)) {
       return read(parser, defaultDomain);
     } catch (IOException | RuntimeException e) {
       throw new InvalidExampleException(RejectReason.UNPARSABLE, "invalid JSON: " + e.getMessage());
@@ -160,17 +171,9 @@ public final class JsonExampleCodec implements ExampleCodec {
     if (t == JsonToken.VALUE_NUMBER_FLOAT || t == JsonToken.VALUE_NUMBER_INT) {
       return parser.getFloatValue();
     }
-    if (t == JsonToken.VALUE_STRING) {
-      switch (parser.getText()) {
-        case "NaN":
-          return Float.NaN;
-        case "Infinity":
-          return Float.POSITIVE_INFINITY;
-        case "-Infinity":
-          return Float.NEGATIVE_INFINITY;
-        default:
-          break;
-      }
+    Float special = t == JsonToken.VALUE_STRING ? SPECIAL.get(parser.getText()) : null;
+    if (special != null) {
+      return special;
     }
     throw new InvalidExampleException(RejectReason.UNPARSABLE, "features must be numbers");
   }

@@ -79,14 +79,18 @@ final class FingerprintSet {
       boolean homeAfterHole =
           hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (!homeAfterHole) {
-        table[2 * hole] = table[2 * next];
-        table[2 * hole + 1] = table[2 * next + 1];
+        move(next, hole);
         hole = next;
       }
       next = (next + 1) & mask;
     }
     table[2 * hole] = 0;
     table[2 * hole + 1] = 0;
+  }
+
+  private void move(int from, int to) {
+    table[2 * to] = table[2 * from];
+    table[2 * to + 1] = table[2 * from + 1];
   }
 
   private void grow() {

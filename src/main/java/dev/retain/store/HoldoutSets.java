@@ -66,13 +66,19 @@ public final class HoldoutSets {
    *
    * @return true when the example was held out (and so must not be trained on)
    */
-  public synchronized boolean offer(Example example, StoreBatch batch) {
+  /** The domain of {@code example}, indexed in {@code batch} when it is new. */
+  private Domain domainOf(Example example, StoreBatch batch) {
     Domain domain = domains.get(example.domain());
     if (domain == null) {
       byte[] key = Keys.of("domain-index").str(model).i32(domains.size()).bytes();
       batch.put(Family.META, key, example.domain().getBytes(StandardCharsets.UTF_8));
       domain = domain(example.domain());
     }
+    return domain;
+  }
+
+  public synchronized boolean offer(Example example, StoreBatch batch) {
+    Domain domain = domainOf(example, batch);
     domain.seen++;
     domain.dirty = true; // the counter is written once per batch, by flush
     if (domain.seen % every != 0 || domain.examples.size() >= maxPerDomain) {
