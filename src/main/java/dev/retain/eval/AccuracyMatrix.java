@@ -11,6 +11,8 @@ import java.util.Map;
  * accuracy minus current) and backward transfer. Thread-safe: the learner writes, readers copy.
  */
 public final class AccuracyMatrix implements RetentionReport {
+  private final java.util.Set<String> pretrained = new java.util.HashSet<>();
+
   private final List<Map<String, Double>> rows = new ArrayList<>();
   private final List<String> learned = new ArrayList<>();
 
@@ -84,12 +86,21 @@ public final class AccuracyMatrix implements RetentionReport {
    * Cells of the matrix whose domain the learner had not reached when the row was recorded: a
    * domain scored before it was learned (0 when evaluation follows what was trained).
    */
+  /**
+   * Notes domains learned before the first row, by the base's pretraining (which may span more than
+   * one domain); only {@link #scoredBeforeLearned} reads them.
+   */
+  public synchronized void pretrainedOn(java.util.Collection<String> domains) {
+    pretrained.addAll(domains);
+  }
+
   public synchronized int scoredBeforeLearned() {
     List<Map<String, Double>> rows = rows();
     List<String> learned = learned();
     int early = 0;
     for (int i = 0; i < rows.size(); i++) {
       java.util.Set<String> reached = new java.util.HashSet<>(learned.subList(0, i + 1));
+      reached.addAll(pretrained);
       for (String domain : rows.get(i).keySet()) {
         early += reached.contains(domain) ? 0 : 1;
       }

@@ -69,6 +69,7 @@ final class LearnerStartup {
       domain = first.get(first.size() - 1).domain();
       through = input.drainedThrough();
       progress.learnedAll(first);
+      matrix.pretrainedOn(first.stream().map(Example::domain).distinct().toList());
       BaseSetup.warnIfPartial(progress);
       state.replay().markLearned(first); // the base has learned them
     }

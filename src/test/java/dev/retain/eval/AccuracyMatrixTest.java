@@ -58,4 +58,14 @@ class AccuracyMatrixTest {
     matrix.record("d2", java.util.Map.of("d0", 0.8, "d1", 0.7, "d2", 0.6, "d3", 0.1));
     assertThat(matrix.scoredBeforeLearned()).as("d3 scored at d2's row").isEqualTo(1);
   }
+
+  @Test
+  void shouldCountDomainsThePretrainingCoveredAsLearned() {
+    AccuracyMatrix matrix = new AccuracyMatrix();
+    // the base's pretraining took all of d0 and the start of d1: the first row is d1's
+    matrix.pretrainedOn(java.util.List.of("d0", "d1"));
+    matrix.record("d1", java.util.Map.of("d0", 0.9, "d1", 0.5));
+    matrix.record("d2", java.util.Map.of("d0", 0.8, "d1", 0.7, "d2", 0.6));
+    assertThat(matrix.scoredBeforeLearned()).isZero();
+  }
 }
