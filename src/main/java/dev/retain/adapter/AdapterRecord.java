@@ -39,6 +39,14 @@ public final class AdapterRecord {
   private AdapterRecord() {}
 
   /** The headers of {@code version}'s record. */
+  private static byte[] json(Object value) {
+    try {
+      return JSON.writeValueAsBytes(value);
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   public static Headers headers(
       AdapterVersion version, String store, boolean rollback, boolean pointer) {
     RecordHeaders headers = new RecordHeaders();
@@ -46,11 +54,7 @@ public final class AdapterRecord {
     headers.add(PARENT, utf8(version.parent()));
     headers.add(BASE_HASH, utf8(version.baseHash()));
     headers.add(STORE, utf8(store));
-    try {
-      headers.add(EVALUATION, JSON.writeValueAsBytes(version.evaluation()));
-    } catch (JsonProcessingException e) {
-      throw new UncheckedIOException(e);
-    }
+    headers.add(EVALUATION, json(version.evaluation()));
     if (rollback) {
       headers.add(ROLLBACK, utf8("true"));
     }

@@ -266,6 +266,14 @@ public final class StreamBench implements Callable<Integer> {
     return out;
   }
 
+  /** Waits until example {@code i} is due at the producing pace (none: at once). */
+  private void keepPace(long start, int i) throws InterruptedException {
+    long wait = start + (long) (i * 1e9 / Math.max(pace, 1e-9)) - System.nanoTime();
+    if (pace > 0 && wait > 0) {
+      TimeUnit.NANOSECONDS.sleep(wait); // the producer's pace, not a condition stand-in
+    }
+  }
+
   private void produce(RetainConfig config, List<Example> stream) throws InterruptedException {
     ExampleCodec codec =
         ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
@@ -275,13 +283,7 @@ public final class StreamBench implements Callable<Integer> {
       for (int i = 0; i < stream.size(); i++) {
         producer.send(
             new ProducerRecord<>(config.examplesTopic(), key, codec.encode(stream.get(i))));
-        if (pace > 0) {
-          long due = start + (long) (i * 1e9 / pace);
-          long wait = due - System.nanoTime();
-          if (wait > 0) {
-            TimeUnit.NANOSECONDS.sleep(wait); // the producer's pace, not a condition stand-in
-          }
-        }
+        keepPace(start, i);
       }
     }
   }

@@ -60,11 +60,16 @@ public final class Main {
    * A failure while a command runs: a configuration error is one line naming the key and the value
    * (exit 2), anything else one line with its message (exit 1); {@code --verbose} adds the stack.
    */
-  private static int failed(Exception e, CommandLine line, ParseResult parsed) {
+  private static boolean verbose(ParseResult parsed) {
     boolean verbose = false;
     for (ParseResult p = parsed; p != null; p = p.subcommand()) {
       verbose |= p.hasMatchedOption("--verbose");
     }
+    return verbose;
+  }
+
+  private static int failed(Exception e, CommandLine line, ParseResult parsed) {
+    boolean verbose = verbose(parsed);
     ConfigException config = cause(e, ConfigException.class);
     PrintWriter err = line.getErr();
     if (config != null) {

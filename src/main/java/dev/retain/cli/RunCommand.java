@@ -27,14 +27,12 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
       PrometheusMeterRegistry registry = Metrics.registry("retain-learner");
       LearnerNode node = new LearnerNode(config, registry).start();
       Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));
-      System.err.println(
-          "ingesting "
-              + config.examplesTopic()
-              + " into "
-              + config.getString(RetainConfig.STORE_DIR)
-              + (node.learner() == null ? " (training disabled)" : ", training")
-              + "; metrics on :"
-              + node.metricsPort());
+      System.err.printf(
+          "ingesting %s into %s%s; metrics on :%d%n",
+          config.examplesTopic(),
+          config.getString(RetainConfig.STORE_DIR),
+          node.learner() == null ? " (training disabled)" : ", training",
+          node.metricsPort());
       return node.awaitTermination() ? 0 : 1;
     }
   }

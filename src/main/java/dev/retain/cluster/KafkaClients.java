@@ -77,6 +77,12 @@ public final class KafkaClients {
     props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    fetchDefaults(config, props);
+    return new KafkaConsumer<>(props, new ByteArrayDeserializer(), values);
+  }
+
+  /** Fetch settings that suit ingest, unless the user set them. */
+  private static void fetchDefaults(RetainConfig config, Map<String, Object> props) {
     props.putIfAbsent(
         ConsumerConfig.MAX_POLL_RECORDS_CONFIG,
         config.getInt(RetainConfig.INGEST_MAX_POLL_RECORDS));
@@ -87,7 +93,6 @@ public final class KafkaClients {
     // can then push most of the next fetch while the loop works on the current one; this doubled
     // the rate of binary examples here (README, bench ingest)
     props.putIfAbsent(ConsumerConfig.RECEIVE_BUFFER_CONFIG, -1);
-    return new KafkaConsumer<>(props, new ByteArrayDeserializer(), values);
   }
 
   /** An idempotent producer (acks=all) for examples, dead letters and adapters. */

@@ -14,22 +14,24 @@ public interface DomainStream {
    * (Fashion-MNIST training images; 784 features, 10 classes), or {@code auto}: Fashion-MNIST
    * permuted when installed, else generated.
    */
+  private static DomainStream fashion(String shiftName, int features, int classes, long seed) {
+    if (features != FashionMnist.PIXELS || classes != 10) {
+      throw new IllegalArgumentException(
+          "Fashion-MNIST needs retain.record.features=784 and retain.record.classes=10");
+    }
+    FashionMnist data = FashionMnist.load(java.nio.file.Path.of(FashionMnist.DEFAULT_DIR), true);
+    FashionMnist.Shift shift = FashionMnist.Shift.named(shiftName);
+    return (domain, index) -> data.example(shift, domain, (int) (index % data.size()), seed);
+  }
+
   static DomainStream named(String name, int features, int classes, long seed) {
     String chosen = resolve(name);
     return switch (chosen) {
       case "generated" -> new DriftStream(features, classes, 1.0f, seed);
       case "generated-class-incremental" ->
           DriftStream.classIncremental(features, classes, FashionMnist.CLASSES_PER_DOMAIN, seed);
-      case "fashion-permuted", "fashion-rotated", "fashion-class-incremental" -> {
-        if (features != FashionMnist.PIXELS || classes != 10) {
-          throw new IllegalArgumentException(
-              "Fashion-MNIST needs retain.record.features=784 and retain.record.classes=10");
-        }
-        FashionMnist data =
-            FashionMnist.load(java.nio.file.Path.of(FashionMnist.DEFAULT_DIR), true);
-        FashionMnist.Shift shift = FashionMnist.Shift.named(chosen.substring("fashion-".length()));
-        yield (domain, index) -> data.example(shift, domain, (int) (index % data.size()), seed);
-      }
+      case "fashion-permuted", "fashion-rotated", "fashion-class-incremental" ->
+          fashion(chosen.substring("fashion-".length()), features, classes, seed);
       default -> throw new IllegalArgumentException("unknown data " + name);
     };
   }

@@ -165,12 +165,8 @@ public final class FashionMnist {
           case ROTATED -> rotate(images[image], domain * 45);
           case CLASS_INCREMENTAL -> images[image].clone();
         };
-    return new Example(
-        shift.name().toLowerCase(java.util.Locale.ROOT).charAt(0) + "d" + domain + "-" + index,
-        x,
-        labels[image],
-        "domain-" + domain,
-        0L);
+    String id = shift.name().toLowerCase(java.util.Locale.ROOT).charAt(0) + "d" + domain;
+    return new Example(id + "-" + index, x, labels[image], "domain-" + domain, 0L);
   }
 
   /** Examples {@code from} (inclusive) to {@code to} of one domain. */

@@ -101,19 +101,24 @@ public final class IngestLoop implements Runnable, AutoCloseable {
         });
   }
 
-  @Override
-  public void run() {
-    subscribe();
-    RuntimeException failure = null;
+  /** Polls until closed; what ended the loop otherwise. */
+  private RuntimeException pollUntilClosed() {
     try {
       while (!closed) {
         pollOnce();
       }
+      return null;
     } catch (WakeupException e) {
-      failure = closed ? null : e;
+      return closed ? null : e;
     } catch (RuntimeException e) {
-      failure = e;
+      return e;
     }
+  }
+
+  @Override
+  public void run() {
+    subscribe();
+    RuntimeException failure = pollUntilClosed();
     if (failure != null) {
       failed = true;
       positions.failed();
@@ -172,19 +177,20 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     while (!absorbing.isEmpty() && absorbing.peek().isDone()) {
       await(absorbing.poll());
     }
-    absorbing.add(
-        absorber.submit(
-            () -> {
-              if (!records.isEmpty()) {
-                commits.absorb(records);
-              }
-              commits.commitIfDue();
-            }));
+    absorbing.add(absorber.submit(() -> absorb(records)));
     while (absorbing.size() > POLLS_AHEAD) {
       await(absorbing.poll());
     }
     mirror.mirror(consumer);
     applyBackpressure();
+  }
+
+  /** On the absorb thread: routes a poll's records and commits when a group commit is due. */
+  private void absorb(ConsumerRecords<byte[], ByteBuffer> records) {
+    if (!records.isEmpty()) {
+      commits.absorb(records);
+    }
+    commits.commitIfDue();
   }
 
   /** Waits for a task of the absorb thread and rethrows what it threw. */

@@ -132,14 +132,19 @@ public final class LearnerNode implements AutoCloseable {
       // in the group never fences the owner; the one that gets them fences any earlier publisher
       ingest.loop().onAssigned(this::claimPublishing);
     }
+    startLearner();
+    ingest.start();
+    return this;
+  }
+
+  /** Ingest gives the learner what it stored but did not train on before a restart. */
+  private void startLearner() {
     if (learner != null) {
       Map<TopicPartition, Long> trained =
           TrainingLoop.checkpointedPositions(ingest.store(), ingest.state().model());
       ingest.loop().resumeTrainingFrom(trained::get);
       learner.start();
     }
-    ingest.start();
-    return this;
   }
 
   public IngestService ingest() {

@@ -31,6 +31,13 @@ public final class AdminHandler implements Route {
     return "/v1/models/" + model + "/";
   }
 
+  private Map<String, Object> versions() {
+    Map<String, Object> body = new java.util.LinkedHashMap<>();
+    body.put("champion", idOf(publisher.registry().champion())); // null before the first
+    body.put("history", publisher.registry().history());
+    return body;
+  }
+
   @Override
   public void handle(Call call) {
     if (!authorised(call)) {
@@ -40,10 +47,7 @@ public final class AdminHandler implements Route {
     String action = call.path().substring(path().length());
     String method = call.method();
     if (action.equals("versions") && method.equals("GET")) {
-      Map<String, Object> body = new java.util.LinkedHashMap<>();
-      body.put("champion", idOf(publisher.registry().champion())); // null before the first
-      body.put("history", publisher.registry().history());
-      call.json(200, body);
+      call.json(200, versions());
     } else if (action.equals("rollback") && method.equals("POST")) {
       rollback(call);
     } else {

@@ -32,15 +32,27 @@ final class InferHandler implements Route {
     return "/v2/models/" + context.model();
   }
 
+  /** False, with the error answered, unless {@code rest} names a route and the method fits. */
+  private boolean routed(Call call, String rest) {
+    if (!rest.isEmpty() && !rest.equals("/infer")) {
+      error(call, 404, "no route " + call.method() + " " + call.path());
+      return false;
+    }
+    String method = rest.isEmpty() ? "GET" : "POST";
+    if (!call.method().equals(method)) {
+      error(call, 405, method + " only");
+      return false;
+    }
+    return true;
+  }
+
   @Override
   public void handle(Call call) {
     long start = System.nanoTime();
     String rest = call.path().substring(path().length());
     ServingModel serving = context.follower().current();
-    if (!rest.isEmpty() && !rest.equals("/infer")) {
-      error(call, 404, "no route " + call.method() + " " + call.path());
-    } else if (!call.method().equals(rest.isEmpty() ? "GET" : "POST")) {
-      error(call, 405, (rest.isEmpty() ? "GET" : "POST") + " only");
+    if (!routed(call, rest)) {
+      return;
     } else if (serving == null) {
       error(call, 503, "no adapter version published yet");
     } else if (rest.isEmpty()) {

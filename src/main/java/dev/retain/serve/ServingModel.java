@@ -149,19 +149,24 @@ public final class ServingModel {
   }
 
   /** The model's raw outputs (before softmax) for a batch. */
+  /** The flattened output of the convolutions for one input (the input itself for an MLP). */
+  private float[] convolutions(float[] x) {
+    if (x.length != features()) {
+      throw new IllegalArgumentException("expected " + features() + " features, got " + x.length);
+    }
+    float[] h = x;
+    int s = side;
+    for (Conv conv : convs) {
+      h = convolve(conv, h, s);
+      s /= 2;
+    }
+    return h;
+  }
+
   public float[][] logits(List<float[]> xs) {
     float[][] h = new float[xs.size()][];
     for (int b = 0; b < h.length; b++) {
-      h[b] = xs.get(b);
-      if (h[b].length != features()) {
-        throw new IllegalArgumentException(
-            "expected " + features() + " features, got " + h[b].length);
-      }
-      int s = side;
-      for (Conv conv : convs) {
-        h[b] = convolve(conv, h[b], s);
-        s /= 2;
-      }
+      h[b] = convolutions(xs.get(b));
     }
     for (int l = 0; l < weights.length; l++) {
       h = layer(l, h, l < weights.length - 1);

@@ -10,17 +10,20 @@ import dev.retain.config.RetainConfig;
 public record ModelState(
     String model, ReplayBuffer replay, HoldoutSets holdout, DedupWindow dedup) {
 
+  private static ReplayBuffer replay(RetainStore store, RetainConfig config, String model) {
+    boolean byDomain =
+        config.choice(RetainConfig.REPLAY_BALANCE, Choice.ReplayBalance.class)
+            == Choice.ReplayBalance.DOMAIN;
+    long seed = config.getLong(RetainConfig.TRAIN_SEED) ^ model.hashCode();
+    return ReplayBuffer.load(
+        store, model, config.getInt(RetainConfig.REPLAY_CAPACITY), seed, byDomain);
+  }
+
   public static ModelState load(RetainStore store, RetainConfig config) {
     String model = config.getString(RetainConfig.MODEL_ID);
     return new ModelState(
         model,
-        ReplayBuffer.load(
-            store,
-            model,
-            config.getInt(RetainConfig.REPLAY_CAPACITY),
-            config.getLong(RetainConfig.TRAIN_SEED) ^ model.hashCode(),
-            config.choice(RetainConfig.REPLAY_BALANCE, Choice.ReplayBalance.class)
-                == Choice.ReplayBalance.DOMAIN),
+        replay(store, config, model),
         HoldoutSets.load(
             store,
             model,

@@ -153,20 +153,24 @@ public final class ReplayBuffer {
   /** Evicts random slots from every group holding more than {@code share}. */
   private void shrinkTo(int share, StoreBatch batch) {
     for (Map.Entry<Group, ClassSlots> entry : groups.entrySet()) {
-      List<Example> slots = entry.getValue().slots;
-      while (slots.size() > share) {
-        int victim = random.nextInt(slots.size());
-        int last = slots.size() - 1;
-        Example moved = slots.remove(last);
-        size--;
-        batch.delete(Family.REPLAY, slotKey(entry.getKey(), last));
-        if (victim == last) {
-          forget(moved);
-        } else {
-          forget(slots.set(victim, moved));
-          batch.put(Family.REPLAY, slotKey(entry.getKey(), victim), StoredExample.encode(moved));
-        }
+      while (entry.getValue().slots.size() > share) {
+        evictOne(entry.getKey(), entry.getValue().slots, batch);
       }
+    }
+  }
+
+  /** Evicts a random slot of the group: the last slot moves into it. */
+  private void evictOne(Group group, List<Example> slots, StoreBatch batch) {
+    int victim = random.nextInt(slots.size());
+    int last = slots.size() - 1;
+    Example moved = slots.remove(last);
+    size--;
+    batch.delete(Family.REPLAY, slotKey(group, last));
+    if (victim == last) {
+      forget(moved);
+    } else {
+      forget(slots.set(victim, moved));
+      batch.put(Family.REPLAY, slotKey(group, victim), StoredExample.encode(moved));
     }
   }
 

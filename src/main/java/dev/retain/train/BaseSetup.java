@@ -59,13 +59,10 @@ final class BaseSetup {
       throws InterruptedException {
     List<Example> first = await(inbox, closed);
     LOG.info("pretraining the base on the first {} examples", first.size());
+    int epochs = config.getInt(RetainConfig.MODEL_PRETRAIN_EPOCHS);
+    int batchSize = config.getInt(RetainConfig.TRAIN_BATCH_SIZE);
     Pretrainer.train(
-        model,
-        first,
-        config.getInt(RetainConfig.MODEL_PRETRAIN_EPOCHS),
-        config.getInt(RetainConfig.TRAIN_BATCH_SIZE),
-        1e-3f,
-        config.getLong(RetainConfig.TRAIN_SEED));
+        model, first, epochs, batchSize, 1e-3f, config.getLong(RetainConfig.TRAIN_SEED));
     refuseNonFinite(model.baseTensors(), "the pretrained base (not stored)");
     try (StoreBatch batch = store.newBatch()) {
       BaseModels.save(batch, state.model(), model);

@@ -3,7 +3,6 @@ package dev.retain.train;
 import dev.retain.eval.RetentionReport;
 import dev.retain.metrics.ModelMeters;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.HashSet;
@@ -90,21 +89,23 @@ final class TrainMetrics {
 
   /** Registers the per-domain gauges of {@code domain} the first time it is evaluated. */
   void evaluated(Iterable<String> evaluatedDomains) {
+    ModelMeters meters = new ModelMeters(registry, model);
     for (String domain : evaluatedDomains) {
       if (domains.add(domain)) {
-        Gauge.builder(
-                "retain.eval.accuracy", report, r -> r.current().getOrDefault(domain, Double.NaN))
-            .tags("model", model, "domain", domain)
-            .description(
-                "Retained accuracy: holdout accuracy of the domain after the latest consolidation")
-            .register(registry);
-        Gauge.builder(
-                "retain.eval.forgetting",
-                report,
-                r -> r.forgetting().getOrDefault(domain, Double.NaN))
-            .tags("model", model, "domain", domain)
-            .description("Best earlier holdout accuracy of the domain minus its current accuracy")
-            .register(registry);
+        meters.gauge(
+            "retain.eval.accuracy",
+            "Retained accuracy: holdout accuracy of the domain after the latest consolidation",
+            report,
+            r -> r.current().getOrDefault(domain, Double.NaN),
+            "domain",
+            domain);
+        meters.gauge(
+            "retain.eval.forgetting",
+            "Best earlier holdout accuracy of the domain minus its current accuracy",
+            report,
+            r -> r.forgetting().getOrDefault(domain, Double.NaN),
+            "domain",
+            domain);
       }
     }
   }

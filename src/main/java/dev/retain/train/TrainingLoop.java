@@ -116,12 +116,16 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       LOG.error("the learner stopped", e);
       throw e;
     } finally {
-      if (learner != null) {
-        learner.close();
-      }
-      if (manager != null) {
-        manager.close();
-      }
+      release();
+    }
+  }
+
+  private void release() {
+    if (learner != null) {
+      learner.close();
+    }
+    if (manager != null) {
+      manager.close();
     }
   }
 
@@ -136,16 +140,21 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       Drained fresh = next(rehearsing);
       quiescent = idle && !rehearsing && sinceConsolidation == 0 && fresh.examples().isEmpty();
       if (!fresh.examples().isEmpty()) {
-        idle = false;
         lookAhead();
         learn(fresh.examples(), fresh.through());
-      } else if (!idle) {
-        idle = true;
-      } else if (rehearsing) {
-        rehearse();
-      } else if (sinceConsolidation > 0) {
-        consolidate(Trigger.IDLE);
+      } else if (idle) {
+        idle(rehearsing);
       }
+      idle = fresh.examples().isEmpty();
+    }
+  }
+
+  /** While idle: rehearse, then consolidate what is not yet. */
+  private void idle(boolean rehearsing) {
+    if (rehearsing) {
+      rehearse();
+    } else if (sinceConsolidation > 0) {
+      consolidate(Trigger.IDLE);
     }
   }
 

@@ -38,13 +38,10 @@ final class Vectors {
     for (int i = 0; i < shapes.size(); i++) {
       SafeTensors.Tensor tensor = Tensors.require(tensors, prefix + i);
       if (!Arrays.equals(tensor.shape(), shapes.get(i))) {
+        String shape = Arrays.toString(tensor.shape());
+        String expected = Arrays.toString(shapes.get(i));
         throw new IllegalArgumentException(
-            prefix
-                + i
-                + " has shape "
-                + Arrays.toString(tensor.shape())
-                + ", expected "
-                + Arrays.toString(shapes.get(i)));
+            prefix + i + " has shape " + shape + ", expected " + expected);
       }
       System.arraycopy(tensor.data(), 0, vector, offset, tensor.data().length);
       offset += tensor.data().length;
