@@ -127,21 +127,25 @@ public record AdapterArchive(
       for (ZipEntry entry = zip.getNextEntry(); entry != null; entry = zip.getNextEntry()) {
         files.put(entry.getName(), zip.readAllBytes());
       }
-      if (!files.containsKey(CONFIG_FILE) || !files.containsKey(WEIGHTS_FILE)) {
-        throw new IllegalArgumentException(
-            "adapter archive lacks " + CONFIG_FILE + " or " + WEIGHTS_FILE);
-      }
-      ObjectNode config = (ObjectNode) JSON.readTree(files.get(CONFIG_FILE));
-      JsonNode provenance =
-          files.containsKey(PROVENANCE_FILE)
-              ? JSON.readTree(files.get(PROVENANCE_FILE))
-              : config.remove("retain");
-      return new AdapterArchive(
-          config,
-          provenance == null ? JSON.createObjectNode() : provenance,
-          SafeTensors.read(files.get(WEIGHTS_FILE)).tensors());
+      return fromFiles(files);
     } catch (IOException e) {
       throw new IllegalArgumentException("unreadable adapter archive: " + e.getMessage(), e);
     }
+  }
+
+  private static AdapterArchive fromFiles(Map<String, byte[]> files) throws IOException {
+    if (!files.containsKey(CONFIG_FILE) || !files.containsKey(WEIGHTS_FILE)) {
+      throw new IllegalArgumentException(
+          "adapter archive lacks " + CONFIG_FILE + " or " + WEIGHTS_FILE);
+    }
+    ObjectNode config = (ObjectNode) JSON.readTree(files.get(CONFIG_FILE));
+    JsonNode provenance =
+        files.containsKey(PROVENANCE_FILE)
+            ? JSON.readTree(files.get(PROVENANCE_FILE))
+            : config.remove("retain"); // archives written before provenance had its own file
+    return new AdapterArchive(
+        config,
+        provenance == null ? JSON.createObjectNode() : provenance,
+        SafeTensors.read(files.get(WEIGHTS_FILE)).tensors());
   }
 }

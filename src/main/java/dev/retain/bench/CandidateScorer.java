@@ -41,11 +41,8 @@ final class CandidateScorer implements CandidateHandler {
     base = SafeTensors.read(safetensors).tensors();
   }
 
-  @Override
-  public Map<String, SafeTensors.Tensor> offer(Candidate candidate) {
-    if (candidate.trigger() == Trigger.EVERY) {
-      return null; // only a domain's end and the stream's end are scored
-    }
+  /** The candidate's test accuracy per domain, through the model serving would merge. */
+  private Map<String, Double> scores(Candidate candidate) {
     AdapterVersion version =
         new AdapterVersion(
             "bench", candidate.model(), "", candidate.baseHash(), Map.of(), Map.of(), 0, 0);
@@ -55,6 +52,15 @@ final class CandidateScorer implements CandidateHandler {
     for (int d = 0; d < test.size(); d++) {
       scores.put("domain-" + d, StreamBench.accuracy(model, test.get(d)));
     }
+    return scores;
+  }
+
+  @Override
+  public Map<String, SafeTensors.Tensor> offer(Candidate candidate) {
+    if (candidate.trigger() == Trigger.EVERY) {
+      return null; // only a domain's end and the stream's end are scored
+    }
+    Map<String, Double> scores = scores(candidate);
     if (candidate.trigger() == Trigger.DOMAIN) {
       matrix.record(candidate.learnedDomain(), scores);
     } else {

@@ -34,7 +34,7 @@ public final class Report {
     return this;
   }
 
-  public void print(PrintStream out, boolean json) {
+  private int[] widths() {
     int[] widths = new int[columns.size()];
     for (int i = 0; i < widths.length; i++) {
       widths[i] = columns.get(i).length();
@@ -42,6 +42,11 @@ public final class Report {
         widths[i] = Math.max(widths[i], row.get(i).length());
       }
     }
+    return widths;
+  }
+
+  public void print(PrintStream out, boolean json) {
+    int[] widths = widths();
     out.println(title);
     out.println(line(columns, widths));
     StringBuilder rule = new StringBuilder();

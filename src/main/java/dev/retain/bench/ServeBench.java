@@ -78,7 +78,7 @@ public final class ServeBench implements Callable<Integer> {
   public Integer call() throws Exception {
     Report report =
         new Report(
-            "serve: MLP " + features + "-256-256-10 with a rank-8 adapter, HTTP on 127.0.0.1",
+            "serve: MLP " + features + "-256-256-10, its adapter merged in, HTTP on 127.0.0.1",
             "measure",
             "count",
             "per second",

@@ -69,15 +69,13 @@ public final class Main {
   }
 
   private static int failed(Exception e, CommandLine line, ParseResult parsed) {
-    boolean verbose = verbose(parsed);
     ConfigException config = cause(e, ConfigException.class);
     PrintWriter err = line.getErr();
-    if (config != null) {
-      err.println("configuration error: " + config.getMessage());
-    } else {
-      err.println("retain " + line.getCommandName() + " failed: " + e);
-    }
-    if (verbose) {
+    err.println(
+        config != null
+            ? "configuration error: " + config.getMessage()
+            : "retain " + line.getCommandName() + " failed: " + e);
+    if (verbose(parsed)) {
       e.printStackTrace(err);
     } else {
       err.println("(--verbose prints the stack trace)");

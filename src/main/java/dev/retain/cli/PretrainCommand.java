@@ -73,6 +73,11 @@ final class PretrainCommand implements Callable<Integer> {
       System.err.println("no valid examples to train on");
       return 1;
     }
+    pretrain(config, train);
+    return 0;
+  }
+
+  private void pretrain(RetainConfig config, List<Example> train) throws java.io.IOException {
     long seed = config.getLong(RetainConfig.TRAIN_SEED);
     Engine.getInstance().setRandomSeed((int) seed);
     try (NDManager manager = NDManager.newBaseManager();
@@ -83,7 +88,6 @@ final class PretrainCommand implements Callable<Integer> {
           "wrote %s: base %s, trained on %,d examples, sha256 %s%n",
           out, model.architecture(), train.size(), model.baseHash());
     }
-    return 0;
   }
 
   private List<Example> read(RetainConfig config) throws Exception {

@@ -34,6 +34,18 @@ final class RollbackCommand implements Callable<Integer> {
       description = "The learner's admin endpoint (default: http://127.0.0.1:<retain.admin.port>).")
   String url;
 
+  private HttpRequest request(String model, String token) {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(URI.create(model + (list ? "/versions" : "/rollback")))
+            .header("Authorization", "Bearer " + token);
+    if (!list) {
+      request
+          .header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"to\":\"" + to.replace("\"", "") + "\"}"));
+    }
+    return request.build();
+  }
+
   @Override
   public Integer call() throws Exception {
     RetainConfig config = options.load(java.util.Map.of());
@@ -44,17 +56,9 @@ final class RollbackCommand implements Callable<Integer> {
       System.err.println("name the version with --to VERSION (or use --list)");
       return 2;
     }
-    HttpRequest.Builder request =
-        HttpRequest.newBuilder(
-                URI.create(base + "/v1/models/" + m + (list ? "/versions" : "/rollback")))
-            .header("Authorization", "Bearer " + token);
-    if (!list) {
-      request
-          .header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofString("{\"to\":\"" + to.replace("\"", "") + "\"}"));
-    }
     HttpResponse<String> response =
-        HttpClient.newHttpClient().send(request.build(), HttpResponse.BodyHandlers.ofString());
+        HttpClient.newHttpClient()
+            .send(request(base + "/v1/models/" + m, token), HttpResponse.BodyHandlers.ofString());
     System.out.println(response.body());
     return response.statusCode() == 200 ? 0 : 1;
   }

@@ -27,12 +27,11 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
       PrometheusMeterRegistry registry = Metrics.registry("retain-learner");
       LearnerNode node = new LearnerNode(config, registry).start();
       Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));
+      String training = node.learner() == null ? " (training disabled)" : ", training";
+      String store = config.getString(RetainConfig.STORE_DIR);
       System.err.printf(
           "ingesting %s into %s%s; metrics on :%d%n",
-          config.examplesTopic(),
-          config.getString(RetainConfig.STORE_DIR),
-          node.learner() == null ? " (training disabled)" : ", training",
-          node.metricsPort());
+          config.examplesTopic(), store, training, node.metricsPort());
       return node.awaitTermination() ? 0 : 1;
     }
   }

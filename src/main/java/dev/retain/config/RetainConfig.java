@@ -517,10 +517,14 @@ public final class RetainConfig extends AbstractConfig {
         .define(
             MODEL_PRETRAIN_EXAMPLES,
             Type.INT,
-            2000,
+            6000,
             Range.atLeast(1),
             Importance.MEDIUM,
-            "Examples used to pretrain the base at first start (when no base path is set).")
+            "Examples used to pretrain the base at first start (when no base path is set). The"
+                + " learner waits for this many trainable examples before it trains at all"
+                + " (retain_train_pretrain_awaited counts down): more gives the base better"
+                + " features and the served model higher accuracy on every drift kind the"
+                + " benchmarks try, at the cost of a later start.")
         .define(
             MODEL_PRETRAIN_EPOCHS,
             Type.INT,
@@ -531,7 +535,7 @@ public final class RetainConfig extends AbstractConfig {
         .define(
             LORA_RANK,
             Type.INT,
-            8,
+            16,
             Range.between(1, 1024),
             Importance.MEDIUM,
             "LoRA rank r of the adapter on every Linear layer.")

@@ -187,6 +187,14 @@ public final class FashionMnist {
   }
 
   /** Rotation about the image centre, nearest neighbour, zero outside. */
+  /** The pixel that rotation by (cos, sin) about the centre brings to (x, y); 0 outside. */
+  private static float sourcePixel(float[] image, double cos, double sin, int x, int y) {
+    double c = 13.5;
+    int ix = (int) Math.round(cos * (x - c) + sin * (y - c) + c);
+    int iy = (int) Math.round(-sin * (x - c) + cos * (y - c) + c);
+    return ix >= 0 && ix < 28 && iy >= 0 && iy < 28 ? image[iy * 28 + ix] : 0f;
+  }
+
   static float[] rotate(float[] image, int degrees) {
     if (degrees % 360 == 0) {
       return image.clone();
@@ -195,16 +203,9 @@ public final class FashionMnist {
     double cos = Math.cos(rad);
     double sin = Math.sin(rad);
     float[] out = new float[image.length];
-    double c = 13.5;
     for (int y = 0; y < 28; y++) {
       for (int x = 0; x < 28; x++) {
-        double sx = cos * (x - c) + sin * (y - c) + c;
-        double sy = -sin * (x - c) + cos * (y - c) + c;
-        int ix = (int) Math.round(sx);
-        int iy = (int) Math.round(sy);
-        if (ix >= 0 && ix < 28 && iy >= 0 && iy < 28) {
-          out[y * 28 + x] = image[iy * 28 + ix];
-        }
+        out[y * 28 + x] = sourcePixel(image, cos, sin, x, y);
       }
     }
     return out;

@@ -39,14 +39,9 @@ public record Architecture(int side, int[] channels, int[] sizes) {
     }
     int pooled = 1 << channels.length;
     if (side % pooled != 0) {
+      String poolings = " for " + channels.length + " 2x2 poolings";
       throw new IllegalArgumentException(
-          "the image side "
-              + side
-              + " must be a multiple of "
-              + pooled
-              + " for "
-              + channels.length
-              + " 2x2 poolings");
+          "the image side " + side + " must be a multiple of " + pooled + poolings);
     }
     int s = side / pooled;
     int[] sizes = new int[hidden.length + 2];

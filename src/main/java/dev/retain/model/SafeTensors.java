@@ -102,12 +102,17 @@ public final class SafeTensors {
   }
 
   /** Decodes a safetensors file; fails on anything but F32 tensors or an inconsistent header. */
-  public static Contents read(byte[] bytes) {
-    ByteBuffer in = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+  private static long headerLength(ByteBuffer in, int size) {
     long headerLength = in.getLong();
-    if (headerLength < 2 || headerLength > bytes.length - 8) {
+    if (headerLength < 2 || headerLength > size - 8) {
       throw new IllegalArgumentException("bad safetensors header length " + headerLength);
     }
+    return headerLength;
+  }
+
+  public static Contents read(byte[] bytes) {
+    ByteBuffer in = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    long headerLength = headerLength(in, bytes.length);
     Map<String, Object> header = parseHeader(bytes, (int) headerLength);
     int dataStart = 8 + (int) headerLength;
     Map<String, Tensor> tensors = new LinkedHashMap<>();

@@ -55,15 +55,22 @@ public final class AdminHandler implements Route {
     }
   }
 
-  private void rollback(Call call) {
-    JsonNode request;
+  /** The version the body names ("" for none), or null when the body is not JSON (answered). */
+  private static String target(Call call) {
     try {
-      request = Call.JSON.readTree(call.body());
+      JsonNode request = Call.JSON.readTree(call.body());
+      return request == null ? "" : request.path("to").asText("");
     } catch (IOException e) {
       call.error(400, "body must be JSON: {\"to\": \"<version>\"}");
-      return;
+      return null;
     }
-    String to = request == null ? "" : request.path("to").asText("");
+  }
+
+  private void rollback(Call call) {
+    String to = target(call);
+    if (to == null) {
+      return; // answered
+    }
     if (to.isEmpty()) {
       call.error(400, "body must name the version: {\"to\": \"<version>\"}");
       return;

@@ -67,22 +67,29 @@ final class PublishMetrics {
   }
 
   /** Raises the best accuracy seen on {@code domain}; registers its gauges on first sight. */
+  /** The champion's and the best accuracy on {@code domain}, as gauges read them. */
+  private double[] domainGauges(String domain) {
+    double[] v = {Double.NaN, Double.NaN};
+    ModelMeters meters = new ModelMeters(registry, model);
+    meters.gauge(
+        "retain.adapter.champion.accuracy",
+        "The champion's holdout accuracy on the domain when promoted",
+        v,
+        x -> x[0],
+        "domain",
+        domain);
+    meters.gauge(
+        "retain.adapter.champion.best.accuracy",
+        "The best holdout accuracy any promoted version had on the domain",
+        v,
+        x -> x[1],
+        "domain",
+        domain);
+    return v;
+  }
+
   private void best(String domain, double accuracy) {
-    double[] values =
-        byDomain.computeIfAbsent(
-            domain,
-            d -> {
-              double[] v = {Double.NaN, Double.NaN};
-              Gauge.builder("retain.adapter.champion.accuracy", v, x -> x[0])
-                  .tags("model", model, "domain", d)
-                  .description("The champion's holdout accuracy on the domain when promoted")
-                  .register(registry);
-              Gauge.builder("retain.adapter.champion.best.accuracy", v, x -> x[1])
-                  .tags("model", model, "domain", d)
-                  .description("The best holdout accuracy any promoted version had on the domain")
-                  .register(registry);
-              return v;
-            });
+    double[] values = byDomain.computeIfAbsent(domain, this::domainGauges);
     if (!(values[1] >= accuracy)) {
       values[1] = accuracy;
     }
@@ -103,6 +110,11 @@ final class PublishMetrics {
   }
 
   /** The champion as an info gauge (value 1, the version as a tag), replacing the previous one. */
+  private void championOn(String domain, double accuracy) {
+    best(domain, accuracy);
+    byDomain.get(domain)[0] = accuracy;
+  }
+
   private synchronized void champion(AdapterVersion version) {
     if (current != null) {
       registry.remove(current);
@@ -112,13 +124,7 @@ final class PublishMetrics {
             .tags("model", model, "version", version.id())
             .description("The champion adapter version (value 1, version in the tag)")
             .register(registry);
-    version
-        .evaluation()
-        .forEach(
-            (domain, accuracy) -> {
-              best(domain, accuracy);
-              byDomain.get(domain)[0] = accuracy;
-            });
+    version.evaluation().forEach(this::championOn);
     championAverage = version.averageAccuracy();
     championSteps = version.steps();
     lastPromotion = (current == null ? version.createdAt() : System.currentTimeMillis()) / 1000.0;

@@ -37,6 +37,14 @@ public final class BinaryExampleCodec implements ExampleCodec {
     return out.array();
   }
 
+  private static void checkFeatureCount(ByteBuffer in) throws InvalidExampleException {
+    int n = in.getInt();
+    if (n < 0 || n * 4L != in.remaining()) {
+      throw new InvalidExampleException(
+          RejectReason.UNPARSABLE, "feature count " + n + " does not match the record size");
+    }
+  }
+
   @Override
   public Example decode(ByteBuffer value, String defaultDomain) throws InvalidExampleException {
     try {
@@ -49,11 +57,7 @@ public final class BinaryExampleCodec implements ExampleCodec {
       long ts = in.getLong();
       String id = string(in);
       String domain = (flags & FLAG_DOMAIN) != 0 ? string(in) : defaultDomain;
-      int n = in.getInt();
-      if (n < 0 || n * 4L != in.remaining()) {
-        throw new InvalidExampleException(
-            RejectReason.UNPARSABLE, "feature count " + n + " does not match the record size");
-      }
+      checkFeatureCount(in);
       return Example.overBytes(id, in, label, domain, ts); // the features stay in place
     } catch (BufferUnderflowException | IllegalArgumentException e) {
       throw new InvalidExampleException(RejectReason.UNPARSABLE, "truncated binary example");

@@ -39,6 +39,14 @@ public final class JsonExampleCodec implements ExampleCodec {
           .enable(StreamWriteFeature.USE_FAST_DOUBLE_WRITER)
           .build();
 
+  private static void writeFloats(JsonGenerator gen, float[] values) throws IOException {
+    gen.writeStartArray();
+    for (float f : values) {
+      gen.writeNumber(f); // a float's shortest form, not the longer one of its double widening
+    }
+    gen.writeEndArray();
+  }
+
   @Override
   public byte[] encode(Example example) {
     ByteArrayOutputStream out = new ByteArrayOutputStream(64 + example.features().length * 10);
@@ -46,11 +54,7 @@ public final class JsonExampleCodec implements ExampleCodec {
       gen.writeStartObject();
       gen.writeStringField("id", example.id());
       gen.writeFieldName("features");
-      gen.writeStartArray();
-      for (float f : example.features()) {
-        gen.writeNumber(f); // a float's shortest form, not the longer one of its double widening
-      }
-      gen.writeEndArray();
+      writeFloats(gen, example.features());
       gen.writeNumberField("label", example.label());
       gen.writeStringField("domain", example.domain());
       gen.writeNumberField("ts", example.ts());

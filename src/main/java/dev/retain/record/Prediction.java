@@ -53,11 +53,7 @@ public record Prediction(
     if (!node.hasNonNull(CLASS)) {
       return null;
     }
-    JsonNode f = node.path(FEATURES);
-    float[] features = new float[f.size()];
-    for (int i = 0; i < features.length; i++) {
-      features[i] = (float) f.get(i).asDouble();
-    }
+    float[] features = floats(node.path(FEATURES));
     return new Prediction(
         node.get(ID).asText(),
         node.get(VERSION).asText(),
@@ -65,6 +61,14 @@ public record Prediction(
         (float) node.path(SCORE).asDouble(),
         node.path(TS).asLong(),
         features);
+  }
+
+  private static float[] floats(JsonNode array) {
+    float[] out = new float[array.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) array.get(i).asDouble();
+    }
+    return out;
   }
 
   /** The {@code id} field of a JSON object (a prediction or a feedback), or null. */

@@ -89,15 +89,20 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
     return current.get();
   }
 
+  private List<TopicPartition> partitions() {
+    List<TopicPartition> partitions = new ArrayList<>();
+    for (String topic : List.of(basesTopic, adaptersTopic)) {
+      consumer
+          .partitionsFor(topic)
+          .forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
+    }
+    return partitions;
+  }
+
   @Override
   public void run() {
     try {
-      List<TopicPartition> partitions = new ArrayList<>();
-      for (String topic : List.of(basesTopic, adaptersTopic)) {
-        consumer
-            .partitionsFor(topic)
-            .forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-      }
+      List<TopicPartition> partitions = partitions();
       consumer.assign(partitions);
       consumer.seekToBeginning(partitions);
       while (!closed) {

@@ -52,8 +52,9 @@ final class InferHandler implements Route {
     String rest = call.path().substring(path().length());
     ServingModel serving = context.follower().current();
     if (!routed(call, rest)) {
-      return;
-    } else if (serving == null) {
+      return; // answered
+    }
+    if (serving == null) {
       error(call, 503, "no adapter version published yet");
     } else if (rest.isEmpty()) {
       call.json(200, metadata(serving));
@@ -75,15 +76,18 @@ final class InferHandler implements Route {
     input.putArray("shape").add(-1).add(serving.features());
     ArrayNode outputs = body.putArray("outputs");
     for (String name : List.of("class", "score", "probabilities", "logits")) {
-      ObjectNode output = outputs.addObject();
-      output.put("name", name);
-      output.put("datatype", name.equals("class") ? "INT64" : "FP32");
-      ArrayNode shape = output.putArray("shape").add(-1);
-      if (name.equals("probabilities") || name.equals("logits")) {
-        shape.add(-1);
-      }
+      output(outputs.addObject(), name);
     }
     return body;
+  }
+
+  private static void output(ObjectNode output, String name) {
+    output.put("name", name);
+    output.put("datatype", name.equals("class") ? "INT64" : "FP32");
+    ArrayNode shape = output.putArray("shape").add(-1);
+    if (name.equals("probabilities") || name.equals("logits")) {
+      shape.add(-1);
+    }
   }
 
   private void infer(Call call, ServingModel serving, long start) {
@@ -190,22 +194,23 @@ final class InferHandler implements Route {
       throw new IllegalArgumentException("\"data\" must be an array of numbers");
     }
     for (JsonNode v : data) {
-      if (v.isArray()) {
-        at = flatten(v, into, at);
-        if (at > into.length) {
-          return at;
-        }
-        continue;
+      at = v.isArray() ? flatten(v, into, at) : put(v, into, at);
+      if (at > into.length) {
+        return at; // more than the shape holds: reported by the caller
       }
-      if (!v.isNumber() || !Float.isFinite(v.floatValue())) {
-        throw new IllegalArgumentException("data[" + at + "] is not a finite number");
-      }
-      if (at >= into.length) {
-        return at + 1; // more than the shape holds: reported by the caller
-      }
-      into[at++] = v.floatValue();
     }
     return at;
+  }
+
+  /** Puts one number at {@code at}; the next position. */
+  private static int put(JsonNode v, float[] into, int at) {
+    if (!v.isNumber() || !Float.isFinite(v.floatValue())) {
+      throw new IllegalArgumentException("data[" + at + "] is not a finite number");
+    }
+    if (at < into.length) {
+      into[at] = v.floatValue();
+    }
+    return at + 1;
   }
 
   private static Set<String> outputs(JsonNode requested) {

@@ -108,16 +108,18 @@ public final class ServingModel {
     }
     for (int o = 0; o < out; o++) {
       for (int k = 0; k < rank; k++) {
-        float bok = s * b.data()[o * rank + k];
-        if (bok == 0f) {
-          continue;
-        }
-        int row = o * in;
-        int arow = k * in;
-        for (int i = 0; i < in; i++) {
-          w[row + i] += bok * a.data()[arow + i];
-        }
+        axpy(s * b.data()[o * rank + k], a.data(), k * in, w, o * in, in);
       }
+    }
+  }
+
+  /** {@code y[yAt..] += alpha x[xAt..]} over {@code n} values; nothing when alpha is 0. */
+  private static void axpy(float alpha, float[] x, int xAt, float[] y, int yAt, int n) {
+    if (alpha == 0f) {
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      y[yAt + i] += alpha * x[xAt + i];
     }
   }
 

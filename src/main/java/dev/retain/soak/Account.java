@@ -145,6 +145,11 @@ record Account(
   }
 
   /** Missing bad records, ones with the wrong reason, and extra copies (at-least-once). */
+  private static boolean rightReason(Stream stream, long offset, String reason) {
+    RejectReason expected = stream.badByOffset().get(offset);
+    return expected != null && expected.tag().equals(reason);
+  }
+
   private static long[] deadLetters(RetainConfig config, Stream stream) {
     Map<Long, Integer> copies = new HashMap<>();
     long wrong = 0;
@@ -153,11 +158,7 @@ record Account(
           AdapterRecord.snapshot(consumer, List.of(config.deadLetterTopic()))) {
         long offset = Long.parseLong(AdapterRecord.header(r, DeadLetter.SOURCE_OFFSET));
         copies.merge(offset, 1, Integer::sum);
-        RejectReason expected = stream.badByOffset().get(offset);
-        String reason = AdapterRecord.header(r, DeadLetter.REASON);
-        if (expected == null || !expected.tag().equals(reason)) {
-          wrong++;
-        }
+        wrong += rightReason(stream, offset, AdapterRecord.header(r, DeadLetter.REASON)) ? 0 : 1;
       }
     }
     long missing =

@@ -57,18 +57,21 @@ public final class DedupWindow {
         (key, value) -> {
           Keys.Reader reader = new Keys.Reader(key);
           reader.str();
-          long seq = reader.i64();
-          List<String> ids = decode(value);
-          long[] fingerprints = new long[2 * ids.size()];
-          for (int i = 0; i < ids.size(); i++) {
-            FingerprintSet.fingerprint(ids.get(i), fingerprints, 2 * i);
-            dedup.prints.add(fingerprints[2 * i], fingerprints[2 * i + 1]);
-          }
-          dedup.generations.addLast(new Generation(seq, fingerprints));
-          dedup.remembered += ids.size();
-          dedup.nextSeq = seq + 1;
+          dedup.restore(reader.i64(), decode(value));
         });
     return dedup;
+  }
+
+  /** Remembers a stored generation of ids again. */
+  private void restore(long seq, List<String> ids) {
+    long[] fingerprints = new long[2 * ids.size()];
+    for (int i = 0; i < ids.size(); i++) {
+      FingerprintSet.fingerprint(ids.get(i), fingerprints, 2 * i);
+      prints.add(fingerprints[2 * i], fingerprints[2 * i + 1]);
+    }
+    generations.addLast(new Generation(seq, fingerprints));
+    remembered += ids.size();
+    nextSeq = seq + 1;
   }
 
   /**
@@ -145,13 +148,17 @@ public final class DedupWindow {
     currentCount = 0;
     currentBytes = 0;
     while (remembered - generations.peekFirst().size() >= window) {
-      Generation oldest = generations.removeFirst();
-      for (int i = 0; i < oldest.size(); i++) {
-        prints.remove(oldest.prints()[2 * i], oldest.prints()[2 * i + 1]);
-      }
-      remembered -= oldest.size();
-      batch.delete(Family.DEDUP, key(oldest.seq()));
+      forgetOldest(batch);
     }
+  }
+
+  private void forgetOldest(StoreBatch batch) {
+    Generation oldest = generations.removeFirst();
+    for (int i = 0; i < oldest.size(); i++) {
+      prints.remove(oldest.prints()[2 * i], oldest.prints()[2 * i + 1]);
+    }
+    remembered -= oldest.size();
+    batch.delete(Family.DEDUP, key(oldest.seq()));
   }
 
   /** Ids remembered, pending ones included. */

@@ -126,17 +126,21 @@ public final class ReplayBuffer {
     }
     if (own.slots.size() < share) {
       own.slots.add(example);
-      held.put(example, false);
       size++;
-      batch.put(Family.REPLAY, slotKey(group, own.slots.size() - 1), StoredExample.encode(example));
+      hold(group, own.slots.size() - 1, example, batch);
     } else {
       long j = random.nextLong(own.seen);
       if (j < own.slots.size()) {
         forget(own.slots.set((int) j, example));
-        held.put(example, false);
-        batch.put(Family.REPLAY, slotKey(group, (int) j), StoredExample.encode(example));
+        hold(group, (int) j, example, batch);
       }
     }
+  }
+
+  /** Notes that slot {@code slot} of {@code group} now holds {@code example}, not yet learned. */
+  private void hold(Group group, int slot, Example example, StoreBatch batch) {
+    held.put(example, false);
+    batch.put(Family.REPLAY, slotKey(group, slot), StoredExample.encode(example));
   }
 
   /** Writes the per-class counters changed since the last flush; called once per batch. */

@@ -17,6 +17,7 @@ final class HostAdam {
   private static final float BETA1 = 0.9f;
   private static final float BETA2 = 0.999f;
   private static final float EPS = 1e-8f;
+  private static final float TINY = 1e-30f;
 
   private final float[] m;
   private final float[] v;
@@ -44,11 +45,21 @@ final class HostAdam {
     float stepSize = (float) (lr * Math.sqrt(c2) / c1);
     float scaledEps = (float) (EPS * Math.sqrt(c2));
     for (int i = 0; i < values.length; i++) {
-      float g = grads[i];
-      m[i] = BETA1 * m[i] + (1 - BETA1) * g;
-      v[i] = BETA2 * v[i] + (1 - BETA2) * g * g;
+      float g = flushed(grads[i]);
+      m[i] = flushed(BETA1 * m[i] + (1 - BETA1) * g);
+      v[i] = flushed(BETA2 * v[i] + (1 - BETA2) * g * g);
       values[i] -= stepSize * m[i] / ((float) Math.sqrt(v[i]) + scaledEps);
     }
+  }
+
+  /**
+   * Zero for a moment too small to matter (below 1e-30), before it decays into the subnormal range:
+   * arithmetic on subnormal floats takes a slow path in the CPU, and the moments of parameters
+   * whose gradient stays near zero (a unit that never fires) decay there within a few thousand
+   * steps. It slowed whole runs by 40%.
+   */
+  private static float flushed(float moment) {
+    return Math.abs(moment) < TINY ? 0f : moment;
   }
 
   /** Updates taken so far (the bias correction depends on it). */

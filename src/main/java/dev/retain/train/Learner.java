@@ -110,14 +110,17 @@ public final class Learner implements AutoCloseable {
     try (NDScope scope = new NDScope();
         NDManager sub = model.manager().newSubManager()) {
       scope.suppressNotUsedWarning();
-      StepResult result = stepOn(rows, sub, alpha, fresh);
-      if (!Float.isFinite(result.loss())) {
-        // a diverged batch must not poison the adapter: no update, the weights stay
-        skipped++;
-        LOG.warn("skipped a step with a non-finite loss ({}); {} so far", result, skipped);
-      }
-      return result;
+      return counted(stepOn(rows, sub, alpha, fresh));
     }
+  }
+
+  /** Counts a step whose loss was not finite: it made no update, so the weights stay. */
+  private StepResult counted(StepResult result) {
+    if (!Float.isFinite(result.loss())) {
+      skipped++;
+      LOG.warn("skipped a step with a non-finite loss ({}); {} so far", result, skipped);
+    }
+    return result;
   }
 
   private StepRows arrange(List<Example> fresh, List<Example> replayed, List<float[]> targets) {
@@ -129,14 +132,19 @@ public final class Learner implements AutoCloseable {
     return StepRows.arrange(fresh, replayed, targets, head, cache.enabled() ? cache : null);
   }
 
-  private StepResult stepOn(StepRows rows, NDManager sub, float alpha, List<Example> fresh) {
-    int n = rows.size();
+  /** The model's pass over the rows, with the first-layer rows known before it. */
+  private Pass pass(StepRows rows, NDManager sub) {
     NDArray x = batch.inputs(sub, rows.examples);
     int width = model.firstLayerWidth();
     NDArray head = rows.head.isEmpty() ? null : batch.headRows(sub, rows.head, width);
     NDArray tail = rows.tail.isEmpty() ? null : batch.tailRows(sub, rows.tail, width);
     int headRows = model.hasFrozenFirstLayer() ? rows.freshEnd : 0;
-    try (Pass pass = model.pass(x, headRows, head, tail)) {
+    return model.pass(x, headRows, head, tail);
+  }
+
+  private StepResult stepOn(StepRows rows, NDManager sub, float alpha, List<Example> fresh) {
+    int n = rows.size();
+    try (Pass pass = pass(rows, sub)) {
       float[] out = Tensors.floats(pass.logits());
       int classes = out.length / n;
       LossHead.Result lossHead =

@@ -93,6 +93,14 @@ final class Prefetcher implements AutoCloseable {
     }
   }
 
+  private void ready(List<Example> examples, float[] rows) {
+    int width = model.firstLayerWidth();
+    for (int i = 0; i < examples.size(); i++) {
+      ready.put(
+          new ExampleKey(examples.get(i)), Arrays.copyOfRange(rows, i * width, (i + 1) * width));
+    }
+  }
+
   /** Waits for the pending prefetch, if any, and makes its rows the ready ones. */
   private void collect() {
     Pending done = pending;
@@ -104,12 +112,7 @@ final class Prefetcher implements AutoCloseable {
     try {
       float[] out = done.rows().get();
       if (done.baseVersion() == model.baseVersion()) { // else computed with another base
-        int width = model.firstLayerWidth();
-        for (int i = 0; i < done.examples().size(); i++) {
-          ready.put(
-              new ExampleKey(done.examples().get(i)),
-              Arrays.copyOfRange(out, i * width, (i + 1) * width));
-        }
+        ready(done.examples(), out);
       }
     } catch (ExecutionException e) {
       LOG.warn("prefetching the first layer failed; the step computes it", e.getCause());
