@@ -44,6 +44,8 @@ import picocli.CommandLine.Option;
     description = "Retention of the learner's policies on drifting Fashion-MNIST, in one process.")
 public final class ContinualBench implements Callable<Integer> {
   private static final TopicPartition PARTITION = new TopicPartition("bench", 0);
+  private static final List<String> POLICIES =
+      List.of("naive", "ewc", "replay", "ewc+replay", "retain", "joint");
 
   @Mixin ScenarioOptions options = new ScenarioOptions("permuted", 60000, 2000, 3);
 
@@ -110,7 +112,7 @@ public final class ContinualBench implements Callable<Integer> {
   }
 
   private Report report(Scenario data) {
-    return new Report(
+    String title =
         String.format(
             Locale.ROOT,
             "continual: %s, %d domains x %,d examples (domain 0 pretrains the base, %d"
@@ -119,7 +121,9 @@ public final class ContinualBench implements Callable<Integer> {
             options.domains,
             options.perDomain,
             pretrainEpochs,
-            options.seeds),
+            options.seeds);
+    return new Report(
+        title,
         "policy",
         "avg accuracy %",
         "spread (sd)",
@@ -160,13 +164,12 @@ public final class ContinualBench implements Callable<Integer> {
   }
 
   /** One policy and seed through the service's training loop. */
-  private Run run(Scenario data, String policy, int seed) throws Exception {
-    Path dir = Files.createTempDirectory("retain-continual");
-    List<Example> stream = policy.equals("joint") ? joint(data, seed) : data.sequential();
-    RetainConfig config = config(dir, policy, seed, data.train().get(0).size());
-    SimpleMeterRegistry meters = new SimpleMeterRegistry();
-    CandidateScorer scorer = new CandidateScorer(config, data.test());
-    try (RetainStore store = RetainStore.open(dir, false)) {
+  /** The service's training loop over {@code stream}, fed as ingest feeds it. */
+  private static void train(
+      RetainConfig config, List<Example> stream, CandidateScorer scorer, SimpleMeterRegistry meters)
+      throws InterruptedException {
+    try (RetainStore store =
+        RetainStore.open(Path.of(config.getString(RetainConfig.STORE_DIR)), false)) {
       ModelState state = ModelState.load(store, config);
       ExampleInbox inbox = new ExampleInbox(config.getInt(RetainConfig.INGEST_INBOX_CAPACITY));
       try (TrainingLoop loop = new TrainingLoop(config, store, state, inbox, scorer, meters)) {
@@ -174,6 +177,17 @@ public final class ContinualBench implements Callable<Integer> {
         feed(store, state, inbox, loop, stream);
         awaitQuiescent(loop, inbox);
       }
+    }
+  }
+
+  private Run run(Scenario data, String policy, int seed) throws Exception {
+    Path dir = Files.createTempDirectory("retain-continual");
+    List<Example> stream = policy.equals("joint") ? joint(data, seed) : data.sequential();
+    RetainConfig config = config(dir, policy, seed, data.train().get(0).size());
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    CandidateScorer scorer = new CandidateScorer(config, data.test());
+    try {
+      train(config, stream, scorer, meters);
       return new Run(scorer.matrix(), StepThroughput.read(meters).perSecond());
     } finally {
       Stats.deleteRecursively(dir);
@@ -200,7 +214,7 @@ public final class ContinualBench implements Callable<Integer> {
 
   /** What {@code policy} changes from the defaults. */
   private Map<String, Object> policySettings(String policy) {
-    if (!List.of("naive", "ewc", "replay", "ewc+replay", "retain", "joint").contains(policy)) {
+    if (!POLICIES.contains(policy)) {
       throw new IllegalArgumentException("unknown policy " + policy);
     }
     Map<String, Object> props = new HashMap<>();
@@ -262,6 +276,11 @@ public final class ContinualBench implements Callable<Integer> {
     }
   }
 
+  private static void commit(RetainStore store, ModelState state, StoreBatch batch) {
+    state.flush(batch);
+    store.commit(batch);
+  }
+
   /** Routes examples [from, to) in one store batch; the handover of the trainable ones. */
   private static Handover route(
       RetainStore store, ModelState state, List<Example> stream, int from, int to) {
@@ -274,8 +293,7 @@ public final class ContinualBench implements Callable<Integer> {
           next.add(i + 1L);
         }
       }
-      state.flush(batch);
-      store.commit(batch);
+      commit(store, state, batch);
     }
     return new Handover(
         trainable,

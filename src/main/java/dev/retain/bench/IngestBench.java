@@ -1,26 +1,14 @@
 package dev.retain.bench;
 
-import com.sun.management.OperatingSystemMXBean;
 import dev.retain.cluster.EmbeddedKafka;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import dev.retain.data.DriftStream;
-import dev.retain.ingest.ExampleSink;
-import dev.retain.ingest.IngestLoop;
 import dev.retain.record.ExampleCodec;
-import dev.retain.store.ModelState;
-import dev.retain.store.RetainStore;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.io.File;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadInfo;
-import java.lang.management.ThreadMXBean;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -28,11 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.function.Predicate;
 import java.util.stream.Stream;
-import org.apache.kafka.clients.consumer.Consumer;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine.Command;
@@ -187,23 +171,23 @@ public final class IngestBench implements Callable<Integer> {
         nextId += records + tail(records);
       }
       if (warmupConfig != null) {
-        bareConsumer(warmupConfig, warmup);
-        retainIngest(warmupConfig, warmup);
+        Consumers.bare(warmupConfig, warmup);
+        Consumers.retain(warmupConfig, warmup, sync);
       }
       List<Round> done = new ArrayList<>();
       for (int i = 1; i <= rounds; i++) {
         RetainConfig config = topics.get(i - 1);
         Rate bare;
         Rate ingest;
-        Clock.awaitQuietCompiler();
+        CpuClock.awaitQuietCompiler();
         if (i % 2 == 1) {
-          bare = bareConsumer(config, records);
-          Clock.awaitQuietCompiler();
-          ingest = retainIngest(config, records);
+          bare = Consumers.bare(config, records);
+          CpuClock.awaitQuietCompiler();
+          ingest = Consumers.retain(config, records, sync);
         } else {
-          ingest = retainIngest(config, records);
-          Clock.awaitQuietCompiler();
-          bare = bareConsumer(config, records);
+          ingest = Consumers.retain(config, records, sync);
+          CpuClock.awaitQuietCompiler();
+          bare = Consumers.bare(config, records);
         }
         Round round = new Round(bare, ingest, bytes.get(i - 1));
         done.add(round);
@@ -245,6 +229,15 @@ public final class IngestBench implements Callable<Integer> {
         .figure(codec + "_ingest_stolen_percent", Math.round(median.ingest.stolenPercent()));
   }
 
+  /** The bare consumer's and ingest's figure, "bare / ingest". */
+  private static String pair(
+      String format, Round round, java.util.function.ToDoubleFunction<Rate> figure) {
+    return String.format(
+        format + " / " + format,
+        figure.applyAsDouble(round.bare),
+        figure.applyAsDouble(round.ingest));
+  }
+
   private void row(Report report, String label, Round round) {
     report.row(
         label,
@@ -252,15 +245,15 @@ public final class IngestBench implements Callable<Integer> {
         round.ingest.perSecond(),
         String.format("%.2f", round.ratio()),
         round.ingest.perSecond() * round.bytes / records / 1e6,
-        String.format("%.0f / %.0f", round.bare.cpuPercent(), round.ingest.cpuPercent()),
-        String.format("%.1f / %.1f", round.bare.fetchMs(), round.ingest.fetchMs()),
-        String.format("%.0f / %.0f", round.bare.jitPercent(), round.ingest.jitPercent()),
-        String.format("%.0f / %.0f", round.bare.machinePercent(), round.ingest.machinePercent()),
-        String.format("%.0f / %.0f", round.bare.pollPercent(), round.ingest.pollPercent()),
+        pair("%.0f", round, Rate::cpuPercent),
+        pair("%.1f", round, Rate::fetchMs),
+        pair("%.0f", round, Rate::jitPercent),
+        pair("%.0f", round, Rate::machinePercent),
+        pair("%.0f", round, Rate::pollPercent),
         String.format("%.0f", round.ingest.absorbPercent()),
         String.format("%.0f", round.ingest.writerPercent()),
-        String.format("%.0f / %.0f", round.bare.gcPercent(), round.ingest.gcPercent()),
-        String.format("%.0f / %.0f", round.bare.stolenPercent(), round.ingest.stolenPercent()));
+        pair("%.0f", round, Rate::gcPercent),
+        pair("%.0f", round, Rate::stolenPercent));
   }
 
   /** One round, or the medians of several: both consumers' figures and their ratio. */
@@ -339,218 +332,6 @@ public final class IngestBench implements Callable<Integer> {
         new RetainConfig(new HashMap<String, Object>(overrides))
             .getInt(RetainConfig.INGEST_COMMIT_RECORDS);
     return Math.max(count / 10, 2 * commitRecords);
-  }
-
-  /**
-   * Records per second of a plain consumer that only touches each value. Values are views into the
-   * fetched data, as in Retain's ingest, so the ratio measures Retain's own work only.
-   */
-  private Rate bareConsumer(RetainConfig config, int count) {
-    try (KafkaConsumer<byte[], ByteBuffer> consumer =
-        KafkaClients.bufferConsumer(config, "bare-" + System.nanoTime())) {
-      consumer.subscribe(List.of(config.examplesTopic()));
-      Clock clock = null;
-      long seen = 0;
-      long checksum = 0;
-      while (seen < count) {
-        for (ConsumerRecord<byte[], ByteBuffer> r : consumer.poll(Duration.ofMillis(200))) {
-          clock = seen == 0 ? new Clock() : clock;
-          checksum += r.value().remaining();
-          seen++;
-        }
-      }
-      return clock.rate(checksum > 0 ? seen : 0, consumer);
-    }
-  }
-
-  /** Records per second of Retain's ingest loop, run on this thread. */
-  private Rate retainIngest(RetainConfig config, int count) throws IOException {
-    Path dir = Path.of(config.getString(RetainConfig.STORE_DIR));
-    try (RetainStore store = RetainStore.open(dir, sync)) {
-      ModelState state = ModelState.load(store, config);
-      KafkaConsumer<byte[], ByteBuffer> consumer = KafkaClients.ingestConsumer(config);
-      IngestLoop loop =
-          new IngestLoop(
-              config,
-              store,
-              state,
-              consumer,
-              KafkaClients.producer(config),
-              ExampleSink.DISCARD,
-              new SimpleMeterRegistry());
-      loop.subscribe();
-      while (loop.committedRecords() == 0) {
-        loop.pollOnce(); // group join and first fetch, as for the bare consumer
-      }
-      long first = loop.committedRecords();
-      Clock clock = new Clock();
-      while (loop.committedRecords() < count) {
-        loop.pollOnce();
-      }
-      Rate rate = clock.rate(loop.committedRecords() - first, consumer);
-      loop.shutdownClients();
-      return rate;
-    }
-  }
-
-  /**
-   * Records per second, the CPU the whole process used meanwhile (200% = both cores), and the
-   * consumer's average fetch latency (its {@code fetch-latency-avg}: from sending a fetch to having
-   * read its whole response), which tells waiting for data from working on it.
-   */
-  record Rate(
-      double perSecond,
-      double cpuPercent,
-      double fetchMs,
-      double jitPercent,
-      double machinePercent,
-      double pollPercent,
-      double absorbPercent,
-      double writerPercent,
-      double gcPercent,
-      double stolenPercent) {
-    static Rate median(List<Rate> rates) {
-      return new Rate(
-          IngestBench.median(rates.stream().mapToDouble(Rate::perSecond).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::cpuPercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::fetchMs).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::jitPercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::machinePercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::pollPercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::absorbPercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::writerPercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::gcPercent).toArray()),
-          IngestBench.median(rates.stream().mapToDouble(Rate::stolenPercent).toArray()));
-    }
-  }
-
-  /** Wall time and the CPU time of the process, its threads and the machine since it was made. */
-  private static final class Clock {
-    private static final OperatingSystemMXBean OS =
-        (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
-    private final long wall = System.nanoTime();
-    private final long cpu = OS.getProcessCpuTime();
-    private final double jit = jitCpuSeconds();
-    private final double gc = gcCpuSeconds();
-    private final double machine = HostCpu.busySeconds();
-    private final double stolen = HostCpu.stolenSeconds();
-    private final long poll = THREADS.getCurrentThreadCpuTime();
-    private final long absorb = threadCpuNanos(IngestLoop.ABSORB_THREAD);
-    private final long writer = threadCpuNanos(IngestLoop.WRITER_THREAD);
-
-    Rate rate(long records, Consumer<?, ?> consumer) {
-      double seconds = (System.nanoTime() - wall) / 1e9;
-      double cpuPercent = 100.0 * (OS.getProcessCpuTime() - cpu) / 1e9 / seconds;
-      double jitPercent = 100.0 * (jitCpuSeconds() - jit) / seconds;
-      double machinePercent = 100.0 * (HostCpu.busySeconds() - machine) / seconds;
-      double pollPercent = 100.0 * (THREADS.getCurrentThreadCpuTime() - poll) / 1e9 / seconds;
-      double absorbPercent =
-          absorb < 0
-              ? 0
-              : 100.0 * (threadCpuNanos(IngestLoop.ABSORB_THREAD) - absorb) / 1e9 / seconds;
-      double writerPercent =
-          writer < 0
-              ? 0
-              : 100.0 * (threadCpuNanos(IngestLoop.WRITER_THREAD) - writer) / 1e9 / seconds;
-      double gcPercent = 100.0 * (gcCpuSeconds() - gc) / seconds;
-      double stolenPercent = 100.0 * (HostCpu.stolenSeconds() - stolen) / seconds;
-      return new Rate(
-          records / seconds,
-          cpuPercent,
-          fetchLatencyMs(consumer),
-          jitPercent,
-          machinePercent,
-          pollPercent,
-          absorbPercent,
-          writerPercent,
-          gcPercent,
-          stolenPercent);
-    }
-
-    /** CPU time of the named thread so far, or -1 while there is none (ingest's, during bare). */
-    private static long threadCpuNanos(String name) {
-      for (ThreadInfo info : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
-        if (info != null && info.getThreadName().equals(name)) {
-          return THREADS.getThreadCpuTime(info.getThreadId());
-        }
-      }
-      return -1;
-    }
-
-    /**
-     * CPU seconds used so far by the JVM's compiler threads, from Linux's per-thread accounting
-     * (they are hidden from the JVM's own thread beans); NaN elsewhere. Clock ticks are taken as
-     * the usual 100 per second. A compiler thread that the JVM retires during a phase takes its
-     * time with it, so the share can come out low.
-     */
-    private static double jitCpuSeconds() {
-      return nativeThreadCpuSeconds(comm -> comm.contains("CompilerThre"));
-    }
-
-    /** CPU seconds used so far by the collector's threads (G1's or another's), as above. */
-    private static double gcCpuSeconds() {
-      return nativeThreadCpuSeconds(
-          comm ->
-              comm.startsWith("GC Thread")
-                  || comm.startsWith("G1 ")
-                  || comm.startsWith("VM Thread"));
-    }
-
-    /** CPU seconds used so far by the threads whose Linux name matches; NaN elsewhere. */
-    private static double nativeThreadCpuSeconds(Predicate<String> comm) {
-      File[] tasks = new File("/proc/self/task").listFiles();
-      if (tasks == null) {
-        return Double.NaN;
-      }
-      long ticks = 0;
-      for (File task : tasks) {
-        try {
-          if (comm.test(Files.readString(task.toPath().resolve("comm")).strip())) {
-            String stat = Files.readString(task.toPath().resolve("stat"));
-            // the fields after the command name, which is in parentheses; utime and stime are the
-            // 14th and 15th of all fields
-            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
-          }
-        } catch (IOException | RuntimeException e) {
-          // a thread that ended meanwhile
-        }
-      }
-      return ticks / 100.0;
-    }
-
-    /**
-     * Waits until the JIT compiler threads have been nearly idle (at most 5% of a core) for two 200
-     * ms intervals in a row, or 15 s have passed: what producing a round's topic queued for
-     * compilation would otherwise be compiled inside the next timed phase, on the same two cores.
-     */
-    static void awaitQuietCompiler() {
-      long deadline = System.nanoTime() + 15_000_000_000L;
-      int quiet = 0;
-      double before = jitCpuSeconds();
-      while (quiet < 2 && System.nanoTime() < deadline && Double.isFinite(before)) {
-        try {
-          Thread.sleep(200); // a polling interval: the condition is the compiler's CPU time
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return;
-        }
-        double now = jitCpuSeconds();
-        quiet = now - before <= 0.01 ? quiet + 1 : 0;
-        before = now;
-      }
-    }
-
-    private static double fetchLatencyMs(Consumer<?, ?> consumer) {
-      return consumer.metrics().entrySet().stream()
-          .filter(e -> e.getKey().name().equals("fetch-latency-avg"))
-          .filter(e -> e.getKey().group().equals("consumer-fetch-manager-metrics"))
-          .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue())
-          .filter(Double::isFinite)
-          .findFirst()
-          .orElse(Double.NaN);
-    }
   }
 
   private static void deleteTree(Path dir) throws IOException {

@@ -56,11 +56,15 @@ public final class Report {
     out.println(rule.toString().stripTrailing());
     rows.forEach(row -> out.println(line(row, widths)));
     if (json) {
-      try {
-        out.println(new ObjectMapper().writeValueAsString(figures));
-      } catch (JsonProcessingException e) {
-        throw new IllegalStateException(e);
-      }
+      out.println(json());
+    }
+  }
+
+  private String json() {
+    try {
+      return new ObjectMapper().writeValueAsString(figures);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
     }
   }
 

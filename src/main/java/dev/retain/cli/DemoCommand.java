@@ -102,21 +102,15 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private void produce(RetainConfig config, String chosen) {
+    String bootstrap =
+        RetainConfig.BOOTSTRAP_SERVERS + "=" + config.getString(RetainConfig.BOOTSTRAP_SERVERS);
+    String binary = RetainConfig.RECORD_CODEC + "=binary";
     String[] args = {
-      "--domains",
-      String.valueOf(domains),
-      "--per-domain",
-      String.valueOf(perDomain),
-      "--bad-every",
-      "500",
-      "--data",
-      chosen,
-      "-s",
-      RetainConfig.BOOTSTRAP_SERVERS + "=" + config.getString(RetainConfig.BOOTSTRAP_SERVERS),
-      "-s",
-      RetainConfig.RECORD_CODEC + "=binary"
+      "--domains", "" + domains, "--per-domain", "" + perDomain, "--bad-every", "500"
     };
-    new CommandLine(new ProduceCommand()).execute(args);
+    List<String> all = new java.util.ArrayList<>(List.of(args));
+    all.addAll(List.of("--data", chosen, "-s", bootstrap, "-s", binary));
+    new CommandLine(new ProduceCommand()).execute(all.toArray(String[]::new));
   }
 
   /** Waits until the learner consolidated after the last domain went idle and serving caught up. */
@@ -254,6 +248,18 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /** Retained accuracy per domain over consolidations, as a text plot (one letter per domain). */
+  /** The letter of the domain at {@code level} in {@code row}, * for several, blank for none. */
+  private static char mark(Map<String, Double> row, List<String> domains, int level, int height) {
+    char mark = ' ';
+    for (int d = 0; d < domains.size(); d++) {
+      Double acc = row.get(domains.get(d));
+      if (acc != null && Math.round(acc * height) == level) {
+        mark = mark == ' ' ? (char) ('a' + d) : '*';
+      }
+    }
+    return mark;
+  }
+
   private static void plot(List<Map<String, Double>> rows, List<String> domains) {
     int height = 10;
     System.out.println(
@@ -261,14 +267,7 @@ final class DemoCommand implements Callable<Integer> {
     for (int level = height; level >= 0; level--) {
       StringBuilder line = new StringBuilder(String.format("%4.1f |", level / (double) height));
       for (Map<String, Double> row : rows) {
-        char mark = ' ';
-        for (int d = 0; d < domains.size(); d++) {
-          Double acc = row.get(domains.get(d));
-          if (acc != null && Math.round(acc * height) == level) {
-            mark = mark == ' ' ? (char) ('a' + d) : '*';
-          }
-        }
-        line.append("  ").append(mark);
+        line.append("  ").append(mark(row, domains, level, height));
       }
       System.out.println(line);
     }

@@ -726,20 +726,23 @@ public final class RetainConfig extends AbstractConfig {
     return Choice.parse(type, getString(key));
   }
 
+  /** The side of the square image the features are (for a cnn base). */
+  private int imageSide() {
+    int features = getInt(RECORD_FEATURES);
+    int side = (int) Math.round(Math.sqrt(features));
+    if (side * side != features) {
+      String setting = RECORD_FEATURES + "=" + features;
+      throw new IllegalArgumentException(
+          "cnn needs a square image: " + setting + " is not a square number");
+    }
+    return side;
+  }
+
   public Architecture architecture() {
     if (choice(MODEL_ARCH, Choice.Arch.class) == Choice.Arch.MLP) {
       return Architecture.mlp(layerSizes());
     }
-    int features = getInt(RECORD_FEATURES);
-    int side = (int) Math.round(Math.sqrt(features));
-    if (side * side != features) {
-      throw new IllegalArgumentException(
-          "cnn needs a square image: "
-              + RECORD_FEATURES
-              + "="
-              + features
-              + " is not a square number");
-    }
+    int side = imageSide();
     int[] sizes = layerSizes();
     return Architecture.cnn(
         side,
@@ -810,22 +813,21 @@ public final class RetainConfig extends AbstractConfig {
   }
 
   /** The configuration table of the README: key, type, default, meaning. */
+  /** The default as the table shows it; none for a password. */
+  private static String shown(ConfigDef.ConfigKey key) {
+    return key.hasDefault() && key.type != Type.PASSWORD
+        ? ConfigDef.convertToString(key.defaultValue, key.type)
+        : "";
+  }
+
   public static String markdownTable() {
     StringBuilder out =
         new StringBuilder("| key | type | default | meaning |\n| --- | --- | --- | --- |\n");
     for (ConfigDef.ConfigKey key : DEFINITION.configKeys().values()) {
-      out.append("| `")
-          .append(key.name)
-          .append("` | ")
-          .append(key.type.name().toLowerCase(Locale.ROOT))
-          .append(" | `")
-          .append(
-              key.hasDefault() && key.type != Type.PASSWORD
-                  ? ConfigDef.convertToString(key.defaultValue, key.type)
-                  : "")
-          .append("` | ")
-          .append(key.documentation)
-          .append(" |\n");
+      String type = key.type.name().toLowerCase(Locale.ROOT);
+      out.append(
+          String.format(
+              "| `%s` | %s | `%s` | %s |\n", key.name, type, shown(key), key.documentation));
     }
     return out.toString();
   }

@@ -33,6 +33,15 @@ public record Architecture(int side, int[] channels, int[] sizes) {
    * layers, then {@code classes} outputs. Each pooling halves the side exactly, so the side must be
    * a multiple of 2^convolutions (and can then be read back from the weights' shapes).
    */
+  /** {@code inputs}, then {@code hidden}, then {@code classes}. */
+  private static int[] sizes(int inputs, int[] hidden, int classes) {
+    int[] sizes = new int[hidden.length + 2];
+    sizes[0] = inputs;
+    System.arraycopy(hidden, 0, sizes, 1, hidden.length);
+    sizes[sizes.length - 1] = classes;
+    return sizes;
+  }
+
   public static Architecture cnn(int side, int[] channels, int[] hidden, int classes) {
     if (channels.length == 0) {
       throw new IllegalArgumentException("a CNN needs at least one convolution");
@@ -44,11 +53,8 @@ public record Architecture(int side, int[] channels, int[] sizes) {
           "the image side " + side + " must be a multiple of " + pooled + poolings);
     }
     int s = side / pooled;
-    int[] sizes = new int[hidden.length + 2];
-    sizes[0] = channels[channels.length - 1] * s * s;
-    System.arraycopy(hidden, 0, sizes, 1, hidden.length);
-    sizes[sizes.length - 1] = classes;
-    return new Architecture(side, channels, sizes);
+    return new Architecture(
+        side, channels, sizes(channels[channels.length - 1] * s * s, hidden, classes));
   }
 
   public boolean convolutional() {

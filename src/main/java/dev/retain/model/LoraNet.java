@@ -3,10 +3,7 @@ package dev.retain.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,9 +36,7 @@ public final class LoraNet implements AutoCloseable {
 
   private final ConvStack convs; // empty for an MLP
   private final LinearLayer[] layers;
-  private final NDArray flatAdapter; // an MLP's whole adapter, each A and B a view of it; else null
-  private final int adapterSize; // values in the adapter
-  private ByteBuffer vectorBuffer = ByteBuffer.allocateDirect(0); // see setAdapterVector
+  private final AdapterVector vector;
 
   /** Changes whenever the base weights change (see {@link #baseVersion()}). */
   private long baseVersion;
@@ -61,11 +56,11 @@ public final class LoraNet implements AutoCloseable {
     this.convs = new ConvStack(manager, arch, rank, loraConv);
     // an MLP's adapter lives in one array, each A and B a view of it: the learner then reads and
     // writes it in one engine call per step instead of one per parameter
-    this.flatAdapter =
+    NDArray flatAdapter =
         arch.convolutional() ? null : manager.zeros(new Shape(linearAdapterSize(arch, rank)));
     this.layers = createLayers(manager, arch, rank, flatAdapter);
     adapterParameters().forEach(p -> p.setRequiresGradient(true));
-    this.adapterSize = Math.toIntExact(adapterParameters().stream().mapToLong(NDArray::size).sum());
+    this.vector = new AdapterVector(manager, flatAdapter, this::adapterParameters);
   }
 
   /** An MLP base of {@code sizes} with LoRA on every Linear layer; see {@link #create}. */
@@ -131,7 +126,7 @@ public final class LoraNet implements AutoCloseable {
 
   /** How many values the adapter holds: the length of {@link #adapterVector()}. */
   public int adapterSize() {
-    return adapterSize;
+    return vector.size();
   }
 
   /**
@@ -139,38 +134,15 @@ public final class LoraNet implements AutoCloseable {
    * #adapterParameters()}: one copy for an MLP, whose adapter is one array already.
    */
   public float[] adapterVector() {
-    return flatAdapter != null ? Tensors.floats(flatAdapter) : Tensors.floats(adapterParameters());
+    return vector.read();
   }
 
   /**
-   * Overwrites the adapter in place with {@code values}, laid out as {@link #adapterVector()}:
-   * through one direct buffer reused across calls (a new one per call would grow resident memory in
-   * a long loop), one engine copy for an MLP.
+   * Overwrites the adapter in place with {@code values}, laid out as {@link #adapterVector()}; one
+   * engine copy for an MLP.
    */
   public void setAdapterVector(float[] values) {
-    if (values.length != adapterSize()) {
-      throw new IllegalArgumentException(values.length + " values for " + adapterSize());
-    }
-    if (vectorBuffer.capacity() < values.length * Float.BYTES) {
-      vectorBuffer =
-          ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder());
-    }
-    vectorBuffer.clear().limit(values.length * Float.BYTES);
-    vectorBuffer.asFloatBuffer().put(values);
-    try (NDManager scratch = manager.newSubManager()) {
-      NDArray all = scratch.create(vectorBuffer, new Shape(values.length), DataType.FLOAT32);
-      if (flatAdapter != null) {
-        flatAdapter.set(EVERYTHING, all);
-        return;
-      }
-      long offset = 0;
-      for (NDArray p : adapterParameters()) {
-        try (NDArray detached = p.stopGradient()) { // a parameter is a leaf that autograd tracks
-          detached.set(EVERYTHING, Tensors.view(all, offset, p.getShape()));
-        }
-        offset += p.size();
-      }
-    }
+    vector.write(values);
   }
 
   /** Logits for a batch {@code x} of shape (n, features); intermediates go to x's manager. */
@@ -247,7 +219,7 @@ public final class LoraNet implements AutoCloseable {
   public Pass pass(NDArray x, int headRows, NDArray frozenHead, NDArray frozenTail) {
     if (hasFrozenFirstLayer()) {
       LinearPass.FrozenRows frozen = new LinearPass.FrozenRows(headRows, frozenHead, frozenTail);
-      return new LinearPass(layers, scale, rank, adapterSize, x, frozen);
+      return new LinearPass(layers, scale, rank, adapterSize(), x, frozen);
     }
     if (headRows > 0 || frozenHead != null || frozenTail != null) {
       throw new IllegalArgumentException("a convolutional base has no frozen first layer");

@@ -116,16 +116,20 @@ public final class SafeTensors {
     Map<String, Object> header = parseHeader(bytes, (int) headerLength);
     int dataStart = 8 + (int) headerLength;
     Map<String, Tensor> tensors = new LinkedHashMap<>();
-    Map<String, String> metadata = new LinkedHashMap<>();
     header.forEach(
         (name, spec) -> {
-          if (name.equals(METADATA)) {
-            ((Map<?, ?>) spec).forEach((k, v) -> metadata.put((String) k, (String) v));
-          } else {
+          if (!name.equals(METADATA)) {
             tensors.put(name, tensor(name, spec, in, dataStart));
           }
         });
-    return new Contents(tensors, metadata);
+    return new Contents(tensors, metadata(header));
+  }
+
+  private static Map<String, String> metadata(Map<String, Object> header) {
+    Map<String, String> metadata = new LinkedHashMap<>();
+    ((Map<?, ?>) header.getOrDefault(METADATA, Map.of()))
+        .forEach((k, v) -> metadata.put((String) k, (String) v));
+    return metadata;
   }
 
   private static Map<String, Object> parseHeader(byte[] bytes, int length) {

@@ -159,21 +159,25 @@ public final class AdapterPublisher implements CandidateHandler, AutoCloseable {
    * that the next start publishes again (republishChampion), never a published version the registry
    * lacks.
    */
+  private AdapterVersion version(
+      Candidate candidate, AdapterVersion champion, String id, Map<String, Long> positions) {
+    return new AdapterVersion(
+        id,
+        model,
+        champion == null ? "" : champion.id(),
+        candidate.baseHash(),
+        candidate.evaluation(),
+        positions,
+        candidate.steps(),
+        System.currentTimeMillis());
+  }
+
   private void promote(
       Candidate candidate, AdapterVersion champion, String id, Map<String, Long> positions) {
-    AdapterVersion version =
-        new AdapterVersion(
-            id,
-            model,
-            champion == null ? "" : champion.id(),
-            candidate.baseHash(),
-            candidate.evaluation(),
-            positions,
-            candidate.steps(),
-            System.currentTimeMillis());
-    AdapterArchive archive =
-        AdapterArchive.of(version, lora, candidate.adapter(), provenance(candidate, champion));
-    byte[] zip = archive.toZip();
+    AdapterVersion version = version(candidate, champion, id, positions);
+    byte[] zip =
+        AdapterArchive.of(version, lora, candidate.adapter(), provenance(candidate, champion))
+            .toZip();
     ensureClaimed(); // before recording: a learner that may not publish records nothing either
     registry.promote(version, zip);
     out.version(version, zip);

@@ -70,11 +70,14 @@ public final class AdminHandler implements Route {
     String to = target(call);
     if (to == null) {
       return; // answered
-    }
-    if (to.isEmpty()) {
+    } else if (to.isEmpty()) {
       call.error(400, "body must name the version: {\"to\": \"<version>\"}");
-      return;
+    } else {
+      rollback(call, to);
     }
+  }
+
+  private void rollback(Call call, String to) {
     try {
       AdapterVersion version = publisher.rollback(to);
       call.json(200, Map.of("champion", version));

@@ -11,6 +11,13 @@ import java.util.Map;
 
 /** Meters of the publishing stage, tagged with the model id. */
 final class PublishMetrics {
+  private static final String CHAMPION_ACCURACY = "retain.adapter.champion.accuracy";
+  private static final String CHAMPION_ACCURACY_HELP =
+      "The champion's holdout accuracy on the domain when promoted";
+  private static final String BEST_ACCURACY = "retain.adapter.champion.best.accuracy";
+  private static final String BEST_ACCURACY_HELP =
+      "The best holdout accuracy any promoted version had on the domain";
+
   private final MeterRegistry registry;
   private final String model;
   private final Counter published;
@@ -71,20 +78,8 @@ final class PublishMetrics {
   private double[] domainGauges(String domain) {
     double[] v = {Double.NaN, Double.NaN};
     ModelMeters meters = new ModelMeters(registry, model);
-    meters.gauge(
-        "retain.adapter.champion.accuracy",
-        "The champion's holdout accuracy on the domain when promoted",
-        v,
-        x -> x[0],
-        "domain",
-        domain);
-    meters.gauge(
-        "retain.adapter.champion.best.accuracy",
-        "The best holdout accuracy any promoted version had on the domain",
-        v,
-        x -> x[1],
-        "domain",
-        domain);
+    meters.gauge(CHAMPION_ACCURACY, CHAMPION_ACCURACY_HELP, () -> v[0], "domain", domain);
+    meters.gauge(BEST_ACCURACY, BEST_ACCURACY_HELP, () -> v[1], "domain", domain);
     return v;
   }
 

@@ -37,6 +37,12 @@ public final class BinaryExampleCodec implements ExampleCodec {
     return out.array();
   }
 
+  private static void checkHeader(ByteBuffer in) throws InvalidExampleException {
+    if (in.get() != MAGIC || in.get() != VERSION) {
+      throw new InvalidExampleException(RejectReason.UNPARSABLE, "not a Retain binary example");
+    }
+  }
+
   private static void checkFeatureCount(ByteBuffer in) throws InvalidExampleException {
     int n = in.getInt();
     if (n < 0 || n * 4L != in.remaining()) {
@@ -49,9 +55,7 @@ public final class BinaryExampleCodec implements ExampleCodec {
   public Example decode(ByteBuffer value, String defaultDomain) throws InvalidExampleException {
     try {
       ByteBuffer in = value.slice().order(ByteOrder.LITTLE_ENDIAN);
-      if (in.get() != MAGIC || in.get() != VERSION) {
-        throw new InvalidExampleException(RejectReason.UNPARSABLE, "not a Retain binary example");
-      }
+      checkHeader(in);
       int flags = in.get();
       int label = in.getInt();
       long ts = in.getLong();

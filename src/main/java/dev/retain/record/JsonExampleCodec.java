@@ -39,6 +39,17 @@ public final class JsonExampleCodec implements ExampleCodec {
           .enable(StreamWriteFeature.USE_FAST_DOUBLE_WRITER)
           .build();
 
+  private static void write(JsonGenerator gen, Example example) throws IOException {
+    gen.writeStartObject();
+    gen.writeStringField("id", example.id());
+    gen.writeFieldName("features");
+    writeFloats(gen, example.features());
+    gen.writeNumberField("label", example.label());
+    gen.writeStringField("domain", example.domain());
+    gen.writeNumberField("ts", example.ts());
+    gen.writeEndObject();
+  }
+
   private static void writeFloats(JsonGenerator gen, float[] values) throws IOException {
     gen.writeStartArray();
     for (float f : values) {
@@ -51,14 +62,7 @@ public final class JsonExampleCodec implements ExampleCodec {
   public byte[] encode(Example example) {
     ByteArrayOutputStream out = new ByteArrayOutputStream(64 + example.features().length * 10);
     try (JsonGenerator gen = FACTORY.createGenerator(out)) {
-      gen.writeStartObject();
-      gen.writeStringField("id", example.id());
-      gen.writeFieldName("features");
-      writeFloats(gen, example.features());
-      gen.writeNumberField("label", example.label());
-      gen.writeStringField("domain", example.domain());
-      gen.writeNumberField("ts", example.ts());
-      gen.writeEndObject();
+      write(gen, example);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -44,13 +44,14 @@ public record Prediction(
     return value.toString().getBytes(StandardCharsets.UTF_8);
   }
 
+  private static boolean has(JsonNode node, String... fields) {
+    return node != null && java.util.Arrays.stream(fields).allMatch(node::hasNonNull);
+  }
+
   /** The prediction in {@code json}, or null when it is not one (no id, version or class). */
   public static Prediction parse(String json) {
     JsonNode node = tree(json);
-    if (node == null || !node.hasNonNull(ID) || !node.hasNonNull(VERSION)) {
-      return null;
-    }
-    if (!node.hasNonNull(CLASS)) {
+    if (!has(node, ID, VERSION, CLASS)) {
       return null;
     }
     float[] features = floats(node.path(FEATURES));

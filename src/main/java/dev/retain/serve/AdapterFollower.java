@@ -99,6 +99,12 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
     return partitions;
   }
 
+  private void rethrowUnlessClosed(WakeupException e) {
+    if (!closed) {
+      throw e;
+    }
+  }
+
   @Override
   public void run() {
     try {
@@ -106,14 +112,10 @@ public final class AdapterFollower implements Runnable, AutoCloseable {
       consumer.assign(partitions);
       consumer.seekToBeginning(partitions);
       while (!closed) {
-        for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
-          handle(record);
-        }
+        consumer.poll(Duration.ofMillis(200)).forEach(this::handle);
       }
     } catch (WakeupException e) {
-      if (!closed) {
-        throw e;
-      }
+      rethrowUnlessClosed(e);
     } finally {
       consumer.close();
     }

@@ -51,9 +51,12 @@ final class InferHandler implements Route {
     long start = System.nanoTime();
     String rest = call.path().substring(path().length());
     ServingModel serving = context.follower().current();
-    if (!routed(call, rest)) {
-      return; // answered
+    if (routed(call, rest)) {
+      answer(call, rest, serving, start);
     }
+  }
+
+  private void answer(Call call, String rest, ServingModel serving, long start) {
     if (serving == null) {
       error(call, 503, "no adapter version published yet");
     } else if (rest.isEmpty()) {

@@ -19,18 +19,17 @@ final class Learner {
     this.log = log;
   }
 
+  private static final List<String> JVM =
+      List.of(
+          Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-Xmx768m",
+          "-Dai.djl.offline=true",
+          "-Dai.djl.pytorch.num_threads=1");
+
   static Learner start(Map<String, Object> props, Path log) throws IOException {
-    List<String> command =
-        new ArrayList<>(
-            List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx768m",
-                "-Dai.djl.offline=true",
-                "-Dai.djl.pytorch.num_threads=1",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.retain.cli.Main",
-                "run"));
+    List<String> command = new ArrayList<>(JVM);
+    command.addAll(
+        List.of("-cp", System.getProperty("java.class.path"), "dev.retain.cli.Main", "run"));
     props.forEach((k, v) -> command.addAll(List.of("-s", k + "=" + v)));
     Files.createDirectories(log.getParent());
     Process process =

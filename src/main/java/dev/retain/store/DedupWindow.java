@@ -116,9 +116,12 @@ public final class DedupWindow {
       currentIds[currentBytes] = (byte) (n >>> 8);
       currentIds[currentBytes + 1] = (byte) n;
       currentBytes += Short.BYTES + n;
-      return;
+    } else {
+      appendEncoded(modifiedUtf8(id));
     }
-    byte[] encoded = modifiedUtf8(id);
+  }
+
+  private void appendEncoded(byte[] encoded) {
     reserve(encoded.length);
     System.arraycopy(encoded, 0, currentIds, currentBytes, encoded.length);
     currentBytes += encoded.length;
@@ -132,16 +135,21 @@ public final class DedupWindow {
   }
 
   /** Writes the current generation and drops expired ones; called once per group commit. */
+  /** The stored value of the current generation: an i32 count (big-endian), then the ids. */
+  private byte[] currentValue() {
+    byte[] value = new byte[Integer.BYTES + currentBytes];
+    ByteBuffer.wrap(value).putInt(currentCount); // big-endian, as DataOutputStream writes
+    System.arraycopy(currentIds, 0, value, Integer.BYTES, currentBytes);
+    return value;
+  }
+
   public void flush(StoreBatch batch) {
     if (currentCount == 0) {
       return;
     }
     int size = currentCount;
     Generation generation = new Generation(nextSeq++, Arrays.copyOf(currentPrints, 2 * size));
-    // the value: an i32 count, then the ids
-    byte[] value = new byte[Integer.BYTES + currentBytes];
-    ByteBuffer.wrap(value).putInt(size); // big-endian, as DataOutputStream writes
-    System.arraycopy(currentIds, 0, value, Integer.BYTES, currentBytes);
+    byte[] value = currentValue();
     batch.put(Family.DEDUP, key(generation.seq()), value);
     generations.addLast(generation);
     remembered += size;

@@ -129,11 +129,16 @@ public final class ReplayBuffer {
       size++;
       hold(group, own.slots.size() - 1, example, batch);
     } else {
-      long j = random.nextLong(own.seen);
-      if (j < own.slots.size()) {
-        forget(own.slots.set((int) j, example));
-        hold(group, (int) j, example, batch);
-      }
+      sample(group, own, example, batch);
+    }
+  }
+
+  /** Reservoir sampling: the example takes a random slot with probability slots / seen. */
+  private void sample(Group group, ClassSlots own, Example example, StoreBatch batch) {
+    long j = random.nextLong(own.seen);
+    if (j < own.slots.size()) {
+      forget(own.slots.set((int) j, example));
+      hold(group, (int) j, example, batch);
     }
   }
 

@@ -93,7 +93,11 @@ final class Prefetcher implements AutoCloseable {
     }
   }
 
-  private void ready(List<Example> examples, float[] rows) {
+  private void ready(Pending done, float[] rows) {
+    if (done.baseVersion() != model.baseVersion()) {
+      return; // computed with another base
+    }
+    List<Example> examples = done.examples();
     int width = model.firstLayerWidth();
     for (int i = 0; i < examples.size(); i++) {
       ready.put(
@@ -104,16 +108,14 @@ final class Prefetcher implements AutoCloseable {
   /** Waits for the pending prefetch, if any, and makes its rows the ready ones. */
   private void collect() {
     Pending done = pending;
+    pending = null;
     if (done == null) {
       return;
     }
-    pending = null;
     ready = new HashMap<>();
     try {
       float[] out = done.rows().get();
-      if (done.baseVersion() == model.baseVersion()) { // else computed with another base
-        ready(done.examples(), out);
-      }
+      ready(done, out);
     } catch (ExecutionException e) {
       LOG.warn("prefetching the first layer failed; the step computes it", e.getCause());
     } catch (InterruptedException e) {

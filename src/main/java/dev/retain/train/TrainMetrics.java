@@ -6,11 +6,28 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /** Meters of the learner, tagged with the model id (and the domain where one applies). */
 final class TrainMetrics {
+  private static final String DOMAIN = "domain";
+  private static final String ACCURACY = "retain.eval.accuracy";
+  private static final String ACCURACY_HELP =
+      "Retained accuracy: holdout accuracy of the domain after the latest consolidation";
+  private static final String FORGETTING = "retain.eval.forgetting";
+  private static final String FORGETTING_HELP =
+      "Best earlier holdout accuracy of the domain minus its current accuracy";
+  private static final String PENALTY_HELP = "EWC penalty at the latest consolidation or step";
+  private static final String PREQUENTIAL_HELP =
+      "Accuracy on new examples before training on them (moving average over ~1,000)";
+  private static final String AVERAGE_HELP = "Mean holdout accuracy over every domain seen";
+  private static final String BWT_HELP = "Backward transfer over earlier domains";
+  private static final String DRIFT_HELP = "Drifts detected: a change of the records' domain label";
+  private static final String STEP_HELP =
+      "One training step: batch assembly, replay sample, forward, backward, Adam";
+
   static final String STEP_DURATION = "retain.train.step.duration";
   static final String EXAMPLES_NEW = "retain.train.examples.new";
   static final String EXAMPLES_REPLAYED = "retain.train.examples.replayed";
@@ -36,38 +53,18 @@ final class TrainMetrics {
     steps = meters.counter("retain.train.steps", "Optimisation steps of the adapter");
     fresh = meters.counter(EXAMPLES_NEW, "New examples trained on");
     replayed = meters.counter(EXAMPLES_REPLAYED, "Replayed examples trained on");
-    drifts =
-        meters.counter(
-            "retain.drift.detections",
-            "Drifts detected: a change of the records' domain label",
-            "source",
-            "domain-label");
-    stepDuration =
-        meters.timer(
-            STEP_DURATION,
-            "One training step: batch assembly, replay sample, forward, backward, Adam");
+    drifts = meters.counter("retain.drift.detections", DRIFT_HELP, "source", "domain-label");
+    stepDuration = meters.timer(STEP_DURATION, STEP_HELP);
     gauges(meters);
   }
 
   private void gauges(ModelMeters meters) {
     meters.gauge(
         "retain.train.loss", "Loss of the latest step (cross-entropy plus EWC)", () -> loss);
-    meters.gauge(
-        "retain.train.ewc.penalty",
-        "EWC penalty at the latest consolidation or step",
-        () -> penalty);
-    meters.gauge(
-        "retain.train.prequential.accuracy",
-        "Accuracy on new examples before training on them (moving average over ~1,000)",
-        () -> prequential);
-    meters.gauge(
-        "retain.eval.average.accuracy",
-        "Mean holdout accuracy over every domain seen",
-        report::averageAccuracy);
-    meters.gauge(
-        "retain.eval.backward.transfer",
-        "Backward transfer over earlier domains",
-        report::backwardTransfer);
+    meters.gauge("retain.train.ewc.penalty", PENALTY_HELP, () -> penalty);
+    meters.gauge("retain.train.prequential.accuracy", PREQUENTIAL_HELP, () -> prequential);
+    meters.gauge("retain.eval.average.accuracy", AVERAGE_HELP, report::averageAccuracy);
+    meters.gauge("retain.eval.backward.transfer", BWT_HELP, report::backwardTransfer);
   }
 
   void step(long nanos, Learner.StepResult result, int newCount, int replayCount) {
@@ -93,21 +90,19 @@ final class TrainMetrics {
     for (String domain : evaluatedDomains) {
       if (domains.add(domain)) {
         meters.gauge(
-            "retain.eval.accuracy",
-            "Retained accuracy: holdout accuracy of the domain after the latest consolidation",
-            report,
-            r -> r.current().getOrDefault(domain, Double.NaN),
-            "domain",
-            domain);
+            ACCURACY, ACCURACY_HELP, () -> accuracy(report.current(), domain), DOMAIN, domain);
         meters.gauge(
-            "retain.eval.forgetting",
-            "Best earlier holdout accuracy of the domain minus its current accuracy",
-            report,
-            r -> r.forgetting().getOrDefault(domain, Double.NaN),
-            "domain",
+            FORGETTING,
+            FORGETTING_HELP,
+            () -> accuracy(report.forgetting(), domain),
+            DOMAIN,
             domain);
       }
     }
+  }
+
+  private static double accuracy(Map<String, Double> byDomain, String domain) {
+    return byDomain.getOrDefault(domain, Double.NaN);
   }
 
   /** A new domain label appeared in the stream: a drift announced by the producers. */
