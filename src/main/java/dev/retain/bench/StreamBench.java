@@ -293,6 +293,13 @@ public final class StreamBench implements Callable<Integer> {
    * and consolidated it, and serving uses the champion; returns the served model (null when no
    * version was ever promoted).
    */
+  /** True once ingest committed every record and the learner trained and consolidated them. */
+  private static boolean trained(LearnerNode learner, int records) {
+    return learner.ingest().loop().committedRecords() >= records
+        && learner.inboxSize() == 0
+        && learner.learner().isQuiescent();
+  }
+
   private ServingModel awaitSettled(LearnerNode learner, ServeNode serve, int records, long start)
       throws InterruptedException {
     long deadline = start + TimeUnit.SECONDS.toNanos(timeoutSeconds);
@@ -302,10 +309,7 @@ public final class StreamBench implements Callable<Integer> {
       }
       AdapterVersion champion = learner.publisher().registry().champion();
       ServingModel served = serve.follower().current();
-      boolean trained =
-          learner.ingest().loop().committedRecords() >= records
-              && learner.inboxSize() == 0
-              && learner.learner().isQuiescent();
+      boolean trained = trained(learner, records);
       if (trained && champion == null) {
         return null;
       }

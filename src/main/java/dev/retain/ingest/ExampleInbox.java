@@ -92,8 +92,7 @@ public final class ExampleInbox implements ExampleSink, TrainingInput {
   private boolean takeFromHead(List<Example> out, int max) {
     Handover first = deliveries.peek();
     if (first.examples().isEmpty()) {
-      deliveries.poll();
-      drainedThrough.putAll(first.positions());
+      finishHead(first);
       return true;
     }
     String domain = out.isEmpty() ? first.examples().get(head).domain() : out.get(0).domain();
@@ -108,11 +107,16 @@ public final class ExampleInbox implements ExampleSink, TrainingInput {
       size--;
     }
     if (head == first.examples().size()) {
-      deliveries.poll();
-      drainedThrough.putAll(first.positions());
-      head = 0;
+      finishHead(first);
     }
     return true;
+  }
+
+  /** The first delivery is drained: its positions hold now, the next one is the head. */
+  private void finishHead(Handover first) {
+    deliveries.poll();
+    drainedThrough.putAll(first.positions());
+    head = 0;
   }
 
   /**

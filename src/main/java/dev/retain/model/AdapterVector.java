@@ -39,16 +39,21 @@ final class AdapterVector {
     return flat != null ? Tensors.floats(flat) : Tensors.floats(parameters.get());
   }
 
-  void write(float[] values) {
-    if (values.length != size) {
-      throw new IllegalArgumentException(values.length + " values for " + size);
-    }
+  /** Copies {@code values} into the reused direct buffer, growing it when they do not fit. */
+  private void fill(float[] values) {
     if (buffer.capacity() < values.length * Float.BYTES) {
       buffer =
           ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder());
     }
     buffer.clear().limit(values.length * Float.BYTES);
     buffer.asFloatBuffer().put(values);
+  }
+
+  void write(float[] values) {
+    if (values.length != size) {
+      throw new IllegalArgumentException(values.length + " values for " + size);
+    }
+    fill(values);
     try (NDManager scratch = manager.newSubManager()) {
       NDArray all = scratch.create(buffer, new Shape(values.length), DataType.FLOAT32);
       if (flat != null) {

@@ -57,7 +57,23 @@ final class LinearPass implements Pass {
    * Rows of the first layer's frozen output known before the pass: {@code headRows} first rows
    * (with their output, or null to compute it as a product of its own) and a tail of rows.
    */
-  record FrozenRows(int headRows, NDArray head, NDArray tail) {}
+  record FrozenRows(int headRows, NDArray head, NDArray tail) {
+    long tailRows() {
+      return tail == null ? 0 : tail.getShape().get(0);
+    }
+
+    /** Fails unless the rows fit a batch of {@code rows}. */
+    void check(long rows) {
+      if (head != null && head.getShape().get(0) != headRows) {
+        throw new IllegalArgumentException(
+            head.getShape() + " as the frozen output of " + headRows + " head rows");
+      }
+      if (headRows + tailRows() > rows) {
+        throw new IllegalArgumentException(
+            headRows + " head and " + tailRows() + " tail rows in a batch of " + rows);
+      }
+    }
+  }
 
   /**
    * The first layer's frozen output: the rows handed in, the head's product (when not handed in)
@@ -66,26 +82,24 @@ final class LinearPass implements Pass {
   private NDArray firstLayer(NDArray x, FrozenRows given) {
     long rows = x.getShape().get(0);
     int headRows = given.headRows();
-    long tail = given.tail() == null ? 0 : given.tail().getShape().get(0);
-    if (given.head() != null && given.head().getShape().get(0) != headRows) {
-      throw new IllegalArgumentException(
-          given.head().getShape() + " as the frozen output of " + headRows + " head rows");
-    }
-    if (headRows + tail > rows) {
-      throw new IllegalArgumentException(
-          headRows + " head and " + tail + " tail rows in a batch of " + rows);
-    }
+    long tail = given.tailRows();
+    given.check(rows);
     NDList parts = new NDList(3);
     if (headRows > 0) {
       parts.add(given.head() != null ? given.head() : layers[0].base(rowsOf(x, 0, headRows, rows)));
     }
-    if (headRows + tail < rows) {
-      parts.add(layers[0].base(rowsOf(x, headRows, rows - tail, rows)));
-    }
+    middle(x, headRows, rows - tail, rows, parts);
     if (tail > 0) {
       parts.add(given.tail());
     }
     return parts.size() == 1 ? parts.singletonOrThrow() : NDArrays.concat(parts);
+  }
+
+  /** The product of rows [from, to) of {@code x}, unless there are none. */
+  private void middle(NDArray x, long from, long to, long rows, NDList parts) {
+    if (from < to) {
+      parts.add(layers[0].base(rowsOf(x, from, to, rows)));
+    }
   }
 
   /** Rows [from, to) of {@code x}, which has {@code rows}: x itself when that is all of them. */

@@ -77,24 +77,27 @@ final class AdapterTopic implements AutoCloseable {
    * ownSteps}): then this learner must not publish at all (a second learner on a fresh store, say),
    * and it does not fence the owner either.
    */
+  /** Why another store's lineage is ahead of {@code ownSteps}, or null when it is not. */
+  private String aheadOf(long ownSteps) {
+    ConsumerRecord<byte[], byte[]> latest = latest();
+    String theirStore = latest == null ? "" : AdapterRecord.header(latest, AdapterRecord.STORE);
+    String theirs = latest == null ? "" : AdapterRecord.header(latest, AdapterRecord.VERSION);
+    boolean ahead =
+        !theirStore.isEmpty() && !theirStore.equals(storeId) && VersionIds.steps(theirs) > ownSteps;
+    return ahead ? aheadMessage(theirs, theirStore) : null;
+  }
+
+  private String aheadMessage(String theirs, String theirStore) {
+    return String.format(
+        "model %s's published lineage (%s from store %s) is ahead of this learner's store %s: not"
+            + " publishing; run the model's learner on the store that holds its lineage",
+        model, theirs, theirStore, storeId);
+  }
+
   void claim(long ownSteps) {
     if (transactional && !claimed && fenced == null) {
-      ConsumerRecord<byte[], byte[]> latest = latest();
-      String theirStore = latest == null ? "" : AdapterRecord.header(latest, AdapterRecord.STORE);
-      String theirs = latest == null ? "" : AdapterRecord.header(latest, AdapterRecord.VERSION);
-      if (!theirStore.isEmpty()
-          && !theirStore.equals(storeId)
-          && VersionIds.steps(theirs) > ownSteps) {
-        fenced =
-            "model "
-                + model
-                + "'s published lineage ("
-                + theirs
-                + " from store "
-                + theirStore
-                + ") is ahead of this learner's store "
-                + storeId
-                + ": not publishing; run the model's learner on the store that holds its lineage";
+      fenced = aheadOf(ownSteps);
+      if (fenced != null) {
         LOG.error("{}", fenced);
         return;
       }

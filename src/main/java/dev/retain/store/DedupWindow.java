@@ -113,12 +113,17 @@ public final class DedupWindow {
       currentIds[currentBytes + Short.BYTES + i] = (byte) c;
     }
     if (odd == 0) {
-      currentIds[currentBytes] = (byte) (n >>> 8);
-      currentIds[currentBytes + 1] = (byte) n;
-      currentBytes += Short.BYTES + n;
+      appendLength(n);
     } else {
       appendEncoded(modifiedUtf8(id));
     }
+  }
+
+  /** Completes an ASCII id whose bytes are in place: its length before them. */
+  private void appendLength(int n) {
+    currentIds[currentBytes] = (byte) (n >>> 8);
+    currentIds[currentBytes + 1] = (byte) n;
+    currentBytes += Short.BYTES + n;
   }
 
   private void appendEncoded(byte[] encoded) {

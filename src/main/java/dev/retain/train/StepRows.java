@@ -50,14 +50,16 @@ final class StepRows {
         ready.add(j);
         rows.tail.add(cached);
       } else {
-        rows.add(replayed.get(j), fresh.size() + j, targets.isEmpty() ? null : targets.get(j));
+        rows.addReplayed(replayed, targets, j);
       }
     }
     rows.computedEnd = rows.examples.size();
-    for (int j : ready) {
-      rows.add(replayed.get(j), fresh.size() + j, targets.isEmpty() ? null : targets.get(j));
-    }
+    ready.forEach(j -> rows.addReplayed(replayed, targets, j));
     return rows;
+  }
+
+  private void addReplayed(List<Example> replayed, List<float[]> targets, int j) {
+    add(replayed.get(j), freshEnd + j, targets.isEmpty() ? null : targets.get(j));
   }
 
   private void add(Example example, int givenIndex, float[] target) {
