@@ -53,10 +53,9 @@ final class HostAdam {
   }
 
   /**
-   * Zero for a moment too small to matter (below 1e-30), before it decays into the subnormal range:
-   * arithmetic on subnormal floats takes a slow path in the CPU, and the moments of parameters
-   * whose gradient stays near zero (a unit that never fires) decay there within a few thousand
-   * steps. It slowed whole runs by 40%.
+   * Zero for a value too small to matter (below 1e-30), before it decays into the subnormal range,
+   * where arithmetic takes a slow path in the CPU: the moments of parameters whose gradient stays
+   * near zero (a unit that never fires) get there within a few thousand steps.
    */
   private static float flushed(float moment) {
     return Math.abs(moment) < TINY ? 0f : moment;
