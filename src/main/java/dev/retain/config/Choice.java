@@ -48,14 +48,21 @@ public final class Choice {
     FULL
   }
 
+  /** {@code retain.drift.detector}. */
+  public enum DriftDetector {
+    ADWIN,
+    PAGE_HINKLEY,
+    NONE
+  }
+
   /** The value a setting takes for {@code choice}. */
   public static String value(Enum<?> choice) {
-    return choice.name().toLowerCase(Locale.ROOT);
+    return choice.name().toLowerCase(Locale.ROOT).replace('_', '-');
   }
 
   /** The constant of {@code type} that {@code value} names; fails on any other value. */
   public static <E extends Enum<E>> E parse(Class<E> type, String value) {
-    return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
+    return Enum.valueOf(type, value.toUpperCase(Locale.ROOT).replace('-', '_'));
   }
 
   /** A validator that accepts the values of {@code type}'s constants. */

@@ -101,6 +101,10 @@ public final class RetainConfig extends AbstractConfig {
   public static final String TRAIN_THREADS = "retain.train.threads";
   public static final String TRAIN_PREFETCH = "retain.train.prefetch";
   public static final String TRAIN_FRESH_LOSS = "retain.train.fresh.loss";
+  public static final String DRIFT_DETECTOR = "retain.drift.detector";
+  public static final String DRIFT_ADWIN_DELTA = "retain.drift.adwin.delta";
+  public static final String DRIFT_PH_DELTA = "retain.drift.page.hinkley.delta";
+  public static final String DRIFT_PH_LAMBDA = "retain.drift.page.hinkley.lambda";
 
   static final ConfigDef DEFINITION = define();
 
@@ -682,7 +686,41 @@ public final class RetainConfig extends AbstractConfig {
             Importance.MEDIUM,
             "Cross-entropy of the new examples in a step: ace (ER-ACE: a softmax over the classes"
                 + " present among them, so new classes do not push old ones down; replayed"
-                + " examples keep the full softmax) or full (every class).");
+                + " examples keep the full softmax) or full (every class).")
+        .define(
+            DRIFT_DETECTOR,
+            Type.STRING,
+            "adwin",
+            Choice.in(Choice.DriftDetector.class),
+            Importance.MEDIUM,
+            "Watches the learner's prequential error (each new example predicted before it is"
+                + " learned) for a drift: adwin (ADaptive WINdowing, Bifet and Gavalda 2007),"
+                + " page-hinkley (Page 1954) or none. A detection is logged and counted as"
+                + " retain_drift_detections_total{source=<detector>}; the records' domain field"
+                + " still decides the learner's domains and holdouts.")
+        .define(
+            DRIFT_ADWIN_DELTA,
+            Type.DOUBLE,
+            0.002,
+            Range.between(1e-9, 0.5),
+            Importance.LOW,
+            "ADWIN's confidence: the probability of a false alarm at a check is at most this."
+                + " Smaller: fewer false alarms, later detections.")
+        .define(
+            DRIFT_PH_DELTA,
+            Type.DOUBLE,
+            0.05,
+            Range.atLeast(0.0),
+            Importance.LOW,
+            "Page-Hinkley's delta: the rise of the error rate it tolerates (0.05: five points).")
+        .define(
+            DRIFT_PH_LAMBDA,
+            Type.DOUBLE,
+            50.0,
+            Range.atLeast(1e-9),
+            Importance.LOW,
+            "Page-Hinkley's threshold on the cumulative deviation: larger, fewer false alarms and"
+                + " later detections.");
   }
 
   /** Comma-separated positive integers. */

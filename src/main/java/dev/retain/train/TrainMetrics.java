@@ -24,7 +24,12 @@ final class TrainMetrics {
       "Accuracy on new examples before training on them (moving average over ~1,000)";
   private static final String AVERAGE_HELP = "Mean holdout accuracy over every domain seen";
   private static final String BWT_HELP = "Backward transfer over earlier domains";
-  private static final String DRIFT_HELP = "Drifts detected: a change of the records' domain label";
+  private static final String DRIFT = "retain.drift.detections";
+  private static final String DRIFT_HELP =
+      "Drifts detected: a change of the records' domain label, or a detector's alarm";
+  private static final String STATISTIC_HELP =
+      "The drift detector's test statistic (ADWIN: the largest mean difference over its bound;"
+          + " Page-Hinkley: the cumulative deviation)";
   private static final String STEP_HELP =
       "One training step: batch assembly, replay sample, forward, backward, Adam";
 
@@ -53,7 +58,7 @@ final class TrainMetrics {
     steps = meters.counter("retain.train.steps", "Optimisation steps of the adapter");
     fresh = meters.counter(EXAMPLES_NEW, "New examples trained on");
     replayed = meters.counter(EXAMPLES_REPLAYED, "Replayed examples trained on");
-    drifts = meters.counter("retain.drift.detections", DRIFT_HELP, "source", "domain-label");
+    drifts = meters.counter(DRIFT, DRIFT_HELP, "source", "domain-label");
     stepDuration = meters.timer(STEP_DURATION, STEP_HELP);
     gauges(meters);
   }
@@ -106,6 +111,17 @@ final class TrainMetrics {
   }
 
   /** A new domain label appeared in the stream: a drift announced by the producers. */
+  /** A drift found by {@code source} (a detector's name). */
+  void driftDetected(String source) {
+    new ModelMeters(registry, model).counter(DRIFT, DRIFT_HELP, "source", source).increment();
+  }
+
+  /** Exposes a detector's test statistic. */
+  void driftStatistic(String detector, java.util.function.DoubleSupplier statistic) {
+    new ModelMeters(registry, model)
+        .gauge("retain.drift.statistic", STATISTIC_HELP, statistic, "detector", detector);
+  }
+
   void driftDetected() {
     drifts.increment();
   }

@@ -49,6 +49,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private NDManager manager;
   private Learner learner;
   private Consolidator consolidator;
+  private PrequentialMonitor prequential;
   private TrainMetrics metrics;
   private String domain;
   private long sinceConsolidation;
@@ -198,6 +199,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     handler.base(started.model().baseHash(), BaseModels.encode(started.model()));
     metrics = new TrainMetrics(registry, state.model(), matrix);
     metrics.evaluated(matrix.current().keySet());
+    prequential = new PrequentialMonitor(config, metrics);
     consolidator =
         new Consolidator(
             store,
@@ -241,6 +243,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     List<Example> replayed = state.replay().sample(replayCount, random);
     Learner.StepResult result = learner.step(fresh, replayed, targets(replayed), logitReplay);
     metrics.step(System.nanoTime() - start, result, fresh.size(), replayed.size());
+    prequential.observe(result, fresh);
     state.replay().markLearned(fresh); // replayable from now on
     sinceConsolidation += fresh.size();
     fresh.forEach(progress::learned);

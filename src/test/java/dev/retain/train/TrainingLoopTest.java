@@ -85,4 +85,67 @@ class TrainingLoopTest {
     assertThat(offered).as("a domain boundary and the idle end").hasSizeGreaterThanOrEqualTo(2);
     assertThat(mismatches).isEmpty();
   }
+
+  /**
+   * A stream whose records carry no domain: the detector on the prequential error raises no alarm
+   * while the first regime lasts and one once the second begins.
+   */
+  @Test
+  void shouldDetectADriftInThePrequentialErrorWithoutDomainLabels() throws Exception {
+    RetainConfig config = new RetainConfig(TestData.learnerConfig("localhost:1", dir));
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ModelState state = ModelState.load(store, config);
+      ExampleInbox inbox = new ExampleInbox(100_000);
+      try (TrainingLoop loop =
+          new TrainingLoop(config, store, state, inbox, candidate -> null, meters)) {
+        loop.start();
+        DriftStream stream = TestData.driftStream();
+        feedUnlabelled(store, state, inbox, stream, 0, 3000);
+        awaitQuiescent(loop, inbox);
+        assertThat(alarms(meters)).as("alarms within the first regime").isZero();
+        feedUnlabelled(store, state, inbox, stream, 1, 1500);
+        await().atMost(Duration.ofMinutes(2)).until(() -> alarms(meters) >= 1 || !loop.isAlive());
+        assertThat(loop.failure()).isNull();
+      }
+    }
+  }
+
+  private static double alarms(SimpleMeterRegistry meters) {
+    var counter = meters.find("retain.drift.detections").tag("source", "adwin").counter();
+    return counter == null ? 0 : counter.count();
+  }
+
+  private static void awaitQuiescent(TrainingLoop loop, ExampleInbox inbox) {
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .until(() -> (inbox.size() == 0 && loop.isQuiescent()) || !loop.isAlive());
+    assertThat(loop.failure()).isNull();
+  }
+
+  /** Regime {@code d} of the stream, every record under one domain name, routed as ingest does. */
+  private static void feedUnlabelled(
+      RetainStore store, ModelState state, ExampleInbox inbox, DriftStream stream, int d, int n) {
+    List<Example> trainable = new ArrayList<>();
+    List<Long> next = new ArrayList<>();
+    long offset = d * 10_000L;
+    try (StoreBatch batch = store.newBatch()) {
+      for (int i = 0; i < n; i++) {
+        Example e = stream.example(d, i);
+        Example unlabelled = new Example(d + "-" + i, e.features(), e.label(), "default", 0L);
+        if (state.route(unlabelled, batch)) {
+          trainable.add(unlabelled);
+          next.add(offset + i + 1);
+        }
+      }
+      state.flush(batch);
+      store.commit(batch);
+    }
+    inbox.accept(
+        new Handover(
+            trainable,
+            Collections.nCopies(trainable.size(), TP),
+            next.stream().mapToLong(Long::longValue).toArray(),
+            Map.of(TP, offset + n)));
+  }
 }

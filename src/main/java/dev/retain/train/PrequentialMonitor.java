@@ -1,0 +1,73 @@
+package dev.retain.train;
+
+import dev.retain.config.Choice;
+import dev.retain.config.RetainConfig;
+import dev.retain.drift.Adwin;
+import dev.retain.drift.DriftDetector;
+import dev.retain.drift.PageHinkley;
+import dev.retain.record.Example;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Feeds the learner's prequential errors (each new example predicted before the step learns from
+ * it: 1 when wrong, 0 when right) to the configured drift detector, and reports its detections: a
+ * log line and {@code retain_drift_detections_total{source=<detector>}}.
+ */
+final class PrequentialMonitor {
+  private static final Logger LOG = LoggerFactory.getLogger(PrequentialMonitor.class);
+  private final DriftDetector detector; // null: none
+  private final TrainMetrics metrics;
+  private final int classes;
+  private long examples;
+
+  PrequentialMonitor(RetainConfig config, TrainMetrics metrics) {
+    this.detector = detector(config);
+    this.metrics = metrics;
+    this.classes = config.getInt(RetainConfig.RECORD_CLASSES);
+    if (detector != null) {
+      metrics.driftStatistic(detector.name(), detector::statistic);
+    }
+  }
+
+  static DriftDetector detector(RetainConfig config) {
+    return switch (config.choice(RetainConfig.DRIFT_DETECTOR, Choice.DriftDetector.class)) {
+      case ADWIN -> new Adwin(config.getDouble(RetainConfig.DRIFT_ADWIN_DELTA), 32);
+      case PAGE_HINKLEY ->
+          new PageHinkley(
+              config.getDouble(RetainConfig.DRIFT_PH_DELTA),
+              config.getDouble(RetainConfig.DRIFT_PH_LAMBDA),
+              30);
+      case NONE -> null;
+    };
+  }
+
+  /** The step's new examples, right or wrong before it learned them (its logits come first). */
+  void observe(Learner.StepResult result, List<Example> fresh) {
+    if (detector == null || result.logits().length < fresh.size() * classes) {
+      return;
+    }
+    for (int i = 0; i < fresh.size(); i++) {
+      examples++;
+      boolean wrong = argmax(result.logits(), i * classes) != fresh.get(i).label();
+      if (detector.add(wrong ? 1 : 0)) {
+        metrics.driftDetected(detector.name());
+        LOG.info(
+            "{} detected a drift in the prequential error after {} examples, at {} (domain {})",
+            detector.name(),
+            examples,
+            fresh.get(i).id(),
+            fresh.get(i).domain());
+      }
+    }
+  }
+
+  private int argmax(float[] logits, int from) {
+    int best = 0;
+    for (int c = 1; c < classes; c++) {
+      best = logits[from + c] > logits[from + best] ? c : best;
+    }
+    return best;
+  }
+}
