@@ -75,6 +75,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String HTTP_REQUEST_TIMEOUT_MS = "retain.http.request.timeout.ms";
   public static final String SERVE_PREDICTIONS = "retain.serve.predictions.enabled";
   public static final String FEEDBACK_WINDOW_MS = "retain.feedback.window.ms";
+  public static final String FEEDBACK_EXAMPLES = "retain.feedback.examples.enabled";
   public static final String MODEL_ARCH = "retain.model.arch";
   public static final String MODEL_CONV_CHANNELS = "retain.model.conv.channels";
   public static final String MODEL_HIDDEN = "retain.model.hidden.layers";
@@ -487,6 +488,16 @@ public final class RetainConfig extends AbstractConfig {
             Range.atLeast(1L),
             Importance.LOW,
             "How long after a prediction its label may arrive on the feedback topic.")
+        .define(
+            FEEDBACK_EXAMPLES,
+            Type.BOOLEAN,
+            true,
+            Importance.MEDIUM,
+            "With retain.serve.predictions.enabled: turn each label on the feedback topic into a"
+                + " labeled example on the examples topic (the served prediction's features, the"
+                + " label; headers retain.prediction.ts and retain.serving.version), exactly once"
+                + " through Kafka Streams. A label later than retain.feedback.window.ms, or for an"
+                + " id with no prediction, goes to the dead-letter topic with its reason.")
         .define(
             MODEL_ARCH,
             Type.STRING,

@@ -4,6 +4,7 @@ import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import dev.retain.http.HttpServer;
 import dev.retain.http.Limits;
+import dev.retain.streams.FeedbackExamples;
 import dev.retain.streams.OnlineAccuracy;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
@@ -16,6 +17,7 @@ public final class ServeNode implements AutoCloseable {
   private final HttpServer endpoint;
   private final PredictionLog log;
   private final OnlineAccuracy online;
+  private final FeedbackExamples examples; // null unless predictions are logged and it is enabled
   private boolean closed;
 
   public ServeNode(RetainConfig config, PrometheusMeterRegistry registry) {
@@ -32,6 +34,11 @@ public final class ServeNode implements AutoCloseable {
         config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
             ? new OnlineAccuracy(registry, model).start(config)
             : null;
+    examples =
+        config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
+                && config.getBoolean(RetainConfig.FEEDBACK_EXAMPLES)
+            ? new FeedbackExamples(config, registry).start()
+            : null;
     ServeMetrics metrics = new ServeMetrics(registry, model);
     int maxBatch = config.getInt(RetainConfig.SERVE_MAX_BATCH);
     Serving serving = new Serving(follower, model, maxBatch, metrics, log);
@@ -46,6 +53,13 @@ public final class ServeNode implements AutoCloseable {
       io.micrometer.core.instrument.Gauge.builder(
               "retain.worker.up", online, o -> o.isRunning() ? 1 : 0)
           .tags("model", model, "worker", "online-accuracy")
+          .description("1 while the worker thread runs, 0 once it stopped")
+          .register(registry);
+    }
+    if (examples != null) {
+      io.micrometer.core.instrument.Gauge.builder(
+              "retain.worker.up", examples, e -> e.isRunning() ? 1 : 0)
+          .tags("model", model, "worker", "feedback-examples")
           .description("1 while the worker thread runs, 0 once it stopped")
           .register(registry);
     }
@@ -67,29 +81,30 @@ public final class ServeNode implements AutoCloseable {
   }
 
   /**
-   * Null while every worker runs (the adapter follower, and the online-accuracy topology when
-   * predictions are logged); else which one stopped. {@code retain serve} exits non-zero then, so
-   * that the platform restarts it.
+   * Null while every worker runs (the adapter follower; the online-accuracy topology and the
+   * feedback join when predictions are logged); else which one stopped. {@code retain serve} exits
+   * non-zero then, so that the platform restarts it.
    */
   public synchronized String stoppedWorker() {
-    if (closed) {
-      return null;
-    }
+    return closed ? null : stopped();
+  }
+
+  private String stopped() {
     if (!follower.isAlive()) {
       return "the adapter follower stopped";
+    }
+    if (examples != null && !examples.isRunning()) {
+      return "the feedback join stopped";
     }
     return online != null && !online.isRunning() ? "the online-accuracy topology stopped" : null;
   }
 
   /** Null when a version is loaded and serving can answer; else why not. */
   private String notReady() {
-    if (!follower.isAlive()) {
-      return "the adapter follower stopped";
-    }
-    if (online != null && !online.isRunning()) {
-      return "the online-accuracy topology stopped";
-    }
-    return follower.current() == null ? "no adapter version loaded yet" : null;
+    String stopped = stopped();
+    return stopped != null
+        ? stopped
+        : follower.current() == null ? "no adapter version loaded yet" : null;
   }
 
   public ServeNode start() {
@@ -122,6 +137,9 @@ public final class ServeNode implements AutoCloseable {
     log.close();
     if (online != null) {
       online.close();
+    }
+    if (examples != null) {
+      examples.close();
     }
   }
 }

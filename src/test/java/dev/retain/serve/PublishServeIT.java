@@ -17,6 +17,7 @@ import dev.retain.metrics.Metrics;
 import dev.retain.node.LearnerNode;
 import dev.retain.record.Example;
 import dev.retain.record.JsonExampleCodec;
+import dev.retain.streams.FeedbackExamples;
 import dev.retain.testing.KafkaFixture;
 import dev.retain.testing.Python;
 import dev.retain.testing.TestData;
@@ -111,6 +112,7 @@ class PublishServeIT {
           .atMost(Duration.ofSeconds(60))
           .until(() -> serve.online().counts().containsKey(first.id()));
       assertThat(serve.online().counts().get(first.id())[1]).isEqualTo(1);
+      assertFeedbackBecameExample(config, one.get("id").asText(), first.id());
       assertThat(
               serveMeters.get("retain.online.accuracy").tag("version", first.id()).gauge().value())
           .isIn(0.0, 1.0);
@@ -176,6 +178,31 @@ class PublishServeIT {
   }
 
   /** The prediction with {@code id} reached the predictions topic with its version. */
+  /** The label sent as feedback came back on the examples topic, joined with its prediction. */
+  private static void assertFeedbackBecameExample(RetainConfig config, String id, String version) {
+    var codec =
+        dev.retain.record.ExampleCodec.of(
+            config.choice(RetainConfig.RECORD_CODEC, dev.retain.config.Choice.Codec.class));
+    try (var consumer = KafkaClients.follower(config, "feedback-examples-check")) {
+      consumer.subscribe(List.of(config.examplesTopic()));
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () -> {
+                for (var record : consumer.poll(Duration.ofMillis(200))) {
+                  var served = record.headers().lastHeader(FeedbackExamples.SERVING_VERSION);
+                  if (served != null && codec.decode(record.value(), "").id().equals(id)) {
+                    assertThat(new String(served.value(), StandardCharsets.UTF_8))
+                        .isEqualTo(version);
+                    assertThat(codec.decode(record.value(), "").features()).hasSize(32);
+                    return true;
+                  }
+                }
+                return false;
+              });
+    }
+  }
+
   private static void assertPredictionLogged(RetainConfig config, String id, String version) {
     try (var consumer = KafkaClients.consumer(config, "predictions-check")) {
       consumer.subscribe(List.of(config.predictionsTopic()));
