@@ -89,7 +89,7 @@ public final class Topics {
 
   public static void ensure(Admin admin, RetainConfig config, int partitions, short replication) {
     List<NewTopic> wanted = new ArrayList<>();
-    for (String suffix : List.of("examples", "examples.dlq", "predictions", "feedback")) {
+    for (String suffix : List.of("examples", "examples.dlq", "predictions", "feedback", "drift")) {
       wanted.add(new NewTopic(config.topic(suffix), partitions, replication));
     }
     for (String suffix : List.of("adapters", "bases")) {

@@ -106,6 +106,10 @@ public final class RetainConfig extends AbstractConfig {
   public static final String DRIFT_ADWIN_DELTA = "retain.drift.adwin.delta";
   public static final String DRIFT_PH_DELTA = "retain.drift.page.hinkley.delta";
   public static final String DRIFT_PH_LAMBDA = "retain.drift.page.hinkley.lambda";
+  public static final String DRIFT_INPUT_ENABLED = "retain.drift.input.enabled";
+  public static final String DRIFT_INPUT_REFERENCE = "retain.drift.input.reference";
+  public static final String DRIFT_INPUT_WINDOW = "retain.drift.input.window";
+  public static final String DRIFT_INPUT_ALPHA = "retain.drift.input.alpha";
 
   static final ConfigDef DEFINITION = define();
 
@@ -731,7 +735,40 @@ public final class RetainConfig extends AbstractConfig {
             Range.atLeast(1e-9),
             Importance.LOW,
             "Page-Hinkley's threshold on the cumulative deviation: larger, fewer false alarms and"
-                + " later detections.");
+                + " later detections.")
+        .define(
+            DRIFT_INPUT_ENABLED,
+            Type.BOOLEAN,
+            true,
+            Importance.MEDIUM,
+            "In retain serve: watch the unlabeled inputs for a drift, through the confidence of"
+                + " each prediction (a two-sample Kolmogorov-Smirnov test between a reference"
+                + " window and the latest inputs); each detection is logged, counted"
+                + " (retain_drift_detections_total{source=input-ks}) and published to"
+                + " PREFIX.drift, before any label arrives.")
+        .define(
+            DRIFT_INPUT_REFERENCE,
+            Type.INT,
+            1000,
+            Range.atLeast(10),
+            Importance.LOW,
+            "Predictions in the reference window: the first ones of a served version, or after a"
+                + " detection.")
+        .define(
+            DRIFT_INPUT_WINDOW,
+            Type.INT,
+            500,
+            Range.atLeast(10),
+            Importance.LOW,
+            "The latest predictions compared with the reference, every tenth of this many.")
+        .define(
+            DRIFT_INPUT_ALPHA,
+            Type.DOUBLE,
+            1e-4,
+            Range.between(1e-12, 0.5),
+            Importance.LOW,
+            "Significance of one test: a stationary stream raises a false alarm with probability"
+                + " at most this per test (about one test per 50 predictions by default).");
   }
 
   /** Comma-separated positive integers. */
@@ -855,6 +892,10 @@ public final class RetainConfig extends AbstractConfig {
 
   public String predictionsTopic() {
     return topic("predictions");
+  }
+
+  public String driftTopic() {
+    return topic("drift");
   }
 
   public String deadLetterTopic() {

@@ -14,15 +14,24 @@ final class PredictionLog implements AutoCloseable {
   private final Producer<byte[], byte[]> producer;
   private final String topic;
   private final byte[] key;
+  private final InputMonitor inputs; // null: not watched
 
-  /** A log that writes to {@code topic}, or drops everything when {@code producer} is null. */
-  PredictionLog(Producer<byte[], byte[]> producer, String topic, String model) {
+  /**
+   * A log that writes to {@code topic}, or drops everything when {@code producer} is null; every
+   * prediction's confidence also goes to {@code inputs} unless it is null.
+   */
+  PredictionLog(
+      Producer<byte[], byte[]> producer, String topic, String model, InputMonitor inputs) {
     this.producer = producer;
     this.topic = topic;
     this.key = model.getBytes(StandardCharsets.UTF_8);
+    this.inputs = inputs;
   }
 
   void write(String id, String version, int predicted, float score, float[] features) {
+    if (inputs != null) {
+      inputs.observe(version, score);
+    }
     if (producer == null) {
       return;
     }
@@ -35,6 +44,9 @@ final class PredictionLog implements AutoCloseable {
   public void close() {
     if (producer != null) {
       producer.close();
+    }
+    if (inputs != null) {
+      inputs.close();
     }
   }
 }

@@ -4,6 +4,7 @@ import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
 import dev.retain.http.HttpServer;
 import dev.retain.http.Limits;
+import dev.retain.metrics.ModelMeters;
 import dev.retain.streams.FeedbackExamples;
 import dev.retain.streams.OnlineAccuracy;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -23,13 +24,19 @@ public final class ServeNode implements AutoCloseable {
   public ServeNode(RetainConfig config, PrometheusMeterRegistry registry) {
     String model = config.getString(RetainConfig.MODEL_ID);
     follower = new AdapterFollower(config, registry);
+    InputMonitor inputs =
+        config.getBoolean(RetainConfig.DRIFT_INPUT_ENABLED)
+            ? new InputMonitor(
+                config, new ModelMeters(registry, model), KafkaClients.producer(config))
+            : null;
     log =
         new PredictionLog(
             config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
                 ? KafkaClients.producer(config)
                 : null,
             config.predictionsTopic(),
-            model);
+            model,
+            inputs);
     online =
         config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
             ? new OnlineAccuracy(registry, model).start(config)

@@ -1,0 +1,93 @@
+package dev.retain.serve;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.retain.config.RetainConfig;
+import dev.retain.drift.InputDrift;
+import dev.retain.metrics.ModelMeters;
+import io.micrometer.core.instrument.Counter;
+import java.nio.charset.StandardCharsets;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Watches the served predictions' confidence for a drift of the inputs, before any label arrives
+ * ({@link InputDrift}); a new version starts a new reference. A detection is logged, counted and
+ * published to {@code <prefix>.drift} (JSON: model, time, source, statistic, p_value, version).
+ * Thread-safe: request threads report to it.
+ */
+final class InputMonitor implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(InputMonitor.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final InputDrift drift;
+  private final Producer<byte[], byte[]> producer; // null: detections are not published
+  private final String topic;
+  private final String model;
+  private final Counter detections;
+  private String version;
+
+  InputMonitor(RetainConfig config, ModelMeters meters, Producer<byte[], byte[]> producer) {
+    this.drift =
+        new InputDrift(
+            config.getInt(RetainConfig.DRIFT_INPUT_REFERENCE),
+            config.getInt(RetainConfig.DRIFT_INPUT_WINDOW),
+            config.getDouble(RetainConfig.DRIFT_INPUT_ALPHA));
+    this.producer = producer;
+    this.topic = config.driftTopic();
+    this.model = meters.model();
+    String about = "Drifts detected: a change of the records' domain label, or a detector's alarm";
+    this.detections = meters.counter("retain.drift.detections", about, "source", drift.name());
+    meters.gauge(
+        "retain.drift.statistic",
+        "The drift detector's test statistic",
+        this::statistic,
+        "detector",
+        drift.name());
+  }
+
+  private synchronized double statistic() {
+    return drift.statistic();
+  }
+
+  /** One prediction of {@code servedBy} with confidence {@code score}. */
+  synchronized void observe(String servedBy, float score) {
+    if (!servedBy.equals(version)) {
+      version = servedBy;
+      drift.reset(); // another model: another distribution of confidence
+    }
+    if (drift.add(score)) {
+      detections.increment();
+      LOG.info(
+          "the inputs drifted: confidence of {} differs from its reference (KS {}, p {})",
+          version,
+          String.format("%.3f", drift.statistic()),
+          String.format("%.2g", drift.pValue()));
+      publish();
+    }
+  }
+
+  private void publish() {
+    if (producer == null) {
+      return;
+    }
+    ObjectNode value = JSON.createObjectNode();
+    value.put("model", model);
+    value.put("time", System.currentTimeMillis());
+    value.put("source", drift.name());
+    value.put("statistic", drift.statistic());
+    value.put("p_value", drift.pValue());
+    value.put("version", version);
+    byte[] key = model.getBytes(StandardCharsets.UTF_8);
+    producer.send(
+        new ProducerRecord<>(topic, key, value.toString().getBytes(StandardCharsets.UTF_8)));
+  }
+
+  @Override
+  public void close() {
+    if (producer != null) {
+      producer.close();
+    }
+  }
+}
