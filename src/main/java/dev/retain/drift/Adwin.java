@@ -17,12 +17,14 @@ public final class Adwin implements DriftDetector {
   private static final int MIN_SUB_WINDOW = 5; // values each side of a cut needs
   private final double delta;
   private final int clock;
+  private final boolean risesOnly;
   private final List<Row> rows = new ArrayList<>(); // row i: buckets of 2^i values, oldest first
   private long width;
   private double total;
   private double variance; // sum of squared deviations from the window's mean
   private long seen;
   private double lastCut; // the largest |mean difference| / ε at the last check
+  private boolean rose; // whether the newer side of the last cut found had the higher mean
 
   /** One size of bucket: its buckets' totals and variances, oldest first. */
   private static final class Row {
@@ -49,11 +51,20 @@ public final class Adwin implements DriftDetector {
    * @param clock how many values between two checks for a cut
    */
   public Adwin(double delta, int clock) {
+    this(delta, clock, false);
+  }
+
+  /**
+   * @param risesOnly report only a change to a higher mean (a classifier's error that rose); the
+   *     window drops its older part on a fall as well, silently
+   */
+  public Adwin(double delta, int clock, boolean risesOnly) {
     if (!(delta > 0 && delta < 1) || clock < 1) {
       throw new IllegalArgumentException("need 0 < delta < 1 and clock >= 1");
     }
     this.delta = delta;
     this.clock = clock;
+    this.risesOnly = risesOnly;
   }
 
   @Override
@@ -122,8 +133,8 @@ public final class Adwin implements DriftDetector {
   private boolean shrink() {
     boolean changed = false;
     while (width > 2L * MIN_SUB_WINDOW && cutExists()) {
+      changed |= rose || !risesOnly;
       dropOldestBucket();
-      changed = true;
     }
     return changed;
   }
@@ -157,6 +168,7 @@ public final class Adwin implements DriftDetector {
     double dd = Math.log(2 * Math.log(width) / delta);
     double epsilon = Math.sqrt(2 * m * (variance / width) * dd) + 2.0 / 3 * dd * m;
     lastCut = Math.max(lastCut, diff / epsilon);
+    rose = s1 / n1 > s0 / n0;
     return diff > epsilon;
   }
 

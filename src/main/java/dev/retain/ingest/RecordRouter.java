@@ -29,7 +29,6 @@ final class RecordRouter {
   private final ExampleCodec codec;
   private final ExampleValidator validator;
   private final String dlqTopic;
-  private final String defaultDomain;
   private final int maxBytes;
   private final int maxDomains;
   private final byte[] modelKey;
@@ -45,7 +44,6 @@ final class RecordRouter {
             config.getInt(RetainConfig.RECORD_CLASSES),
             config.getDouble(RetainConfig.RECORD_MAX_ABS_FEATURE).floatValue());
     this.dlqTopic = config.deadLetterTopic();
-    this.defaultDomain = config.getString(RetainConfig.RECORD_DEFAULT_DOMAIN);
     this.maxBytes = config.getInt(RetainConfig.RECORD_MAX_BYTES);
     this.maxDomains = config.getInt(RetainConfig.RECORD_MAX_DOMAINS);
     this.modelKey = state.model().getBytes(StandardCharsets.UTF_8);
@@ -87,13 +85,26 @@ final class RecordRouter {
   private boolean catchUp(ConsumerRecord<byte[], ByteBuffer> record, PendingCommit pending) {
     Example example = ofThisModel(record) ? decodedOrNull(record) : null;
     if (example == null // dead-lettered when it was first read
-        || state.holdout().holds(example.domain(), example.id())
+        || heldOut(example)
         || !catchUp.firstTime(example.id())) {
       return false;
     }
     example.features(); // its own array: it is not in any stored batch
     pending.trainable(example, partition(record), record.offset());
     return true;
+  }
+
+  /**
+   * True when {@code example} is in a holdout: under its domain, or, for a record without one,
+   * under any regime (it was named after the regime current when it was first read).
+   */
+  private boolean heldOut(Example example) {
+    if (!state.regimes().isRegime(example.domain())) {
+      return state.holdout().holds(example.domain(), example.id());
+    }
+    return state.holdout().domains().stream()
+        .filter(state.regimes()::isRegime)
+        .anyMatch(d -> state.holdout().holds(d, example.id()));
   }
 
   private Example decodedOrNull(ConsumerRecord<byte[], ByteBuffer> record) {
@@ -169,7 +180,7 @@ final class RecordRouter {
       throw new InvalidExampleException(
           RejectReason.OVERSIZED, value.remaining() + " bytes > limit " + maxBytes);
     }
-    Example example = codec.decode(value, defaultDomain);
+    Example example = codec.decode(value, state.regimes().current());
     validator.validate(example);
     return example;
   }

@@ -8,7 +8,12 @@ import dev.retain.config.RetainConfig;
  * together from the store.
  */
 public record ModelState(
-    String model, ReplayBuffer replay, HoldoutSets holdout, DedupWindow dedup) {
+    String model, ReplayBuffer replay, HoldoutSets holdout, DedupWindow dedup, Regimes regimes) {
+
+  /** A state whose records without a domain all get {@code defaultDomain}: no regime opened. */
+  public ModelState(String model, ReplayBuffer replay, HoldoutSets holdout, DedupWindow dedup) {
+    this(model, replay, holdout, dedup, new Regimes("default", 0));
+  }
 
   private static ReplayBuffer replay(RetainStore store, RetainConfig config, String model) {
     boolean byDomain =
@@ -21,15 +26,18 @@ public record ModelState(
 
   public static ModelState load(RetainStore store, RetainConfig config) {
     String model = config.getString(RetainConfig.MODEL_ID);
-    return new ModelState(
-        model,
-        replay(store, config, model),
+    HoldoutSets holdout =
         HoldoutSets.load(
             store,
             model,
             config.getInt(RetainConfig.HOLDOUT_EVERY),
-            config.getInt(RetainConfig.HOLDOUT_MAX_PER_DOMAIN)),
-        DedupWindow.load(store, model, config.getInt(RetainConfig.INGEST_DEDUP_WINDOW)));
+            config.getInt(RetainConfig.HOLDOUT_MAX_PER_DOMAIN));
+    return new ModelState(
+        model,
+        replay(store, config, model),
+        holdout,
+        DedupWindow.load(store, model, config.getInt(RetainConfig.INGEST_DEDUP_WINDOW)),
+        Regimes.of(config.getString(RetainConfig.RECORD_DEFAULT_DOMAIN), holdout.domains()));
   }
 
   /**

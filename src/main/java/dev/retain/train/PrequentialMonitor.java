@@ -17,23 +17,25 @@ import org.slf4j.LoggerFactory;
  */
 final class PrequentialMonitor {
   private static final Logger LOG = LoggerFactory.getLogger(PrequentialMonitor.class);
-  private final DriftDetector detector; // null: none
+  private final RetainConfig config;
+  private DriftDetector detector; // null: none
   private final TrainMetrics metrics;
   private final int classes;
   private long examples;
 
   PrequentialMonitor(RetainConfig config, TrainMetrics metrics) {
+    this.config = config;
     this.detector = detector(config);
     this.metrics = metrics;
     this.classes = config.getInt(RetainConfig.RECORD_CLASSES);
     if (detector != null) {
-      metrics.driftStatistic(detector.name(), detector::statistic);
+      metrics.driftStatistic(detector.name(), () -> detector.statistic());
     }
   }
 
   static DriftDetector detector(RetainConfig config) {
     return switch (config.choice(RetainConfig.DRIFT_DETECTOR, Choice.DriftDetector.class)) {
-      case ADWIN -> new Adwin(config.getDouble(RetainConfig.DRIFT_ADWIN_DELTA), 32);
+      case ADWIN -> new Adwin(config.getDouble(RetainConfig.DRIFT_ADWIN_DELTA), 32, true);
       case PAGE_HINKLEY ->
           new PageHinkley(
               config.getDouble(RetainConfig.DRIFT_PH_DELTA),
@@ -43,16 +45,22 @@ final class PrequentialMonitor {
     };
   }
 
-  /** The step's new examples, right or wrong before it learned them (its logits come first). */
-  void observe(Learner.StepResult result, List<Example> fresh) {
+  /**
+   * The step's new examples, right or wrong before it learned them (its logits come first); the
+   * example at which the detector raised an alarm, or null.
+   */
+  Example observe(Learner.StepResult result, List<Example> fresh) {
+    Example alarm = null;
     if (detector == null || result.logits().length < fresh.size() * classes) {
-      return;
+      return null;
     }
     for (int i = 0; i < fresh.size(); i++) {
       examples++;
       boolean wrong = argmax(result.logits(), i * classes) != fresh.get(i).label();
       if (detector.add(wrong ? 1 : 0)) {
+        alarm = fresh.get(i);
         metrics.driftDetected(detector.name());
+        detector = detector(config); // the new regime's errors only, from here on
         LOG.info(
             "{} detected a drift in the prequential error after {} examples, at {} (domain {})",
             detector.name(),
@@ -61,6 +69,7 @@ final class PrequentialMonitor {
             fresh.get(i).domain());
       }
     }
+    return alarm;
   }
 
   private int argmax(float[] logits, int from) {

@@ -25,6 +25,8 @@ final class TrainMetrics {
   private static final String AVERAGE_HELP = "Mean holdout accuracy over every domain seen";
   private static final String BWT_HELP = "Backward transfer over earlier domains";
   private static final String DRIFT = "retain.drift.detections";
+  private static final String REGIME_HELP =
+      "The current regime of a stream without domains: 0 until a detector opens regime-1";
   private static final String DRIFT_HELP =
       "Drifts detected: a change of the records' domain label, or a detector's alarm";
   private static final String STATISTIC_HELP =
@@ -43,6 +45,7 @@ final class TrainMetrics {
   private final Counter steps;
   private final Counter fresh;
   private final Counter replayed;
+  private volatile int regime;
   private final Counter drifts;
   private final Timer stepDuration;
   private final Set<String> domains = new HashSet<>();
@@ -61,6 +64,7 @@ final class TrainMetrics {
     drifts = meters.counter(DRIFT, DRIFT_HELP, "source", "domain-label");
     stepDuration = meters.timer(STEP_DURATION, STEP_HELP);
     gauges(meters);
+    meters.gauge("retain.drift.regime", REGIME_HELP, () -> regime);
   }
 
   private void gauges(ModelMeters meters) {
@@ -114,6 +118,11 @@ final class TrainMetrics {
   /** A drift found by {@code source} (a detector's name). */
   void driftDetected(String source) {
     new ModelMeters(registry, model).counter(DRIFT, DRIFT_HELP, "source", source).increment();
+  }
+
+  /** The current regime's number, for a stream without domains. */
+  void regime(int number) {
+    regime = number;
   }
 
   /** Exposes a detector's test statistic. */

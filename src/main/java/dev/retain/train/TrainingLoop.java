@@ -199,6 +199,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     handler.base(started.model().baseHash(), BaseModels.encode(started.model()));
     metrics = new TrainMetrics(registry, state.model(), matrix);
     metrics.evaluated(matrix.current().keySet());
+    metrics.regime(state.regimes().number());
     prequential = new PrequentialMonitor(config, metrics);
     consolidator =
         new Consolidator(
@@ -230,24 +231,42 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       consolidate(Trigger.DOMAIN); // trainedThrough is still the previous domain's end
     }
     domain = batchDomain;
-    train(fresh);
+    Example alarm = train(fresh);
     trainedThrough = through;
-    if (consolidateEvery > 0 && sinceConsolidation >= consolidateEvery) {
+    if (alarm != null && state.regimes().isRegime(alarm.domain())) {
+      openRegime(); // its consolidation covers exactly what was trained, this batch included
+    } else if (consolidateEvery > 0 && sinceConsolidation >= consolidateEvery) {
       consolidate(Trigger.EVERY);
     }
   }
 
-  private void train(List<Example> fresh) {
+  /**
+   * One step on {@code fresh}; the example at which the drift detector raised an alarm, or null.
+   */
+  private Example train(List<Example> fresh) {
     int replayCount = (int) Math.round(fresh.size() * replayRatio);
     long start = System.nanoTime();
     List<Example> replayed = state.replay().sample(replayCount, random);
     Learner.StepResult result = learner.step(fresh, replayed, targets(replayed), logitReplay);
     metrics.step(System.nanoTime() - start, result, fresh.size(), replayed.size());
-    prequential.observe(result, fresh);
+    Example alarm = prequential.observe(result, fresh);
     state.replay().markLearned(fresh); // replayable from now on
     sinceConsolidation += fresh.size();
     fresh.forEach(progress::learned);
     consolidator.remember(fresh);
+    return alarm;
+  }
+
+  /**
+   * The stream carries no domains and its error drifted: closes the current regime (a
+   * consolidation, so that the gate judges what came before) and opens the next, whose records
+   * ingest names after it from now on, with a holdout of their own.
+   */
+  private void openRegime() {
+    consolidate(Trigger.DRIFT);
+    String opened = state.regimes().open();
+    metrics.regime(state.regimes().number());
+    LOG.info("opened {}: records without a domain are named after it from now on", opened);
   }
 
   /** One replay-only step while the stream is idle. */

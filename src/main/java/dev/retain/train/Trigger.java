@@ -7,7 +7,9 @@ public enum Trigger {
   /** {@code retain.train.consolidate.every} new examples since the last one. */
   EVERY("every"),
   /** The stream went idle for {@code retain.train.idle.ms}. */
-  IDLE("idle");
+  IDLE("idle"),
+  /** The drift detector raised an alarm on a stream without domains: a regime closed. */
+  DRIFT("drift");
 
   private final String tag;
 

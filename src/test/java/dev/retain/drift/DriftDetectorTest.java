@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class DriftDetectorTest {
   private static Supplier<DriftDetector> detector(String name) {
     return switch (name) {
-      case "adwin" -> () -> new Adwin(0.002, 32);
+      case "adwin" -> () -> new Adwin(0.002, 32, true);
       case "page-hinkley" -> () -> new PageHinkley(0.05, 50, 30);
       default -> throw new IllegalArgumentException(name);
     };
@@ -33,6 +33,19 @@ class DriftDetectorTest {
       }
     }
     return -1;
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"adwin", "page-hinkley"})
+  void shouldNotAlarmWhenTheErrorRateFallsAsTheLearnerAdapts(String name) {
+    long delay = firstAlarmAfter(detector(name).get(), 0.8, 0.2, 2_000, 6_000, 1);
+    assertThat(delay).as("%s watches for a rise only", name).isEqualTo(-1);
+  }
+
+  @org.junit.jupiter.api.Test
+  void shouldReportAFallTooWhenWatchingBothWays() {
+    assertThat(firstAlarmAfter(new Adwin(0.002, 32), 0.8, 0.2, 2_000, 4_000, 1))
+        .isBetween(0L, 300L);
   }
 
   @ParameterizedTest
@@ -62,18 +75,12 @@ class DriftDetectorTest {
 
   @org.junit.jupiter.api.Test
   void shouldKeepOnlyTheValuesAfterTheChangeInTheWindow() {
-    Adwin adwin = new Adwin(0.002, 32);
+    Adwin adwin = new Adwin(0.002, 32, true);
     SplittableRandom random = new SplittableRandom(3);
     for (int i = 0; i < 5_000; i++) {
       adwin.add(random.nextDouble() < (i < 3_000 ? 0.1 : 0.6) ? 1 : 0);
     }
     assertThat(adwin.width()).as("the window after the change").isLessThan(2_300);
     assertThat(adwin.mean()).isCloseTo(0.6, org.assertj.core.data.Offset.offset(0.05));
-  }
-
-  @org.junit.jupiter.api.Test
-  void shouldNotAlarmWhenTheErrorRateFalls() {
-    long delay = firstAlarmAfter(new PageHinkley(0.05, 50, 30), 0.8, 0.2, 2_000, 6_000, 1);
-    assertThat(delay).as("Page-Hinkley watches for a rise only").isEqualTo(-1);
   }
 }

@@ -88,7 +88,9 @@ class TrainingLoopTest {
 
   /**
    * A stream whose records carry no domain: the detector on the prequential error raises no alarm
-   * while the first regime lasts and one once the second begins.
+   * while the first regime lasts and one once the second begins; the alarm closes the first regime
+   * (a consolidation offered as a drift) and opens regime-1, the name ingest gives such records
+   * from then on.
    */
   @Test
   void shouldDetectADriftInThePrequentialErrorWithoutDomainLabels() throws Exception {
@@ -97,16 +99,25 @@ class TrainingLoopTest {
     try (RetainStore store = RetainStore.open(dir, false)) {
       ModelState state = ModelState.load(store, config);
       ExampleInbox inbox = new ExampleInbox(100_000);
-      try (TrainingLoop loop =
-          new TrainingLoop(config, store, state, inbox, candidate -> null, meters)) {
+      List<Trigger> triggers = Collections.synchronizedList(new ArrayList<>());
+      CandidateHandler handler =
+          candidate -> {
+            triggers.add(candidate.trigger());
+            return null;
+          };
+      try (TrainingLoop loop = new TrainingLoop(config, store, state, inbox, handler, meters)) {
         loop.start();
         DriftStream stream = TestData.driftStream();
+        assertThat(state.regimes().current()).isEqualTo("default");
         feedUnlabelled(store, state, inbox, stream, 0, 3000);
         awaitQuiescent(loop, inbox);
         assertThat(alarms(meters)).as("alarms within the first regime").isZero();
         feedUnlabelled(store, state, inbox, stream, 1, 1500);
         await().atMost(Duration.ofMinutes(2)).until(() -> alarms(meters) >= 1 || !loop.isAlive());
         assertThat(loop.failure()).isNull();
+        await().atMost(Duration.ofMinutes(1)).until(() -> triggers.contains(Trigger.DRIFT));
+        assertThat(state.regimes().current()).isEqualTo("regime-1");
+        assertThat(meters.get("retain.drift.regime").gauge().value()).isEqualTo(1.0);
       }
     }
   }

@@ -1,0 +1,64 @@
+package dev.retain.ingest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.retain.config.RetainConfig;
+import dev.retain.record.Example;
+import dev.retain.store.ModelState;
+import dev.retain.store.RetainStore;
+import dev.retain.testing.TestData;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** How ingest names records that carry no domain: after the regime current when they arrive. */
+class RecordRouterTest {
+  private static final TopicPartition TP = new TopicPartition("examples", 0);
+  @TempDir Path dir;
+
+  @Test
+  void shouldNameRecordsWithoutADomainAfterTheCurrentRegime() {
+    RetainConfig config = new RetainConfig(TestData.smallConfig("unused:9092", dir));
+    try (RetainStore store = RetainStore.open(dir.resolve("db"), false)) {
+      ModelState state = ModelState.load(store, config);
+      IngestMetrics metrics = new IngestMetrics(new SimpleMeterRegistry(), state, 3);
+      RecordRouter router = new RecordRouter(config, state, new CatchUp(), metrics);
+      PendingCommit first = new PendingCommit(store);
+      router.route(records(0, "a", null), first);
+      assertThat(state.regimes().open()).isEqualTo("regime-1");
+      PendingCommit second = new PendingCommit(store);
+      router.route(records(1, "b", null), second);
+      router.route(records(2, "c", "week-48"), second); // a producer's domain wins
+      assertThat(first.trainable).extracting(Example::domain).containsExactly("default");
+      assertThat(second.trainable)
+          .extracting(Example::domain)
+          .containsExactly("regime-1", "week-48");
+    }
+  }
+
+  private static ConsumerRecords<byte[], ByteBuffer> records(
+      long offset, String id, String domain) {
+    String json =
+        "{\"id\":\""
+            + id
+            + "\",\"features\":[0.1,0.2,0.3,0.4],\"label\":1"
+            + (domain == null ? "" : ",\"domain\":\"" + domain + "\"")
+            + "}";
+    ConsumerRecord<byte[], ByteBuffer> record =
+        new ConsumerRecord<>(
+            TP.topic(),
+            TP.partition(),
+            offset,
+            null,
+            ByteBuffer.wrap(json.getBytes(StandardCharsets.UTF_8)));
+    return new ConsumerRecords<>(Map.of(TP, List.of(record)), Map.of());
+  }
+}
