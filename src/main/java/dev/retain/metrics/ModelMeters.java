@@ -41,6 +41,15 @@ public final class ModelMeters {
     return Timer.builder(name).tags(tags(tags)).description(description).register(registry);
   }
 
+  /** A gauge in seconds (Prometheus adds the unit to its name), read on each scrape. */
+  public void secondsGauge(String name, String description, DoubleSupplier value) {
+    Gauge.builder(name, value::getAsDouble)
+        .tags(tags())
+        .baseUnit("seconds")
+        .description(description)
+        .register(registry);
+  }
+
   /** A gauge of {@code value}, read on each scrape. */
   public void gauge(String name, String description, DoubleSupplier value, String... tags) {
     Gauge.builder(name, value::getAsDouble)

@@ -27,6 +27,7 @@ final class InputMonitor implements AutoCloseable {
   private final String model;
   private final Counter detections;
   private String version;
+  private volatile double lastDetection; // Unix seconds, 0 before any
 
   InputMonitor(RetainConfig config, ModelMeters meters, Producer<byte[], byte[]> producer) {
     this.drift =
@@ -45,6 +46,10 @@ final class InputMonitor implements AutoCloseable {
         this::statistic,
         "detector",
         drift.name());
+    meters.secondsGauge(
+        "retain.drift.last.detection.timestamp",
+        "When a drift was last detected (Unix time; 0: never)",
+        () -> lastDetection);
   }
 
   private synchronized double statistic() {
@@ -59,6 +64,7 @@ final class InputMonitor implements AutoCloseable {
     }
     if (drift.add(score)) {
       detections.increment();
+      lastDetection = System.currentTimeMillis() / 1000.0;
       LOG.info(
           "the inputs drifted: confidence of {} differs from its reference (KS {}, p {})",
           version,

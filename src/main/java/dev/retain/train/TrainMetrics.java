@@ -25,6 +25,12 @@ final class TrainMetrics {
   private static final String AVERAGE_HELP = "Mean holdout accuracy over every domain seen";
   private static final String BWT_HELP = "Backward transfer over earlier domains";
   private static final String DRIFT = "retain.drift.detections";
+
+  /** When a drift was last detected (Unix time, 0 before any); serving exposes it too. */
+  public static final String LAST_DRIFT = "retain.drift.last.detection.timestamp";
+
+  public static final String LAST_DRIFT_HELP =
+      "When a drift was last detected (Unix time; 0: never)";
   private static final String REGIME_HELP =
       "The current regime of a stream without domains: 0 until a detector opens regime-1";
   private static final String DRIFT_HELP =
@@ -45,6 +51,7 @@ final class TrainMetrics {
   private final Counter steps;
   private final Counter fresh;
   private final Counter replayed;
+  private volatile double lastDrift;
   private volatile int regime;
   private final Counter drifts;
   private final Timer stepDuration;
@@ -65,6 +72,7 @@ final class TrainMetrics {
     stepDuration = meters.timer(STEP_DURATION, STEP_HELP);
     gauges(meters);
     meters.gauge("retain.drift.regime", REGIME_HELP, () -> regime);
+    meters.secondsGauge(LAST_DRIFT, LAST_DRIFT_HELP, () -> lastDrift);
   }
 
   private void gauges(ModelMeters meters) {
@@ -118,6 +126,7 @@ final class TrainMetrics {
   /** A drift found by {@code source} (a detector's name). */
   void driftDetected(String source) {
     new ModelMeters(registry, model).counter(DRIFT, DRIFT_HELP, "source", source).increment();
+    lastDrift = System.currentTimeMillis() / 1000.0;
   }
 
   /** The current regime's number, for a stream without domains. */
@@ -133,6 +142,7 @@ final class TrainMetrics {
 
   void driftDetected() {
     drifts.increment();
+    lastDrift = System.currentTimeMillis() / 1000.0;
   }
 
   Counter consolidations(String trigger) {
