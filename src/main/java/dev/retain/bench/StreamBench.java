@@ -68,6 +68,13 @@ public final class StreamBench implements Callable<Integer> {
   int pace;
 
   @Option(
+      names = "--no-domain",
+      description =
+          "Produce the records without their domain field: the learner's drift detector must find"
+              + " the regimes (served accuracy is still scored per true domain).")
+  boolean noDomain;
+
+  @Option(
       names = "--timeout",
       defaultValue = "900",
       description = "Seconds a run may take before the bench gives up on it.")
@@ -282,7 +289,8 @@ public final class StreamBench implements Callable<Integer> {
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
       for (int i = 0; i < stream.size(); i++) {
         producer.send(
-            new ProducerRecord<>(config.examplesTopic(), key, codec.encode(stream.get(i))));
+            new ProducerRecord<>(
+                config.examplesTopic(), key, codec.encode(stream.get(i), !noDomain)));
         keepPace(start, i);
       }
     }

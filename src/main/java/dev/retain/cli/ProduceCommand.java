@@ -7,6 +7,7 @@ import dev.retain.data.DomainStream;
 import dev.retain.record.Example;
 import dev.retain.record.ExampleCodec;
 import java.nio.charset.StandardCharsets;
+import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -41,6 +42,27 @@ final class ProduceCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated stream.")
   long seed;
 
+  @Option(
+      names = "--no-domain",
+      description =
+          "Send records without a domain field, as most production streams do: the learner's"
+              + " drift detector then finds the regimes.")
+  boolean noDomain;
+
+  @Option(
+      names = "--shift",
+      defaultValue = "abrupt",
+      description =
+          "abrupt (one domain after another), gradual (each change mixes the two domains over"
+              + " --mix examples) or recurring (domains 0, 1, 0, 1, ...).")
+  String shift;
+
+  @Option(
+      names = "--mix",
+      defaultValue = "5000",
+      description = "Examples over which a gradual change moves from one domain to the next.")
+  int mix;
+
   @Override
   public Integer call() {
     RetainConfig config = options.load();
@@ -53,22 +75,41 @@ final class ProduceCommand implements Callable<Integer> {
     ExampleCodec codec =
         ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
+    SplittableRandom mixing = new SplittableRandom(seed);
     long sent = 0;
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
-      for (int d = 0; d < domains; d++) {
-        for (int i = 0; i < perDomain; i++) {
-          Example example = stream.example(d, i);
-          producer.send(new ProducerRecord<>(config.examplesTopic(), key, codec.encode(example)));
-          sent++;
-          if (badEvery > 0 && sent % badEvery == 0) {
-            byte[] bad = "{\"id\": \"broken\"".getBytes(StandardCharsets.UTF_8);
-            producer.send(new ProducerRecord<>(config.examplesTopic(), key, bad));
-          }
+      for (long i = 0; i < (long) domains * perDomain; i++) {
+        Example example = stream.example(domainOf(i, mixing), i);
+        producer.send(
+            new ProducerRecord<>(config.examplesTopic(), key, codec.encode(example, !noDomain)));
+        sent++;
+        if (badEvery > 0 && sent % badEvery == 0) {
+          byte[] bad = "{\"id\": \"broken\"".getBytes(StandardCharsets.UTF_8);
+          producer.send(new ProducerRecord<>(config.examplesTopic(), key, bad));
         }
       }
     }
-    System.out.println(
-        "produced " + sent + " examples over " + domains + " domains to " + config.examplesTopic());
+    System.out.printf(
+        "produced %d examples over %d domains (%s%s) to %s%n",
+        sent, domains, shift, noDomain ? ", no domain field" : "", config.examplesTopic());
     return 0;
+  }
+
+  /**
+   * The domain of example {@code i}: its segment's, for a gradual change the next segment's with a
+   * probability that grows over the last {@code mix} examples of the segment.
+   */
+  int domainOf(long i, SplittableRandom mixing) {
+    int segment = (int) (i / perDomain);
+    return switch (shift) {
+      case "abrupt" -> segment;
+      case "recurring" -> segment % 2;
+      case "gradual" -> {
+        long intoNext = i % perDomain - (perDomain - mix);
+        boolean next = segment + 1 < domains && intoNext > 0 && mixing.nextLong(mix) < intoNext;
+        yield next ? segment + 1 : segment;
+      }
+      default -> throw new IllegalArgumentException("--shift: abrupt, gradual or recurring");
+    };
   }
 }

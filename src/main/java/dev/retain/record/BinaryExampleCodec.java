@@ -21,15 +21,18 @@ public final class BinaryExampleCodec implements ExampleCodec {
   private static final int FLAG_DOMAIN = 1;
 
   @Override
-  public byte[] encode(Example example) {
+  public byte[] encode(Example example, boolean withDomain) {
     byte[] id = example.id().getBytes(StandardCharsets.UTF_8);
-    byte[] domain = example.domain().getBytes(StandardCharsets.UTF_8);
-    int size = 3 + 4 + 8 + 2 + id.length + 2 + domain.length + 4 + 4 * example.features().length;
+    byte[] domain = withDomain ? example.domain().getBytes(StandardCharsets.UTF_8) : null;
+    int domainBytes = withDomain ? 2 + domain.length : 0;
+    int size = 3 + 4 + 8 + 2 + id.length + domainBytes + 4 + 4 * example.features().length;
     ByteBuffer out = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
-    out.put(MAGIC).put(VERSION).put((byte) FLAG_DOMAIN);
+    out.put(MAGIC).put(VERSION).put((byte) (withDomain ? FLAG_DOMAIN : 0));
     out.putInt(example.label()).putLong(example.ts());
     out.putShort((short) id.length).put(id);
-    out.putShort((short) domain.length).put(domain);
+    if (withDomain) {
+      out.putShort((short) domain.length).put(domain);
+    }
     out.putInt(example.features().length);
     // reads the features as an array: an example kept after it is stored (replay, holdout) then
     // lets go of the fetched bytes it was decoded from (see Example)

@@ -5,7 +5,15 @@ import java.nio.ByteBuffer;
 
 /** Turns examples into record values and back. Implementations are thread-safe. */
 public interface ExampleCodec {
-  byte[] encode(Example example);
+  default byte[] encode(Example example) {
+    return encode(example, true);
+  }
+
+  /**
+   * The record of {@code example}; without {@code withDomain}, the record carries no domain (ingest
+   * then names it after the current regime).
+   */
+  byte[] encode(Example example, boolean withDomain);
 
   /**
    * Decodes one record value: the buffer's remaining bytes, which may be a view into a larger

@@ -39,13 +39,16 @@ public final class JsonExampleCodec implements ExampleCodec {
           .enable(StreamWriteFeature.USE_FAST_DOUBLE_WRITER)
           .build();
 
-  private static void write(JsonGenerator gen, Example example) throws IOException {
+  private static void write(JsonGenerator gen, Example example, boolean withDomain)
+      throws IOException {
     gen.writeStartObject();
     gen.writeStringField("id", example.id());
     gen.writeFieldName("features");
     writeFloats(gen, example.features());
     gen.writeNumberField("label", example.label());
-    gen.writeStringField("domain", example.domain());
+    if (withDomain) {
+      gen.writeStringField("domain", example.domain());
+    }
     gen.writeNumberField("ts", example.ts());
     gen.writeEndObject();
   }
@@ -59,10 +62,10 @@ public final class JsonExampleCodec implements ExampleCodec {
   }
 
   @Override
-  public byte[] encode(Example example) {
+  public byte[] encode(Example example, boolean withDomain) {
     ByteArrayOutputStream out = new ByteArrayOutputStream(64 + example.features().length * 10);
     try (JsonGenerator gen = FACTORY.createGenerator(out)) {
-      write(gen, example);
+      write(gen, example, withDomain);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
