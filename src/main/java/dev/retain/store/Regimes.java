@@ -15,10 +15,16 @@ public final class Regimes {
 
   private final String first;
   private volatile int current; // 0: the first, which has the default domain's name
+  private volatile String name; // the current regime's: read for every record, made once
 
   Regimes(String first, int current) {
     this.first = first;
     this.current = current;
+    this.name = name(current);
+  }
+
+  private String name(int n) {
+    return n == 0 ? first : PREFIX + n;
   }
 
   /** The regimes named in {@code domains} (a holdout's), continuing from the latest. */
@@ -34,8 +40,7 @@ public final class Regimes {
 
   /** The name records without a domain get now. */
   public String current() {
-    int n = current;
-    return n == 0 ? first : PREFIX + n;
+    return name;
   }
 
   /** The number of the current regime (0 before any drift was detected). */
@@ -50,7 +55,8 @@ public final class Regimes {
 
   /** Opens the next regime; its name. */
   public synchronized String open() {
+    name = name(current + 1);
     current++;
-    return current();
+    return name;
   }
 }
