@@ -56,28 +56,41 @@ final class InputMonitor implements AutoCloseable {
     return drift.statistic();
   }
 
-  /** One prediction of {@code servedBy} with confidence {@code score}. */
-  synchronized void observe(String servedBy, float score) {
+  /**
+   * One prediction of {@code servedBy} with confidence {@code score}. A detection is published
+   * after the monitor's lock is released: a broker that is slow to answer holds up this request
+   * (for at most the producer's max.block.ms), never the others.
+   */
+  void observe(String servedBy, float score) {
+    ObjectNode detection = detect(servedBy, score);
+    if (detection != null && producer != null) {
+      byte[] key = model.getBytes(StandardCharsets.UTF_8);
+      byte[] value = detection.toString().getBytes(StandardCharsets.UTF_8);
+      producer.send(new ProducerRecord<>(topic, key, value));
+    }
+  }
+
+  /** Adds the confidence; the record of a detection, or null. */
+  private synchronized ObjectNode detect(String servedBy, float score) {
     if (!servedBy.equals(version)) {
       version = servedBy;
       drift.reset(); // another model: another distribution of confidence
     }
-    if (drift.add(score)) {
-      detections.increment();
-      lastDetection = System.currentTimeMillis() / 1000.0;
-      LOG.info(
-          "the inputs drifted: confidence of {} differs from its reference (KS {}, p {})",
-          version,
-          String.format("%.3f", drift.statistic()),
-          String.format("%.2g", drift.pValue()));
-      publish();
+    if (!drift.add(score)) {
+      return null;
     }
+    detections.increment();
+    lastDetection = System.currentTimeMillis() / 1000.0;
+    LOG.info(
+        "the inputs drifted: confidence of {} differs from its reference (KS {}, p {})",
+        version,
+        String.format("%.3f", drift.statistic()),
+        String.format("%.2g", drift.pValue()));
+    return record();
   }
 
-  private void publish() {
-    if (producer == null) {
-      return;
-    }
+  /** What a detection publishes. */
+  private ObjectNode record() {
     ObjectNode value = JSON.createObjectNode();
     value.put("model", model);
     value.put("time", System.currentTimeMillis());
@@ -85,9 +98,7 @@ final class InputMonitor implements AutoCloseable {
     value.put("statistic", drift.statistic());
     value.put("p_value", drift.pValue());
     value.put("version", version);
-    byte[] key = model.getBytes(StandardCharsets.UTF_8);
-    producer.send(
-        new ProducerRecord<>(topic, key, value.toString().getBytes(StandardCharsets.UTF_8)));
+    return value;
   }
 
   @Override

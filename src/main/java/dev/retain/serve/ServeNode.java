@@ -27,7 +27,9 @@ public final class ServeNode implements AutoCloseable {
     InputMonitor inputs =
         config.getBoolean(RetainConfig.DRIFT_INPUT_ENABLED)
             ? new InputMonitor(
-                config, new ModelMeters(registry, model), KafkaClients.producer(config))
+                config,
+                new ModelMeters(registry, model),
+                KafkaClients.boundedProducer(config, 1000))
             : null;
     log =
         new PredictionLog(
