@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.retain.config.RetainConfig;
 import dev.retain.drift.InputDrift;
+import dev.retain.metrics.DriftMeters;
 import dev.retain.metrics.ModelMeters;
 import io.micrometer.core.instrument.Counter;
 import java.nio.charset.StandardCharsets;
@@ -38,18 +39,9 @@ final class InputMonitor implements AutoCloseable {
     this.producer = producer;
     this.topic = config.driftTopic();
     this.model = meters.model();
-    String about = "Drifts detected: a change of the records' domain label, or a detector's alarm";
-    this.detections = meters.counter("retain.drift.detections", about, "source", drift.name());
-    meters.gauge(
-        "retain.drift.statistic",
-        "The drift detector's test statistic",
-        this::statistic,
-        "detector",
-        drift.name());
-    meters.secondsGauge(
-        "retain.drift.last.detection.timestamp",
-        "When a drift was last detected (Unix time; 0: never)",
-        () -> lastDetection);
+    this.detections = DriftMeters.detections(meters, drift.name());
+    DriftMeters.statistic(meters, drift.name(), this::statistic);
+    DriftMeters.lastDetection(meters, () -> lastDetection);
   }
 
   private synchronized double statistic() {

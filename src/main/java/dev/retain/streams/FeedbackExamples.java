@@ -52,6 +52,8 @@ public final class FeedbackExamples implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(FeedbackExamples.class);
   private final RetainConfig config;
   private final Counters counters;
+  private final ExampleCodec codec;
+  private final String domain; // in memory only: the record carries none
   private KafkaStreams streams;
 
   /** What the join counts: labels joined into examples, and labels refused by reason. */
@@ -82,6 +84,8 @@ public final class FeedbackExamples implements AutoCloseable {
   public FeedbackExamples(RetainConfig config, MeterRegistry registry) {
     this.config = config;
     this.counters = Counters.of(new ModelMeters(registry, config.getString(RetainConfig.MODEL_ID)));
+    this.codec = ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
+    this.domain = config.getString(RetainConfig.RECORD_DEFAULT_DOMAIN);
   }
 
   /** The topology: predictions remembered by id, each label joined with its prediction. */
@@ -110,11 +114,9 @@ public final class FeedbackExamples implements AutoCloseable {
    * encoded as the examples topic expects.
    */
   byte[] example(Prediction prediction, Feedback feedback, long predictedAt) {
-    String domain = config.getString(RetainConfig.RECORD_DEFAULT_DOMAIN);
     Example example =
         new Example(feedback.id(), prediction.features(), feedback.label(), domain, predictedAt);
-    return ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class))
-        .encode(example);
+    return codec.encode(example, false); // no domain: ingest names it after the current regime
   }
 
   static Headers exampleHeaders(Prediction prediction, long predictedAt) {

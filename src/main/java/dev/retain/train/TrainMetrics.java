@@ -1,6 +1,7 @@
 package dev.retain.train;
 
 import dev.retain.eval.RetentionReport;
+import dev.retain.metrics.DriftMeters;
 import dev.retain.metrics.ModelMeters;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -24,20 +25,8 @@ final class TrainMetrics {
       "Accuracy on new examples before training on them (moving average over ~1,000)";
   private static final String AVERAGE_HELP = "Mean holdout accuracy over every domain seen";
   private static final String BWT_HELP = "Backward transfer over earlier domains";
-  private static final String DRIFT = "retain.drift.detections";
-
-  /** When a drift was last detected (Unix time, 0 before any); serving exposes it too. */
-  public static final String LAST_DRIFT = "retain.drift.last.detection.timestamp";
-
-  public static final String LAST_DRIFT_HELP =
-      "When a drift was last detected (Unix time; 0: never)";
   private static final String REGIME_HELP =
       "The current regime of a stream without domains: 0 until a detector opens regime-1";
-  private static final String DRIFT_HELP =
-      "Drifts detected: a change of the records' domain label, or a detector's alarm";
-  private static final String STATISTIC_HELP =
-      "The drift detector's test statistic (ADWIN: the largest mean difference over its bound;"
-          + " Page-Hinkley: the cumulative deviation)";
   private static final String STEP_HELP =
       "One training step: batch assembly, replay sample, forward, backward, Adam";
 
@@ -68,11 +57,11 @@ final class TrainMetrics {
     steps = meters.counter("retain.train.steps", "Optimisation steps of the adapter");
     fresh = meters.counter(EXAMPLES_NEW, "New examples trained on");
     replayed = meters.counter(EXAMPLES_REPLAYED, "Replayed examples trained on");
-    drifts = meters.counter(DRIFT, DRIFT_HELP, "source", "domain-label");
+    drifts = DriftMeters.detections(meters, "domain-label");
     stepDuration = meters.timer(STEP_DURATION, STEP_HELP);
     gauges(meters);
     meters.gauge("retain.drift.regime", REGIME_HELP, () -> regime);
-    meters.secondsGauge(LAST_DRIFT, LAST_DRIFT_HELP, () -> lastDrift);
+    DriftMeters.lastDetection(meters, () -> lastDrift);
   }
 
   private void gauges(ModelMeters meters) {
@@ -122,10 +111,9 @@ final class TrainMetrics {
     return byDomain.getOrDefault(domain, Double.NaN);
   }
 
-  /** A new domain label appeared in the stream: a drift announced by the producers. */
   /** A drift found by {@code source} (a detector's name). */
   void driftDetected(String source) {
-    new ModelMeters(registry, model).counter(DRIFT, DRIFT_HELP, "source", source).increment();
+    DriftMeters.detections(new ModelMeters(registry, model), source).increment();
     lastDrift = System.currentTimeMillis() / 1000.0;
   }
 
@@ -136,10 +124,10 @@ final class TrainMetrics {
 
   /** Exposes a detector's test statistic. */
   void driftStatistic(String detector, java.util.function.DoubleSupplier statistic) {
-    new ModelMeters(registry, model)
-        .gauge("retain.drift.statistic", STATISTIC_HELP, statistic, "detector", detector);
+    DriftMeters.statistic(new ModelMeters(registry, model), detector, statistic);
   }
 
+  /** A new domain label appeared in the stream: a drift announced by the producers. */
   void driftDetected() {
     drifts.increment();
     lastDrift = System.currentTimeMillis() / 1000.0;

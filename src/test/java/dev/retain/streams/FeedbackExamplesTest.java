@@ -68,6 +68,9 @@ class FeedbackExamplesTest {
       assertThat(first.label()).isEqualTo(2);
       assertThat(first.features()).containsExactly(0.5f, -1f, 2f, 0f);
       assertThat(first.ts()).isEqualTo(t.toEpochMilli());
+      assertThat(new BinaryExampleCodec().decode(examples.get(0).value(), "regime-7").domain())
+          .as("no domain in the record: ingest names it after the current regime")
+          .isEqualTo("regime-7");
       assertThat(header(examples.get(0).headers(), FeedbackExamples.SERVING_VERSION))
           .isEqualTo("v1");
       assertThat(header(examples.get(0).headers(), FeedbackExamples.PREDICTION_TS))
