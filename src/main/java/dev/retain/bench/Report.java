@@ -29,8 +29,9 @@ public final class Report {
     return this;
   }
 
+  /** Adds a figure to the JSON line; a value that is not a number (NaN) is written as null. */
   public Report figure(String name, Object value) {
-    figures.put(name, value);
+    figures.put(name, value instanceof Double d && d.isNaN() ? null : value);
     return this;
   }
 

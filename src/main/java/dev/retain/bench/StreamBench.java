@@ -201,8 +201,8 @@ public final class StreamBench implements Callable<Integer> {
     long start = System.nanoTime();
     try (LearnerNode learner = new LearnerNode(config, meters).start();
         ServeNode serve = new ServeNode(config, Metrics.registry("retain-bench-serve")).start()) {
-      produce(config, stream);
-      ServingModel served = awaitSettled(learner, serve, stream.size(), start);
+      produce(config, stream, !noDomain, pace);
+      ServingModel served = awaitSettled(learner, serve, stream.size(), start, timeoutSeconds);
       Map<String, Double> accuracy = new LinkedHashMap<>();
       for (int d = 0; d < data.test().size(); d++) {
         accuracy.put("domain-" + d, served == null ? 0.0 : accuracy(served, data.test().get(d)));
@@ -225,6 +225,26 @@ public final class StreamBench implements Callable<Integer> {
   /** The service's settings for {@code policy}: the defaults, the baselines' changes, then -s. */
   private RetainConfig config(String bootstrap, Path dir, String prefix, String policy, int seed) {
     Map<String, Object> props = new HashMap<>();
+    switch (policy) {
+      case "retain" -> {}
+      case "naive" -> {
+        baseline(props);
+        props.put(RetainConfig.TRAIN_REPLAY_RATIO, 0.0);
+      }
+      case "replay", "joint" -> baseline(props);
+      default -> throw new IllegalArgumentException("unknown policy " + policy);
+    }
+    props.putAll(options.settings);
+    return serviceConfig(bootstrap, dir, prefix, seed, props);
+  }
+
+  /**
+   * A bench run's settings: its own store, topics and free ports on {@code bootstrap}, the
+   * environment's settings, then {@code settings}.
+   */
+  static RetainConfig serviceConfig(
+      String bootstrap, Path dir, String prefix, int seed, Map<String, Object> settings) {
+    Map<String, Object> props = new HashMap<>();
     props.put(RetainConfig.BOOTSTRAP_SERVERS, bootstrap);
     props.put(RetainConfig.STORE_DIR, dir.toString());
     props.put(RetainConfig.STORE_SYNC, false);
@@ -235,17 +255,8 @@ public final class StreamBench implements Callable<Integer> {
     props.put(RetainConfig.ADMIN_PORT, 0);
     props.put(RetainConfig.SERVE_PORT, 0);
     props.put(RetainConfig.TRAIN_SEED, 42L + seed);
-    switch (policy) {
-      case "retain" -> {}
-      case "naive" -> {
-        baseline(props);
-        props.put(RetainConfig.TRAIN_REPLAY_RATIO, 0.0);
-      }
-      case "replay", "joint" -> baseline(props);
-      default -> throw new IllegalArgumentException("unknown policy " + policy);
-    }
     props.putAll(ConfigLoader.fromEnvironment(Map.of()));
-    props.putAll(options.settings);
+    props.putAll(settings);
     return new RetainConfig(props);
   }
 
@@ -274,14 +285,16 @@ public final class StreamBench implements Callable<Integer> {
   }
 
   /** Waits until example {@code i} is due at the producing pace (none: at once). */
-  private void keepPace(long start, int i) throws InterruptedException {
+  private static void keepPace(long start, int i, int pace) throws InterruptedException {
     long wait = start + (long) (i * 1e9 / Math.max(pace, 1e-9)) - System.nanoTime();
     if (pace > 0 && wait > 0) {
       TimeUnit.NANOSECONDS.sleep(wait); // the producer's pace, not a condition stand-in
     }
   }
 
-  private void produce(RetainConfig config, List<Example> stream) throws InterruptedException {
+  /** Produces {@code stream} to the examples topic, with or without domains, at {@code pace}/s. */
+  static void produce(RetainConfig config, List<Example> stream, boolean withDomain, int pace)
+      throws InterruptedException {
     ExampleCodec codec =
         ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
@@ -290,17 +303,12 @@ public final class StreamBench implements Callable<Integer> {
       for (int i = 0; i < stream.size(); i++) {
         producer.send(
             new ProducerRecord<>(
-                config.examplesTopic(), key, codec.encode(stream.get(i), !noDomain)));
-        keepPace(start, i);
+                config.examplesTopic(), key, codec.encode(stream.get(i), withDomain)));
+        keepPace(start, i, pace);
       }
     }
   }
 
-  /**
-   * Waits until ingest committed all {@code records}, the learner took and trained on everything
-   * and consolidated it, and serving uses the champion; returns the served model (null when no
-   * version was ever promoted).
-   */
   /** True once ingest committed every record and the learner trained and consolidated them. */
   private static boolean trained(LearnerNode learner, int records) {
     return learner.ingest().loop().committedRecords() >= records
@@ -308,7 +316,13 @@ public final class StreamBench implements Callable<Integer> {
         && learner.learner().isQuiescent();
   }
 
-  private ServingModel awaitSettled(LearnerNode learner, ServeNode serve, int records, long start)
+  /**
+   * Waits until ingest committed all {@code records}, the learner took and trained on everything
+   * and consolidated it, and serving uses the champion; returns the served model (null when no
+   * version was ever promoted).
+   */
+  static ServingModel awaitSettled(
+      LearnerNode learner, ServeNode serve, int records, long start, int timeoutSeconds)
       throws InterruptedException {
     long deadline = start + TimeUnit.SECONDS.toNanos(timeoutSeconds);
     while (System.nanoTime() < deadline) {

@@ -1,6 +1,7 @@
 package dev.retain.cli;
 
 import dev.retain.bench.ContinualBench;
+import dev.retain.bench.DriftBench;
 import dev.retain.bench.IngestBench;
 import dev.retain.bench.ServeBench;
 import dev.retain.bench.StreamBench;
@@ -10,5 +11,11 @@ import picocli.CommandLine.Command;
 @Command(
     name = "bench",
     description = "Benchmarks that print a table (and one JSON object with --json).",
-    subcommands = {IngestBench.class, ServeBench.class, ContinualBench.class, StreamBench.class})
+    subcommands = {
+      IngestBench.class,
+      ServeBench.class,
+      ContinualBench.class,
+      StreamBench.class,
+      DriftBench.class
+    })
 final class BenchCommand {}

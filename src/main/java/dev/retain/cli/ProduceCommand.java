@@ -63,8 +63,23 @@ final class ProduceCommand implements Callable<Integer> {
       description = "Examples over which a gradual change moves from one domain to the next.")
   int mix;
 
+  @Option(
+      names = "--label-delay",
+      description =
+          "Send no labels with the examples: ask serving (--serve) for each prediction, then send"
+              + " its label to the feedback topic after about this many seconds (drawn between"
+              + " half and one and a half times it). Needs retain serve with"
+              + " retain.serve.predictions.enabled=true.")
+  Double labelDelay;
+
+  @Option(
+      names = "--serve",
+      defaultValue = "http://127.0.0.1:8080",
+      description = "retain serve's address, for --label-delay.")
+  java.net.URI serve;
+
   @Override
-  public Integer call() {
+  public Integer call() throws Exception {
     RetainConfig config = options.load();
     DomainStream stream =
         DomainStream.named(
@@ -77,11 +92,16 @@ final class ProduceCommand implements Callable<Integer> {
     byte[] key = config.getString(RetainConfig.MODEL_ID).getBytes(StandardCharsets.UTF_8);
     SplittableRandom mixing = new SplittableRandom(seed);
     long sent = 0;
-    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
+    try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config);
+        DelayedLabels labels = labelDelay == null ? null : delayedLabels(config, producer)) {
       for (long i = 0; i < (long) domains * perDomain; i++) {
         Example example = stream.example(domainOf(i, mixing), i);
-        producer.send(
-            new ProducerRecord<>(config.examplesTopic(), key, codec.encode(example, !noDomain)));
+        if (labels != null) {
+          labels.send(example);
+        } else {
+          producer.send(
+              new ProducerRecord<>(config.examplesTopic(), key, codec.encode(example, !noDomain)));
+        }
         sent++;
         if (badEvery > 0 && sent % badEvery == 0) {
           byte[] bad = "{\"id\": \"broken\"".getBytes(StandardCharsets.UTF_8);
@@ -90,9 +110,25 @@ final class ProduceCommand implements Callable<Integer> {
       }
     }
     System.out.printf(
-        "produced %d examples over %d domains (%s%s) to %s%n",
-        sent, domains, shift, noDomain ? ", no domain field" : "", config.examplesTopic());
+        labelDelay == null
+            ? "produced %d examples over %d domains (%s%s) to %s%n"
+            : "sent %d predictions over %d domains (%s%s) to serving, their labels later to %s%n",
+        sent,
+        domains,
+        shift,
+        noDomain ? ", no domain field" : "",
+        labelDelay == null ? config.examplesTopic() : config.topic("feedback"));
     return 0;
+  }
+
+  private DelayedLabels delayedLabels(RetainConfig config, KafkaProducer<byte[], byte[]> producer) {
+    return new DelayedLabels(
+        serve,
+        config.getString(RetainConfig.MODEL_ID),
+        producer,
+        config.topic("feedback"),
+        labelDelay,
+        seed);
   }
 
   /**

@@ -110,6 +110,11 @@ public final class RetainConfig extends AbstractConfig {
   public static final String DRIFT_INPUT_REFERENCE = "retain.drift.input.reference";
   public static final String DRIFT_INPUT_WINDOW = "retain.drift.input.window";
   public static final String DRIFT_INPUT_ALPHA = "retain.drift.input.alpha";
+  public static final String DRIFT_INPUT_PROJECTIONS = "retain.drift.input.projections";
+  public static final String DRIFT_INPUT_TRAINING = "retain.drift.input.training";
+  public static final String DRIFT_MIN_REGIME = "retain.drift.min.regime.examples";
+  public static final String DRIFT_RECURRING_EXAMPLES = "retain.drift.recurring.examples";
+  public static final String DRIFT_RECURRING_ALPHA = "retain.drift.recurring.alpha";
 
   static final ConfigDef DEFINITION = define();
 
@@ -741,11 +746,11 @@ public final class RetainConfig extends AbstractConfig {
             Type.BOOLEAN,
             true,
             Importance.MEDIUM,
-            "In retain serve: watch the unlabeled inputs for a drift, through the confidence of"
-                + " each prediction (a two-sample Kolmogorov-Smirnov test between a reference"
-                + " window and the latest inputs); each detection is logged, counted"
-                + " (retain_drift_detections_total{source=input-ks}) and published to"
-                + " PREFIX.drift, before any label arrives.")
+            "In retain serve: watch the unlabeled inputs for a drift, through each prediction's"
+                + " confidence and the input's random projections (two-sample Kolmogorov-Smirnov"
+                + " tests between a reference window and the latest inputs); each detection is"
+                + " logged, counted (retain_drift_detections_total{source=input-ks}) and published"
+                + " to PREFIX.drift, before any label arrives.")
         .define(
             DRIFT_INPUT_REFERENCE,
             Type.INT,
@@ -767,8 +772,54 @@ public final class RetainConfig extends AbstractConfig {
             1e-4,
             Range.between(1e-12, 0.5),
             Importance.LOW,
-            "Significance of one test: a stationary stream raises a false alarm with probability"
-                + " at most this per test (about one test per 50 predictions by default).");
+            "Significance of one check: a stationary stream raises a false alarm with probability"
+                + " at most this per check (one check per 50 inputs by default; the tests of one"
+                + " check share it).")
+        .define(
+            DRIFT_INPUT_PROJECTIONS,
+            Type.INT,
+            4,
+            Range.between(0, 64),
+            Importance.LOW,
+            "Random projections of each input that the input tests watch (besides serving's"
+                + " confidence): fixed Gaussian directions, so any shift of the input distribution"
+                + " moves them; 0 watches the confidence only.")
+        .define(
+            DRIFT_INPUT_TRAINING,
+            Type.BOOLEAN,
+            true,
+            Importance.MEDIUM,
+            "In the learner: watch the incoming examples' inputs too (their projections, no label"
+                + " needed). On records without a domain, an input drift opens a regime as an"
+                + " error drift does; it finds a change that leaves the error flat, such as the"
+                + " return of a regime the model still knows.")
+        .define(
+            DRIFT_MIN_REGIME,
+            Type.INT,
+            1000,
+            Range.atLeast(0),
+            Importance.LOW,
+            "Examples a regime lasts at least: a detection sooner after the last one is counted"
+                + " but opens no regime (the slower detector of one drift, say). A producer's"
+                + " domain that returns after another consolidates only if this many examples"
+                + " were trained since the last consolidation (a new domain always does).")
+        .define(
+            DRIFT_RECURRING_EXAMPLES,
+            Type.INT,
+            300,
+            Range.atLeast(0),
+            Importance.LOW,
+            "Examples of a new regime compared with each earlier regime's holdout (input"
+                + " projections, Kolmogorov-Smirnov): when one matches, the regime is that one"
+                + " come back and takes its name again. 0: every drift opens a new regime.")
+        .define(
+            DRIFT_RECURRING_ALPHA,
+            Type.DOUBLE,
+            0.01,
+            Range.between(1e-12, 0.5),
+            Importance.LOW,
+            "A new regime is an earlier one come back when the test that they differ has a"
+                + " p-value of at least this (the best-matching earlier regime wins).");
   }
 
   /** Comma-separated positive integers. */

@@ -5,8 +5,10 @@ import dev.retain.train.TrainingInput;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -25,6 +27,7 @@ public final class ExampleInbox implements ExampleSink, TrainingInput {
   private final Condition nonEmpty = lock.newCondition();
   private final ArrayDeque<Handover> deliveries = new ArrayDeque<>();
   private final Map<TopicPartition, Long> drainedThrough = new HashMap<>();
+  private final Set<String> handedOver = new HashSet<>(); // domains drained so far
   private final int capacity;
   private int head; // examples of the first delivery already drained
   private int size;
@@ -60,8 +63,9 @@ public final class ExampleInbox implements ExampleSink, TrainingInput {
 
   /**
    * Takes up to {@code max} examples, waiting up to {@code timeoutMs} for the first one, and never
-   * past a change of domain: every example of one drain has the first one's domain, so that a
-   * learner consolidating at a domain's end knows exactly how far it trained.
+   * past the first example of a domain never handed over before: a new domain starts a drain, so
+   * that a learner consolidating at a domain's end knows exactly how far it trained. Domains seen
+   * before mix freely (a stream that interleaves them is not cut into tiny batches).
    */
   private void awaitExamples(long timeoutMs) throws InterruptedException {
     long nanos = TimeUnit.MILLISECONDS.toNanos(timeoutMs);
@@ -86,8 +90,8 @@ public final class ExampleInbox implements ExampleSink, TrainingInput {
   }
 
   /**
-   * Moves examples of the first delivery to {@code out}, up to {@code max} and up to a change of
-   * domain; false when it stopped at such a change.
+   * Moves examples of the first delivery to {@code out}, up to {@code max} and up to a new domain;
+   * false when it stopped at one.
    */
   private boolean takeFromHead(List<Example> out, int max) {
     Handover first = deliveries.peek();
@@ -95,12 +99,12 @@ public final class ExampleInbox implements ExampleSink, TrainingInput {
       finishHead(first);
       return true;
     }
-    String domain = out.isEmpty() ? first.examples().get(head).domain() : out.get(0).domain();
     while (out.size() < max && head < first.examples().size()) {
       Example next = first.examples().get(head);
-      if (!next.domain().equals(domain)) {
+      if (!out.isEmpty() && !handedOver.contains(next.domain())) {
         return false;
       }
+      handedOver.add(next.domain());
       out.add(next);
       drainedThrough.put(first.partitions().get(head), first.nextOffsets()[head]);
       head++;

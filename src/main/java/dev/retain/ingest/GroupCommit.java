@@ -80,9 +80,16 @@ final class GroupCommit {
     router.route(records, pending);
   }
 
-  /** Completes a finished write, and seals the pending commit when it is due. */
+  /**
+   * Completes a finished write, and seals the pending commit when it is due; a change the learner
+   * made to the holdouts (a regime it opened) is written within a commit interval even while no
+   * record comes.
+   */
   void commitIfDue() {
     finishWrite(false);
+    if (pending == null && state.changed()) {
+      pending = new PendingCommit(store);
+    }
     if (pending != null
         && (pending.records >= commitRecords || pending.ageMillis() >= commitIntervalMs)) {
       startWrite();

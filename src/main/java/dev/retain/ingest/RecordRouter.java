@@ -7,6 +7,7 @@ import dev.retain.record.ExampleCodec;
 import dev.retain.record.ExampleValidator;
 import dev.retain.record.InvalidExampleException;
 import dev.retain.record.RejectReason;
+import dev.retain.store.HoldoutSets;
 import dev.retain.store.ModelState;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -121,11 +122,13 @@ final class RecordRouter {
     if (example == null) {
       return false;
     }
-    if (!state.route(example, pending.batch)) {
+    long position = HoldoutSets.position(record.partition(), record.offset());
+    Example trainable = state.route(example, position, pending.batch);
+    if (trainable == null) {
       pending.heldOut++; // stored, so its features are an array already (see Example)
       return false;
     }
-    pending.trainable(example, partition(record), record.offset());
+    pending.trainable(trainable, partition(record), record.offset());
     return true;
   }
 

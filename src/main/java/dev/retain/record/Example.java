@@ -105,6 +105,23 @@ public final class Example {
     }
   }
 
+  /**
+   * This example under another domain, sharing its features (the learner names a record that came
+   * without a domain after the regime it was trained in).
+   */
+  public Example inDomain(String other) {
+    if (other.equals(domain)) {
+      return this;
+    }
+    ByteBuffer bytes;
+    synchronized (this) {
+      bytes = raw;
+    }
+    return bytes == null
+        ? new Example(id, features(), null, label, other, ts)
+        : new Example(id, null, bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN), label, other, ts);
+  }
+
   /** True while the features are still the bytes the example was decoded from (see the class). */
   public boolean viewsBytes() {
     synchronized (this) {

@@ -15,4 +15,13 @@ public record Feedback(String id, int label) {
     }
     return new Feedback(node.get("id").asText(), node.get("label").asInt());
   }
+
+  /** The record's JSON value. */
+  public byte[] toJson() {
+    com.fasterxml.jackson.databind.node.ObjectNode node =
+        com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    node.put("id", id);
+    node.put("label", label);
+    return node.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  }
 }

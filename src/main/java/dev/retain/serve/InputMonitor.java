@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.retain.config.RetainConfig;
 import dev.retain.drift.InputDrift;
+import dev.retain.drift.InputSummary;
 import dev.retain.metrics.DriftMeters;
 import dev.retain.metrics.ModelMeters;
 import io.micrometer.core.instrument.Counter;
@@ -14,8 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Watches the served predictions' confidence for a drift of the inputs, before any label arrives
- * ({@link InputDrift}); a new version starts a new reference. A detection is logged, counted and
+ * Watches the served inputs for a drift, before any label arrives ({@link InputDrift}): each
+ * prediction's confidence and the input's {@code retain.drift.input.projections} random projections
+ * ({@link InputSummary}); a new version starts a new reference. A detection is logged, counted and
  * published to {@code <prefix>.drift} (JSON: model, time, source, statistic, p_value, version).
  * Thread-safe: request threads report to it.
  */
@@ -23,6 +25,7 @@ final class InputMonitor implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(InputMonitor.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private final InputDrift drift;
+  private final InputSummary summary; // null: confidence only
   private final Producer<byte[], byte[]> producer; // null: detections are not published
   private final String topic;
   private final String model;
@@ -31,8 +34,15 @@ final class InputMonitor implements AutoCloseable {
   private volatile double lastDetection; // Unix seconds, 0 before any
 
   InputMonitor(RetainConfig config, ModelMeters meters, Producer<byte[], byte[]> producer) {
+    int projections = config.getInt(RetainConfig.DRIFT_INPUT_PROJECTIONS);
+    this.summary =
+        projections == 0
+            ? null
+            : new InputSummary(
+                config.getInt(RetainConfig.RECORD_FEATURES), projections, InputSummary.SEED);
     this.drift =
         new InputDrift(
+            1 + projections,
             config.getInt(RetainConfig.DRIFT_INPUT_REFERENCE),
             config.getInt(RetainConfig.DRIFT_INPUT_WINDOW),
             config.getDouble(RetainConfig.DRIFT_INPUT_ALPHA));
@@ -49,12 +59,17 @@ final class InputMonitor implements AutoCloseable {
   }
 
   /**
-   * One prediction of {@code servedBy} with confidence {@code score}. A detection is published
-   * after the monitor's lock is released: a broker that is slow to answer holds up this request
-   * (for at most the producer's max.block.ms), never the others.
+   * One prediction of {@code servedBy} for {@code input} with confidence {@code score}. A detection
+   * is published after the monitor's lock is released: a broker that is slow to answer holds up
+   * this request (for at most the producer's max.block.ms), never the others.
    */
-  void observe(String servedBy, float score) {
-    ObjectNode detection = detect(servedBy, score);
+  void observe(String servedBy, float score, float[] input) {
+    double[] values = new double[drift.dims()];
+    values[0] = score;
+    if (summary != null) {
+      summary.summarise(input, values, 1);
+    }
+    ObjectNode detection = detect(servedBy, values);
     if (detection != null && producer != null) {
       byte[] key = model.getBytes(StandardCharsets.UTF_8);
       byte[] value = detection.toString().getBytes(StandardCharsets.UTF_8);
@@ -62,19 +77,19 @@ final class InputMonitor implements AutoCloseable {
     }
   }
 
-  /** Adds the confidence; the record of a detection, or null. */
-  private synchronized ObjectNode detect(String servedBy, float score) {
+  /** Adds one input's summary; the record of a detection, or null. */
+  private synchronized ObjectNode detect(String servedBy, double[] values) {
     if (!servedBy.equals(version)) {
       version = servedBy;
       drift.reset(); // another model: another distribution of confidence
     }
-    if (!drift.add(score)) {
+    if (!drift.add(values)) {
       return null;
     }
     detections.increment();
     lastDetection = System.currentTimeMillis() / 1000.0;
     LOG.info(
-        "the inputs drifted: confidence of {} differs from its reference (KS {}, p {})",
+        "the inputs to {} drifted from their reference (KS {}, p {})",
         version,
         String.format("%.3f", drift.statistic()),
         String.format("%.2g", drift.pValue()));

@@ -30,7 +30,7 @@ final class PredictionLog implements AutoCloseable {
 
   void write(String id, String version, int predicted, float score, float[] features) {
     if (inputs != null) {
-      inputs.observe(version, score);
+      inputs.observe(version, score, features);
     }
     if (producer == null) {
       return;

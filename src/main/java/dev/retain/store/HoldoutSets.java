@@ -3,24 +3,38 @@ package dev.retain.store;
 import dev.retain.record.Example;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 
 /**
- * Bounded evaluation sets, one per domain of one model: every {@code every}-th example of a domain
- * is held out until the domain's set holds {@code maxPerDomain}. Held-out examples are never
- * trained on. Written by the ingest thread, read by the evaluator; methods are synchronized.
+ * Bounded evaluation sets, one per domain of one model. Every {@code every}-th example of a domain
+ * is a candidate; the set keeps a uniform sample of its domain's candidates (a reservoir of {@code
+ * maxPerDomain}), so that a long stationary domain keeps refreshing its set rather than freezing on
+ * its first examples. Held-out examples are never trained on; one that leaves the set is dropped.
+ * Each example keeps its Kafka position, so that a regime opened later can take the examples that
+ * lie past its start ({@link #move}). Written by the ingest thread, read by the evaluator; methods
+ * are synchronized.
  */
 public final class HoldoutSets {
+  /** The position of an example stored before positions were kept: never moved. */
+  public static final long UNKNOWN = -1;
+
   private final String model;
   private final int every;
   private final int maxPerDomain;
+  private final Random random;
   private final Map<String, Domain> domains = new LinkedHashMap<>();
+  private int indexed; // domains in the store's index
 
   private static final class Domain {
     final List<Example> examples = new ArrayList<>();
+    final List<Long> positions = new ArrayList<>();
+    final BitSet changed = new BitSet(); // slots to write at the next flush
+    int stored; // slots in the store
     long seen;
     boolean dirty;
   }
@@ -29,6 +43,7 @@ public final class HoldoutSets {
     this.model = model;
     this.every = every;
     this.maxPerDomain = maxPerDomain;
+    this.random = new Random(model.hashCode() * 31L + every);
   }
 
   public static HoldoutSets load(RetainStore store, String model, int every, int maxPerDomain) {
@@ -52,48 +67,188 @@ public final class HoldoutSets {
         (key, value) -> {
           Keys.Reader reader = new Keys.Reader(key);
           reader.str();
-          sets.domain(reader.str()).examples.add(StoredExample.decode(value, "holdout"));
+          Domain domain = sets.domain(reader.str());
+          domain.examples.add(StoredExample.decode(value, "holdout"));
+          domain.positions.add(UNKNOWN);
         });
+    store.scan(
+        Family.META,
+        Keys.of("holdout-position").str(model).bytes(),
+        (key, value) -> {
+          Keys.Reader reader = new Keys.Reader(key);
+          reader.str();
+          reader.str();
+          Domain domain = sets.domain(reader.str());
+          int index = reader.i32();
+          if (index < domain.positions.size()) {
+            domain.positions.set(index, Keys.readLong(value));
+          }
+        });
+    sets.domains.values().forEach(d -> d.stored = d.examples.size());
+    sets.indexed = sets.domains.size();
     return sets;
+  }
+
+  /** A Kafka position packed into one number: partition in the top 16 bits, offset below. */
+  public static long position(int partition, long offset) {
+    return ((long) partition << 48) | offset;
+  }
+
+  static int partitionOf(long position) {
+    return (int) (position >>> 48);
+  }
+
+  static long offsetOf(long position) {
+    return position & ((1L << 48) - 1);
   }
 
   private Domain domain(String name) {
     return domains.computeIfAbsent(name, n -> new Domain());
   }
 
-  /**
-   * Counts the example in its domain and holds it out when its turn has come.
-   *
-   * @return true when the example was held out (and so must not be trained on)
-   */
-  /** The domain of {@code example}, indexed in {@code batch} when it is new. */
-  private Domain domainOf(Example example, StoreBatch batch) {
-    Domain domain = domains.get(example.domain());
-    if (domain == null) {
-      byte[] key = Keys.of("domain-index").str(model).i32(domains.size()).bytes();
-      batch.put(Family.META, key, example.domain().getBytes(StandardCharsets.UTF_8));
-      domain = domain(example.domain());
-    }
-    return domain;
+  /** {@link #offer(Example, long)} for an example without a Kafka position. */
+  public boolean offer(Example example) {
+    return offer(example, UNKNOWN);
   }
 
-  public synchronized boolean offer(Example example, StoreBatch batch) {
-    Domain domain = domainOf(example, batch);
+  /**
+   * Counts the example in its domain and holds it out when it is a candidate and the reservoir
+   * takes it (always while the set is not full). What changed is written by the next {@link
+   * #flush}.
+   *
+   * @param position where the record was read ({@link #position}), or {@link #UNKNOWN}
+   * @return true when the example was held out (and so must not be trained on)
+   */
+  public synchronized boolean offer(Example example, long position) {
+    Domain domain = domain(example.domain());
     domain.seen++;
     domain.dirty = true; // the counter is written once per batch, by flush
-    if (domain.seen % every != 0 || domain.examples.size() >= maxPerDomain) {
+    if (domain.seen % every != 0) {
       return false;
     }
-    byte[] key = Keys.of(model).str(example.domain()).i32(domain.examples.size()).bytes();
-    batch.put(Family.HOLDOUT, key, StoredExample.encode(example));
-    domain.examples.add(example);
+    int slot = domain.examples.size();
+    if (slot >= maxPerDomain) {
+      long candidates = domain.seen / every;
+      long pick = (long) (random.nextDouble() * candidates);
+      if (pick >= maxPerDomain) {
+        return false;
+      }
+      slot = (int) pick;
+      domain.examples.set(slot, example);
+      domain.positions.set(slot, position);
+    } else {
+      domain.examples.add(example);
+      domain.positions.add(position);
+    }
+    domain.changed.set(slot);
     return true;
   }
 
-  /** Writes the per-domain counters changed since the last flush; called once per batch. */
+  private void put(StoreBatch batch, String domain, int slot, Example example, long position) {
+    batch.put(
+        Family.HOLDOUT,
+        Keys.of(model).str(domain).i32(slot).bytes(),
+        StoredExample.encode(example));
+    byte[] positionKey = Keys.of("holdout-position").str(model).str(domain).i32(slot).bytes();
+    if (position == UNKNOWN) {
+      batch.delete(Family.META, positionKey);
+    } else {
+      batch.put(Family.META, positionKey, Keys.longValue(position));
+    }
+  }
+
+  private void delete(StoreBatch batch, String domain, int slot) {
+    batch.delete(Family.HOLDOUT, Keys.of(model).str(domain).i32(slot).bytes());
+    batch.delete(Family.META, Keys.of("holdout-position").str(model).str(domain).i32(slot).bytes());
+  }
+
+  /** True when something changed since the last {@link #flush}. */
+  public synchronized boolean changed() {
+    return indexed < domains.size()
+        || domains.values().stream().anyMatch(d -> d.dirty || !d.changed.isEmpty());
+  }
+
+  /**
+   * Moves the examples of {@code from} that lie at or past {@code boundary} into {@code to}: a
+   * regime opened at the learner's position takes what ingest had already read beyond it. A
+   * partition that {@code boundary} does not name lies wholly past it; an example without a known
+   * position stays. The domains' counts of examples seen move in proportion ({@code every} per
+   * moved example, an estimate; their sum stays exact). The next {@link #flush} writes the move.
+   *
+   * @param boundary the first offset past the boundary, per partition
+   * @return how many examples moved
+   */
+  public synchronized int move(String from, String to, Map<Integer, Long> boundary) {
+    Domain source = domains.get(from);
+    if (source == null || from.equals(to)) {
+      return 0;
+    }
+    Domain target = domain(to);
+    List<Example> keptExamples = new ArrayList<>();
+    List<Long> keptPositions = new ArrayList<>();
+    int moved = 0;
+    for (int i = 0; i < source.examples.size(); i++) {
+      long position = source.positions.get(i);
+      Example example = source.examples.get(i);
+      if (!past(position, boundary)) {
+        keptExamples.add(example);
+        keptPositions.add(position);
+      } else if (target.examples.size() < maxPerDomain) {
+        Example renamed = example.inDomain(to);
+        target.changed.set(target.examples.size());
+        target.examples.add(renamed);
+        target.positions.add(position);
+        moved++;
+      } else {
+        moved++; // the target is full: dropped, as a reservoir would
+      }
+    }
+    if (moved == 0) {
+      return 0;
+    }
+    source.examples.clear();
+    source.positions.clear();
+    source.examples.addAll(keptExamples);
+    source.positions.addAll(keptPositions);
+    source.changed.set(0, keptExamples.size());
+    long seen = Math.min(source.seen, (long) moved * every);
+    source.seen -= seen;
+    target.seen += seen;
+    source.dirty = true;
+    target.dirty = true;
+    return moved;
+  }
+
+  private static boolean past(long position, Map<Integer, Long> boundary) {
+    if (position == UNKNOWN) {
+      return false;
+    }
+    Long first = boundary.get(partitionOf(position));
+    return first == null || offsetOf(position) >= first;
+  }
+
+  /**
+   * Writes what changed since the last flush (new domains, held-out examples, counters); called
+   * once per batch.
+   */
   public synchronized void flush(StoreBatch batch) {
+    List<String> names = new ArrayList<>(domains.keySet());
+    for (; indexed < names.size(); indexed++) {
+      byte[] key = Keys.of("domain-index").str(model).i32(indexed).bytes();
+      batch.put(Family.META, key, names.get(indexed).getBytes(StandardCharsets.UTF_8));
+    }
     domains.forEach(
         (name, d) -> {
+          for (int slot = d.changed.nextSetBit(0);
+              slot >= 0 && slot < d.examples.size();
+              slot = d.changed.nextSetBit(slot + 1)) {
+            put(batch, name, slot, d.examples.get(slot), d.positions.get(slot));
+          }
+          d.changed.clear();
+          for (int slot = d.examples.size(); slot < d.stored; slot++) {
+            delete(batch, name, slot);
+          }
+          d.stored = d.examples.size();
           if (d.dirty) {
             batch.put(
                 Family.META,
@@ -104,12 +259,12 @@ public final class HoldoutSets {
         });
   }
 
-  /** Domains in order of first appearance. */
   /** True when {@code domain} is known, or fewer than {@code max} domains are. */
   public synchronized boolean admits(String domain, int max) {
     return domains.containsKey(domain) || domains.size() < max;
   }
 
+  /** Domains in order of first appearance. */
   public synchronized List<String> domains() {
     return new ArrayList<>(domains.keySet());
   }

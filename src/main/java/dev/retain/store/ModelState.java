@@ -2,6 +2,7 @@ package dev.retain.store;
 
 import dev.retain.config.Choice;
 import dev.retain.config.RetainConfig;
+import dev.retain.record.Example;
 
 /**
  * Everything the store keeps for one model: replay reservoir, holdout sets and dedup window, loaded
@@ -12,7 +13,7 @@ public record ModelState(
 
   /** A state whose records without a domain all get {@code defaultDomain}: no regime opened. */
   public ModelState(String model, ReplayBuffer replay, HoldoutSets holdout, DedupWindow dedup) {
-    this(model, replay, holdout, dedup, new Regimes("default", 0));
+    this(model, replay, holdout, dedup, new Regimes(model, "default", 0, "default", holdout));
   }
 
   private static ReplayBuffer replay(RetainStore store, RetainConfig config, String model) {
@@ -37,25 +38,48 @@ public record ModelState(
         replay(store, config, model),
         holdout,
         DedupWindow.load(store, model, config.getInt(RetainConfig.INGEST_DEDUP_WINDOW)),
-        Regimes.of(config.getString(RetainConfig.RECORD_DEFAULT_DOMAIN), holdout.domains()));
+        Regimes.load(store, model, config.getString(RetainConfig.RECORD_DEFAULT_DOMAIN), holdout));
   }
 
   /**
    * Routes an accepted example as ingest does: into its domain's holdout (every n-th, never trained
    * on) or the replay reservoir; true when it is trainable (the learner gets it).
    */
-  public boolean route(dev.retain.record.Example example, StoreBatch batch) {
-    if (holdout.offer(example, batch)) {
-      return false;
+  public boolean route(Example example, StoreBatch batch) {
+    return route(example, HoldoutSets.UNKNOWN, batch) != null;
+  }
+
+  /**
+   * {@link #route(Example, StoreBatch)} for a record read at {@code position}: the example for the
+   * learner (named after the current regime when it came without a domain), or null when it was
+   * held out. The learner must get this very object: the reservoir knows its examples by identity.
+   */
+  public Example route(Example example, long position, StoreBatch batch) {
+    Example[] named = new Example[1];
+    boolean heldOut =
+        regimes.route(
+            example,
+            e -> {
+              named[0] = e;
+              return holdout.offer(e, position);
+            });
+    if (heldOut) {
+      return null;
     }
-    replay.offer(example, batch);
-    return true;
+    replay.offer(named[0], batch);
+    return named[0];
+  }
+
+  /** True when the holdouts or regimes changed since the last {@link #flush}. */
+  public boolean changed() {
+    return holdout.changed() || regimes.changed();
   }
 
   /** Adds the counters changed since the last flush to {@code batch}; once per batch. */
   public void flush(StoreBatch batch) {
     replay.flush(batch);
     holdout.flush(batch);
+    regimes.flush(batch);
     dedup.flush(batch);
   }
 }

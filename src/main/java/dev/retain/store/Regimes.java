@@ -1,41 +1,68 @@
 package dev.retain.store;
 
-import java.util.List;
+import dev.retain.record.Example;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.function.Function;
 
 /**
- * The regimes of a stream whose records carry no domain: records without one get the name of the
- * current regime ({@code retain.record.default.domain} until a drift detector opens the first, then
- * {@code regime-1}, {@code regime-2}, …), so that each regime has its own holdout from the point it
- * opened. The current regime survives a restart through the holdout's domain index. Ingest reads it
- * on the absorb thread, the learner opens the next on its own: thread-safe.
+ * The regimes of a stream whose records carry no domain. Records without one get the name of the
+ * current regime: {@code retain.record.default.domain} until a drift detector opens the first, then
+ * {@code regime-1}, {@code regime-2}, …, or an earlier regime's name again when the learner
+ * recognises that it recurs.
+ *
+ * <p>A regime starts at a position, the learner's when it opened it, not at whatever record ingest
+ * reads next: ingest may be thousands of records ahead of the learner. Opening one moves the
+ * held-out examples that lie past its start into it; ingest names every record it routes from then
+ * on after it ({@link ModelState#route}), and the learner names what it takes after it. Ingest's
+ * next write stores the change ({@link #flush}). Thread-safe.
  */
 public final class Regimes {
   /** The prefix of a regime's name. */
   public static final String PREFIX = "regime-";
 
+  private final String model;
   private final String first;
-  private volatile int current; // 0: the first, which has the default domain's name
-  private volatile String name; // the current regime's: read for every record, made once
+  private final HoldoutSets holdout;
+  private int opened; // the number of the latest regime opened; guarded by this
+  private volatile String name; // the current regime's: read for every record
+  private boolean dirty; // guarded by this
 
-  Regimes(String first, int current) {
+  Regimes(String model, String first, int opened, String current, HoldoutSets holdout) {
+    this.model = model;
     this.first = first;
-    this.current = current;
-    this.name = name(current);
+    this.opened = opened;
+    this.name = current;
+    this.holdout = holdout;
   }
 
-  private String name(int n) {
-    return n == 0 ? first : PREFIX + n;
-  }
-
-  /** The regimes named in {@code domains} (a holdout's), continuing from the latest. */
-  static Regimes of(String defaultDomain, List<String> domains) {
-    int latest = 0;
-    for (String d : domains) {
-      if (d.startsWith(PREFIX) && d.substring(PREFIX.length()).matches("[0-9]{1,9}")) {
-        latest = Math.max(latest, Integer.parseInt(d.substring(PREFIX.length())));
-      }
+  /** A stream's regimes as stored, or, for a store written before they were, from its holdouts. */
+  static Regimes load(RetainStore store, String model, String first, HoldoutSets holdout) {
+    byte[] stored = store.get(Family.META, key(model));
+    if (stored != null) {
+      ByteBuffer in = ByteBuffer.wrap(stored);
+      int opened = in.getInt();
+      String current = StandardCharsets.UTF_8.decode(in.slice()).toString();
+      return new Regimes(model, first, opened, current, holdout);
     }
-    return new Regimes(defaultDomain, latest);
+    int latest = 0;
+    for (String d : holdout.domains()) {
+      latest = Math.max(latest, number(d));
+    }
+    return new Regimes(model, first, latest, latest == 0 ? first : PREFIX + latest, holdout);
+  }
+
+  private static byte[] key(String model) {
+    return Keys.of("regimes").str(model).bytes();
+  }
+
+  /** The number in a regime's name (0 for the first, -1 for another domain). */
+  private static int number(String domain) {
+    if (domain.startsWith(PREFIX) && domain.substring(PREFIX.length()).matches("[0-9]{1,9}")) {
+      return Integer.parseInt(domain.substring(PREFIX.length()));
+    }
+    return -1;
   }
 
   /** The name records without a domain get now. */
@@ -43,20 +70,67 @@ public final class Regimes {
     return name;
   }
 
-  /** The number of the current regime (0 before any drift was detected). */
+  /** The number of the current regime (0 for the first, before any drift was detected). */
   public int number() {
-    return current;
+    return Math.max(0, number(name));
   }
 
   /** True when {@code domain} names a regime (records that came without a domain). */
   public boolean isRegime(String domain) {
-    return domain.equals(first) || domain.startsWith(PREFIX);
+    return domain.equals(first) || number(domain) > 0;
   }
 
-  /** Opens the next regime; its name. */
-  public synchronized String open() {
-    name = name(current + 1);
-    current++;
+  /**
+   * Opens the next regime at {@code start}, the learner's position (the first offset per partition
+   * it has not taken: a partition not named lies wholly past it); its name.
+   */
+  public synchronized String open(Map<Integer, Long> start) {
+    String from = name;
+    opened++;
+    name = PREFIX + opened;
+    holdout.move(from, name, start);
+    dirty = true;
     return name;
+  }
+
+  /**
+   * The current regime, opened at the last drift, is {@code earlier} again: its held-out examples
+   * join {@code earlier}'s and records are named after it from now on.
+   */
+  public synchronized void resume(String earlier) {
+    if (!isRegime(earlier)) {
+      throw new IllegalArgumentException(earlier + " is not a regime");
+    }
+    holdout.move(name, earlier, Map.of());
+    name = earlier;
+    dirty = true;
+  }
+
+  /**
+   * {@code example} named after the current regime when it came without a domain and was named
+   * after an earlier one (read before a change); runs with the change excluded, so that an example
+   * is never held out under a regime that has just been closed.
+   */
+  synchronized <T> T route(Example example, Function<Example, T> then) {
+    boolean stale = !example.domain().equals(name) && isRegime(example.domain());
+    return then.apply(stale ? example.inDomain(name) : example);
+  }
+
+  /** Writes the current regime when it changed since the last flush. */
+  synchronized void flush(StoreBatch batch) {
+    if (!dirty) {
+      return;
+    }
+    byte[] current = name.getBytes(StandardCharsets.UTF_8);
+    batch.put(
+        Family.META,
+        key(model),
+        ByteBuffer.allocate(Integer.BYTES + current.length).putInt(opened).put(current).array());
+    dirty = false;
+  }
+
+  /** True when a change waits for the next flush. */
+  synchronized boolean changed() {
+    return dirty;
   }
 }

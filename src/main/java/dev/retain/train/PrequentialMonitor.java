@@ -7,6 +7,7 @@ import dev.retain.drift.DriftDetector;
 import dev.retain.drift.PageHinkley;
 import dev.retain.record.Example;
 import java.util.List;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,6 +34,11 @@ final class PrequentialMonitor {
     }
   }
 
+  /** The detector's name ("none" without one). */
+  String name() {
+    return detector == null ? "none" : detector.name();
+  }
+
   static DriftDetector detector(RetainConfig config) {
     return switch (config.choice(RetainConfig.DRIFT_DETECTOR, Choice.DriftDetector.class)) {
       case ADWIN -> new Adwin(config.getDouble(RetainConfig.DRIFT_ADWIN_DELTA), 32, true);
@@ -47,9 +53,11 @@ final class PrequentialMonitor {
 
   /**
    * The step's new examples, right or wrong before it learned them (its logits come first); the
-   * example at which the detector raised an alarm, or null.
+   * example at which the detector raised an alarm, or null. {@code listener}, when not null, hears
+   * whether each was right.
    */
-  Example observe(Learner.StepResult result, List<Example> fresh) {
+  Example observe(
+      Learner.StepResult result, List<Example> fresh, BiConsumer<Example, Boolean> listener) {
     Example alarm = null;
     if (detector == null || result.logits().length < fresh.size() * classes) {
       return null;
@@ -57,6 +65,9 @@ final class PrequentialMonitor {
     for (int i = 0; i < fresh.size(); i++) {
       examples++;
       boolean wrong = argmax(result.logits(), i * classes) != fresh.get(i).label();
+      if (listener != null) {
+        listener.accept(fresh.get(i), !wrong);
+      }
       if (detector.add(wrong ? 1 : 0)) {
         alarm = fresh.get(i);
         metrics.driftDetected(detector.name());

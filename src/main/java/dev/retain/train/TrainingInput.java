@@ -8,8 +8,8 @@ import org.apache.kafka.common.TopicPartition;
 /** Where the learner takes new examples from, in order, with the position of what it took. */
 public interface TrainingInput {
   /**
-   * Up to {@code max} examples, waiting up to {@code timeoutMs} for the first; never a list that
-   * crosses a domain boundary. Empty when none arrived in time.
+   * Up to {@code max} examples, waiting up to {@code timeoutMs} for the first; a domain never
+   * drained before only ever starts a list. Empty when none arrived in time.
    */
   List<Example> drain(int max, long timeoutMs) throws InterruptedException;
 

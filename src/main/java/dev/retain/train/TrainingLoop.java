@@ -43,13 +43,16 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private final long consolidateEvery;
   private final int rehearsalSteps;
   private final long idleMs;
+  private final int minRun; // examples since a consolidation for a known domain's return to count
   private final Thread thread;
   private final AtomicLong pretrainAwaited = new AtomicLong(); // examples pretraining still needs
   private final Progress progress; // what was learned, base included
   private NDManager manager;
   private Learner learner;
   private Consolidator consolidator;
-  private PrequentialMonitor prequential;
+  private final DriftLog driftLog = new DriftLog();
+  private DriftWatch watch;
+  private RegimeKeeper regimes;
   private TrainMetrics metrics;
   private String domain;
   private long sinceConsolidation;
@@ -88,6 +91,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.consolidateEvery = config.getLong(RetainConfig.TRAIN_CONSOLIDATE_EVERY);
     this.rehearsalSteps = config.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS);
     this.idleMs = config.getLong(RetainConfig.TRAIN_IDLE_MS);
+    this.minRun = config.getInt(RetainConfig.DRIFT_MIN_REGIME);
     this.progress = new Progress(config.getInt(RetainConfig.RECORD_CLASSES));
     this.thread = new Thread(this, "retain-learner");
     thread.setDaemon(true);
@@ -200,7 +204,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     metrics = new TrainMetrics(registry, state.model(), matrix);
     metrics.evaluated(matrix.current().keySet());
     metrics.regime(state.regimes().number());
-    prequential = new PrequentialMonitor(config, metrics);
+    watch = new DriftWatch(config, metrics, driftLog);
+    regimes = new RegimeKeeper(state, watch, metrics);
     consolidator =
         new Consolidator(
             store,
@@ -218,55 +223,49 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   }
 
   /**
-   * Trains on {@code fresh}, consolidating at each domain boundary first (the inbox never hands
-   * over a batch that crosses one, so a boundary is at its start and the consolidation's position
-   * is exactly the end of the previous domain); {@code through} is the position once the whole
-   * batch is trained.
+   * Trains on {@code taken}, consolidating first when a new domain starts (the inbox starts a batch
+   * with a new domain's first example, so the consolidation's position is exactly the end of what
+   * came before), or when a known domain returns at least {@code retain.drift.min.regime.examples}
+   * after the last consolidation (a stream that interleaves domains consolidates that often, not at
+   * every switch); {@code through} is the position once the whole batch is trained.
    */
-  private void learn(List<Example> fresh, Map<TopicPartition, Long> through) {
+  private void learn(List<Example> taken, Map<TopicPartition, Long> through) {
     rehearsed = 0;
+    List<Example> fresh = regimes.named(taken);
     String batchDomain = fresh.get(0).domain();
-    if (domain != null && !batchDomain.equals(domain)) {
+    boolean known = progress.knows(batchDomain);
+    if (domain != null && !batchDomain.equals(domain) && (!known || sinceConsolidation >= minRun)) {
       metrics.driftDetected();
       consolidate(Trigger.DOMAIN); // trainedThrough is still the previous domain's end
     }
     domain = batchDomain;
-    Example alarm = train(fresh);
+    Example alarm = train(fresh, taken);
     trainedThrough = through;
-    if (alarm != null && state.regimes().isRegime(alarm.domain())) {
-      openRegime(); // its consolidation covers exactly what was trained, this batch included
+    // a drift's consolidation covers exactly what was trained, this batch included
+    String regime = regimes.afterStep(alarm, through, () -> consolidate(Trigger.DRIFT));
+    if (regime != null) {
+      domain = regime;
     } else if (consolidateEvery > 0 && sinceConsolidation >= consolidateEvery) {
       consolidate(Trigger.EVERY);
     }
   }
 
   /**
-   * One step on {@code fresh}; the example at which the drift detector raised an alarm, or null.
+   * One step on {@code taken} ({@code fresh}: the same named after the current regime); the example
+   * at which a drift calls for a new regime, or null.
    */
-  private Example train(List<Example> fresh) {
+  private Example train(List<Example> fresh, List<Example> taken) {
     int replayCount = (int) Math.round(fresh.size() * replayRatio);
     long start = System.nanoTime();
     List<Example> replayed = state.replay().sample(replayCount, random);
-    Learner.StepResult result = learner.step(fresh, replayed, targets(replayed), logitReplay);
+    Learner.StepResult result = learner.step(taken, replayed, targets(replayed), logitReplay);
     metrics.step(System.nanoTime() - start, result, fresh.size(), replayed.size());
-    Example alarm = prequential.observe(result, fresh);
-    state.replay().markLearned(fresh); // replayable from now on
+    Example alarm = watch.observe(result, fresh);
+    state.replay().markLearned(taken); // replayable from now on (known by identity, as taken)
     sinceConsolidation += fresh.size();
     fresh.forEach(progress::learned);
     consolidator.remember(fresh);
     return alarm;
-  }
-
-  /**
-   * The stream carries no domains and its error drifted: closes the current regime (a
-   * consolidation, so that the gate judges what came before) and opens the next, whose records
-   * ingest names after it from now on, with a holdout of their own.
-   */
-  private void openRegime() {
-    consolidate(Trigger.DRIFT);
-    String opened = state.regimes().open();
-    metrics.regime(state.regimes().number());
-    LOG.info("opened {}: records without a domain are named after it from now on", opened);
   }
 
   /** One replay-only step while the stream is idle. */
@@ -286,6 +285,11 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     consolidator.consolidate(trigger, domain, trainedThrough);
     sinceConsolidation = 0;
     lastTrigger = trigger;
+  }
+
+  /** The drifts the learner detected, and its prequential outcomes to a tool that listens. */
+  public DriftLog drift() {
+    return driftLog;
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.retain.drift;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.retain.data.DriftStream;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -46,6 +47,53 @@ class InputDriftTest {
       }
       assertThat(alarms).as("confidence around %.2f", centre).isZero();
     }
+  }
+
+  /**
+   * The inputs themselves, through four random projections: a permutation of the features (another
+   * regime of a permuted stream) is caught within 500 inputs although no confidence is watched, and
+   * 100,000 inputs of one regime raise no alarm.
+   */
+  @Test
+  void shouldDetectAPermutationOfTheInputsThroughTheirProjections() {
+    DriftStream stream = new DriftStream(64, 5, 1.0f, 3);
+    InputSummary summary = new InputSummary(64, 4, InputSummary.SEED);
+    for (int to = 1; to <= 3; to++) {
+      InputDrift drift = new InputDrift(4, 1000, 500, 1e-4);
+      for (int i = 0; i < 2000; i++) {
+        assertThat(drift.add(summary.of(stream.example(0, i).features()))).isFalse();
+      }
+      int delay = -1;
+      for (int i = 0; i < 2000 && delay < 0; i++) {
+        delay = drift.add(summary.of(stream.example(to, i).features())) ? i + 1 : -1;
+      }
+      assertThat(delay).as("inputs from regime 0 to %d until the alarm", to).isBetween(1, 500);
+    }
+    InputDrift drift = new InputDrift(4, 1000, 500, 1e-4);
+    int alarms = 0;
+    for (int i = 0; i < 100_000; i++) {
+      alarms += drift.add(summary.of(stream.example(0, i).features())) ? 1 : 0;
+    }
+    assertThat(alarms).isZero();
+  }
+
+  /** Two samples of one regime's summaries match; samples of two regimes do not. */
+  @Test
+  void shouldTellWhetherTwoSamplesOfSummariesComeFromOneRegime() {
+    DriftStream stream = new DriftStream(64, 5, 1.0f, 3);
+    InputSummary summary = new InputSummary(64, 4, InputSummary.SEED);
+    double[][] a = new double[300][];
+    double[][] aAgain = new double[1000][];
+    double[][] b = new double[1000][];
+    for (int i = 0; i < 1000; i++) {
+      if (i < 300) {
+        a[i] = summary.of(stream.example(0, i).features());
+      }
+      aAgain[i] = summary.of(stream.example(0, 5000 + i).features());
+      b[i] = summary.of(stream.example(1, i).features());
+    }
+    assertThat(InputDrift.sameDistribution(a, aAgain)).isGreaterThan(0.01);
+    assertThat(InputDrift.sameDistribution(a, b)).isLessThan(1e-6);
   }
 
   @Test

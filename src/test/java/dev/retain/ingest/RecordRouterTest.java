@@ -33,7 +33,7 @@ class RecordRouterTest {
       RecordRouter router = new RecordRouter(config, state, new CatchUp(), metrics);
       PendingCommit first = new PendingCommit(store);
       router.route(records(0, "a", null), first);
-      assertThat(state.regimes().open()).isEqualTo("regime-1");
+      assertThat(state.regimes().open(Map.of(TP.partition(), 1L))).isEqualTo("regime-1");
       PendingCommit second = new PendingCommit(store);
       router.route(records(1, "b", null), second);
       router.route(records(2, "c", "week-48"), second); // a producer's domain wins
@@ -42,6 +42,54 @@ class RecordRouterTest {
           .extracting(Example::domain)
           .containsExactly("regime-1", "week-48");
     }
+  }
+
+  /**
+   * A regime opens where the learner stands, not where ingest reads: the held-out records that
+   * ingest named after the old regime but that lie past the learner's position move into the new
+   * one, records read before the change but routed after it are named after the new one, and the
+   * store keeps both after a restart.
+   */
+  @Test
+  void shouldMoveHeldOutRecordsPastTheLearnersPositionIntoTheRegimeItOpens() {
+    Map<String, Object> props = TestData.smallConfig("unused:9092", dir);
+    props.put(RetainConfig.HOLDOUT_EVERY, 2);
+    RetainConfig config = new RetainConfig(props);
+    try (RetainStore store = RetainStore.open(dir.resolve("db"), false)) {
+      ModelState state = ModelState.load(store, config);
+      IngestMetrics metrics = new IngestMetrics(new SimpleMeterRegistry(), state, 3);
+      RecordRouter router = new RecordRouter(config, state, new CatchUp(), metrics);
+      PendingCommit pending = new PendingCommit(store);
+      for (long offset = 0; offset < 20; offset++) {
+        router.route(records(offset, "r" + offset, null), pending);
+      }
+      assertThat(state.holdout().holdout("default")).hasSize(10);
+      state.regimes().open(Map.of(TP.partition(), 12L)); // the learner took offsets 0-11
+      assertThat(heldOut(state, "default")).containsExactly(1L, 3L, 5L, 7L, 9L, 11L);
+      assertThat(heldOut(state, "regime-1")).containsExactly(13L, 15L, 17L, 19L);
+      for (long offset = 20; offset < 24; offset++) {
+        router.route(records(offset, "r" + offset, null), pending);
+      }
+      assertThat(heldOut(state, "regime-1")).containsExactly(13L, 15L, 17L, 19L, 21L, 23L);
+      state.flush(pending.batch);
+      store.commit(pending.batch);
+    }
+    try (RetainStore store = RetainStore.open(dir.resolve("db"), false)) {
+      ModelState state = ModelState.load(store, config);
+      assertThat(state.regimes().current()).isEqualTo("regime-1");
+      assertThat(heldOut(state, "default")).containsExactly(1L, 3L, 5L, 7L, 9L, 11L);
+      assertThat(heldOut(state, "regime-1")).containsExactly(13L, 15L, 17L, 19L, 21L, 23L);
+      assertThat(state.holdout().holdout("regime-1"))
+          .extracting(Example::domain)
+          .containsOnly("regime-1");
+    }
+  }
+
+  /** The offsets of the records held out under {@code domain} (their ids are "r" + offset). */
+  private static List<Long> heldOut(ModelState state, String domain) {
+    return state.holdout().holdout(domain).stream()
+        .map(e -> Long.parseLong(e.id().substring(1)))
+        .toList();
   }
 
   private static ConsumerRecords<byte[], ByteBuffer> records(

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The input-drift monitor publishes its detections to the drift topic of a real broker. */
 class InputMonitorIT {
+  private static final float[] INPUT = new float[4]; // the same input: only confidence moves
   @TempDir Path dir;
 
   @Test
@@ -38,14 +39,14 @@ class InputMonitorIT {
     ModelMeters meters = new ModelMeters(registry, "default");
     try (InputMonitor monitor = new InputMonitor(config, meters, KafkaClients.producer(config))) {
       for (int i = 0; i < 300; i++) {
-        monitor.observe("v1", 0.9f + (i % 10) * 0.005f);
+        monitor.observe("v1", 0.9f + (i % 10) * 0.005f, INPUT);
       }
       for (int i = 0; i < 300; i++) {
-        monitor.observe("v2", 0.5f + (i % 10) * 0.005f); // a new version: a new reference
+        monitor.observe("v2", 0.5f + (i % 10) * 0.005f, INPUT); // a new version: a new reference
       }
       assertThat(detections(registry)).as("a new version is no drift").isZero();
       for (int i = 0; i < 200; i++) {
-        monitor.observe("v2", 0.2f + (i % 10) * 0.005f);
+        monitor.observe("v2", 0.2f + (i % 10) * 0.005f, INPUT);
       }
       assertThat(detections(registry)).isEqualTo(1);
     }

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,8 +56,9 @@ class StoreLayoutTest {
             new Example(
                 "id-" + i, new float[] {i, -0.5f}, i % 2, i < 5 ? "d0" : "d1", 1_700_000_000L + i);
         state.dedup().add(e.id());
-        state.route(e, batch);
+        state.route(e, HoldoutSets.position(1, i), batch);
       }
+      state.regimes().open(Map.of(1, 9L));
       state.flush(batch);
       Offsets.put(batch, "g", new TopicPartition("t", 1), 42L);
       for (Blob blob : Blob.values()) {

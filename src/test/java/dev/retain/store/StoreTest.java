@@ -146,7 +146,7 @@ class StoreTest {
       for (int i = 0; i < 300; i++) {
         Example e = TestData.example("e" + i, i % 3, "dom-" + (i / 100), 4);
         parts.dedup.add(e.id());
-        if (!parts.holdout.offer(e, batch)) {
+        if (!parts.holdout.offer(e)) {
           parts.replay.offer(e, batch);
         }
       }
@@ -172,16 +172,44 @@ class StoreTest {
   void shouldHoldOutEveryTenthUpToTheCapWhenADomainIsLong() {
     try (RetainStore store = RetainStore.open(dir, false)) {
       HoldoutSets holdout = HoldoutSets.load(store, "m", 10, 5);
-      int held = 0;
-      try (StoreBatch batch = store.newBatch()) {
-        for (int i = 1; i <= 100; i++) {
-          held += holdout.offer(TestData.example("h" + i, 0, "d", 2), batch) ? 1 : 0;
-        }
+      for (int i = 1; i <= 50; i++) {
+        assertThat(holdout.offer(TestData.example("h" + i, 0, "d", 2))).isEqualTo(i % 10 == 0);
       }
-      assertThat(held).isEqualTo(5);
       assertThat(holdout.holdout("d"))
           .extracting(Example::id)
           .containsExactly("h10", "h20", "h30", "h40", "h50");
+      for (int i = 51; i <= 1000; i++) {
+        boolean held = holdout.offer(TestData.example("h" + i, 0, "d", 2));
+        assertThat(held && i % 10 != 0).as("h%d is not a candidate", i).isFalse();
+      }
+      assertThat(holdout.holdout("d")).hasSize(5);
+    }
+  }
+
+  /**
+   * A long stationary domain keeps refreshing its holdout: a reservoir over the domain's
+   * candidates, so the set is a uniform sample of the whole domain, not its first examples; the
+   * store holds what memory holds.
+   */
+  @Test
+  void shouldKeepAUniformSampleOfALongDomainInItsHoldout() {
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      HoldoutSets holdout = HoldoutSets.load(store, "m", 2, 100);
+      try (StoreBatch batch = store.newBatch()) {
+        for (int i = 0; i < 20_000; i++) {
+          holdout.offer(TestData.example("h" + i, 0, "d", 2), HoldoutSets.position(0, i));
+        }
+        holdout.flush(batch);
+        store.commit(batch);
+      }
+      List<Integer> held =
+          holdout.holdout("d").stream().map(e -> Integer.parseInt(e.id().substring(1))).toList();
+      assertThat(held).hasSize(100);
+      long late = held.stream().filter(i -> i >= 10_000).count();
+      assertThat(late).as("held out from the second half of the domain").isBetween(30L, 70L);
+      assertThat(HoldoutSets.load(store, "m", 2, 100).holdout("d"))
+          .extracting(Example::id)
+          .containsExactlyElementsOf(holdout.holdout("d").stream().map(Example::id).toList());
     }
   }
 

@@ -9,6 +9,7 @@ import dev.retain.ingest.ExampleInbox;
 import dev.retain.ingest.Handover;
 import dev.retain.model.SafeTensors;
 import dev.retain.record.Example;
+import dev.retain.store.HoldoutSets;
 import dev.retain.store.ModelState;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreBatch;
@@ -122,6 +123,46 @@ class TrainingLoopTest {
     }
   }
 
+  /**
+   * A regime that comes back is recognised: regime A, then B, then A again without domains. The
+   * drift back to A (seen by the input test: the error stays low on what the model still knows)
+   * opens a regime, whose first examples match A's holdout, so the learner names them after A again
+   * and A's holdout takes the new regime's held-out examples; B keeps its own.
+   */
+  @Test
+  void shouldRecogniseARegimeThatComesBack() throws Exception {
+    RetainConfig config = new RetainConfig(TestData.learnerConfig("localhost:1", dir));
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ModelState state = ModelState.load(store, config);
+      ExampleInbox inbox = new ExampleInbox(100_000);
+      try (TrainingLoop loop =
+          new TrainingLoop(config, store, state, inbox, candidate -> null, meters)) {
+        loop.start();
+        DriftStream stream = TestData.driftStream();
+        feedUnlabelled(store, state, inbox, stream, 0, 0, 3000, 0);
+        awaitQuiescent(loop, inbox);
+        feedUnlabelled(store, state, inbox, stream, 1, 0, 2000, 3000);
+        awaitQuiescent(loop, inbox);
+        assertThat(state.regimes().current()).isEqualTo("regime-1");
+        int aHeldOut = state.holdout().holdout("default").size();
+        feedUnlabelled(store, state, inbox, stream, 0, 3000, 2000, 5000);
+        awaitQuiescent(loop, inbox);
+        assertThat(loop.drift().detections())
+            .extracting(DriftDetection::opened)
+            .contains("regime-1", "regime-2");
+        assertThat(state.regimes().current()).as("A come back").isEqualTo("default");
+        assertThat(state.holdout().holdout("regime-2")).isEmpty();
+        assertThat(state.holdout().holdout("default").size()).isGreaterThan(aHeldOut);
+        // B's own, and A's first examples up to the detection (a regime starts where it is found)
+        List<Example> b = state.holdout().holdout("regime-1");
+        assertThat(b.stream().filter(e -> e.id().startsWith("1-")).count())
+            .isGreaterThanOrEqualTo(b.size() * 3L / 4);
+        assertThat(meters.get("retain.drift.regime").gauge().value()).isZero();
+      }
+    }
+  }
+
   private static double alarms(SimpleMeterRegistry meters) {
     var counter = meters.find("retain.drift.detections").tag("source", "adwin").counter();
     return counter == null ? 0 : counter.count();
@@ -137,15 +178,29 @@ class TrainingLoopTest {
   /** Regime {@code d} of the stream, every record under one domain name, routed as ingest does. */
   private static void feedUnlabelled(
       RetainStore store, ModelState state, ExampleInbox inbox, DriftStream stream, int d, int n) {
+    feedUnlabelled(store, state, inbox, stream, d, 0, n, d * 10_000L);
+  }
+
+  /** Examples {@code from} to {@code from + n} of regime {@code d}, from offset {@code offset}. */
+  private static void feedUnlabelled(
+      RetainStore store,
+      ModelState state,
+      ExampleInbox inbox,
+      DriftStream stream,
+      int d,
+      int from,
+      int n,
+      long offset) {
     List<Example> trainable = new ArrayList<>();
     List<Long> next = new ArrayList<>();
-    long offset = d * 10_000L;
     try (StoreBatch batch = store.newBatch()) {
       for (int i = 0; i < n; i++) {
-        Example e = stream.example(d, i);
-        Example unlabelled = new Example(d + "-" + i, e.features(), e.label(), "default", 0L);
-        if (state.route(unlabelled, batch)) {
-          trainable.add(unlabelled);
+        Example e = stream.example(d, from + i);
+        Example unlabelled =
+            new Example(d + "-" + (from + i), e.features(), e.label(), "default", 0L);
+        Example routed = state.route(unlabelled, HoldoutSets.position(0, offset + i), batch);
+        if (routed != null) {
+          trainable.add(routed); // as ingest hands it over: the reservoir knows it by identity
           next.add(offset + i + 1);
         }
       }
