@@ -113,7 +113,7 @@ public final class DriftBench implements Callable<Integer> {
     if (shift.equals("stationary")) {
       Scenario data =
           Scenario.load(options.scenario, 1, 60_000, options.evalSize, options.generated);
-      DriftStreams.Built stream = DriftStreams.stationary(data, stationary);
+      DriftStreams.Built stream = DriftStreams.stationary(data, stationary, seed);
       Run run = run(bootstrap, stream, false, seed, "stationary");
       figures.stationary(stream, run, DriftStreams.servingAlarms(run, data, stationary, seed));
       System.err.printf(

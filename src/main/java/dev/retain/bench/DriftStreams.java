@@ -98,13 +98,17 @@ final class DriftStreams {
     };
   }
 
-  /** {@code n} examples of one regime (its images again, under new ids, past its size). */
-  static Built stationary(Scenario data, int n) {
+  /**
+   * {@code n} examples of one regime: its images drawn at random (again, under new ids, past its
+   * size), so that no stretch of the stream differs from another.
+   */
+  static Built stationary(Scenario data, int n, int seed) {
     List<Example> pool = data.train().get(0);
     List<Example> out = new ArrayList<>(n);
     List<Integer> truth = new ArrayList<>(n);
+    SplittableRandom random = new SplittableRandom(seed);
     for (int i = 0; i < n; i++) {
-      Example e = pool.get(i % pool.size());
+      Example e = pool.get(random.nextInt(pool.size()));
       out.add(new Example("st-" + i, e.features(), e.label(), e.domain(), e.ts()));
       truth.add(0);
     }

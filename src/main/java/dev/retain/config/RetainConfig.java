@@ -102,6 +102,8 @@ public final class RetainConfig extends AbstractConfig {
   public static final String TRAIN_THREADS = "retain.train.threads";
   public static final String TRAIN_PREFETCH = "retain.train.prefetch";
   public static final String TRAIN_FRESH_LOSS = "retain.train.fresh.loss";
+  public static final String TRAIN_NEW_REGIME_PASSES = "retain.train.new.regime.passes";
+  public static final String TRAIN_NEW_REGIME_EXAMPLES = "retain.train.new.regime.examples";
   public static final String DRIFT_DETECTOR = "retain.drift.detector";
   public static final String DRIFT_ADWIN_DELTA = "retain.drift.adwin.delta";
   public static final String DRIFT_PH_DELTA = "retain.drift.page.hinkley.delta";
@@ -612,6 +614,23 @@ public final class RetainConfig extends AbstractConfig {
             "Weight of logit replay (as in DER++): replayed examples' logits are pulled towards"
                 + " the logits the model gave them at the consolidation after they arrived, by"
                 + " this times their mean squared difference (0: labels only).")
+        .define(
+            TRAIN_NEW_REGIME_PASSES,
+            Type.INT,
+            3,
+            Range.between(1, 16),
+            Importance.LOW,
+            "Steps on each batch of new examples while a domain or regime is new (see"
+                + " retain.train.new.regime.examples), each with its own replay sample: a new"
+                + " regime is learned in fewer of its examples. 1: one step per batch throughout.")
+        .define(
+            TRAIN_NEW_REGIME_EXAMPLES,
+            Type.LONG,
+            3000L,
+            Range.atLeast(0),
+            Importance.LOW,
+            "Examples for which a domain or regime the learner has not learned before counts as"
+                + " new.")
         .define(
             TRAIN_LEARNING_RATE,
             Type.DOUBLE,

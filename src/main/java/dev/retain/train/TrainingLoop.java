@@ -11,7 +11,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
@@ -35,10 +34,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private final CandidateHandler handler;
   private final MeterRegistry registry;
   private final AccuracyMatrix matrix = new AccuracyMatrix();
-  private final SplittableRandom random;
   private final int batchSize;
   private final boolean prefetch; // see RetainConfig.TRAIN_PREFETCH
-  private final double replayRatio;
   private final float logitReplay;
   private final long consolidateEvery;
   private final int rehearsalSteps;
@@ -53,6 +50,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private final DriftLog driftLog = new DriftLog();
   private DriftWatch watch;
   private RegimeKeeper regimes;
+  private Stepper stepper;
   private TrainMetrics metrics;
   private String domain;
   private long sinceConsolidation;
@@ -83,10 +81,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.inbox = inbox;
     this.handler = handler;
     this.registry = registry;
-    this.random = new SplittableRandom(config.getLong(RetainConfig.TRAIN_SEED));
     this.batchSize = config.getInt(RetainConfig.TRAIN_BATCH_SIZE);
     this.prefetch = config.getBoolean(RetainConfig.TRAIN_PREFETCH);
-    this.replayRatio = config.getDouble(RetainConfig.TRAIN_REPLAY_RATIO);
     this.logitReplay = config.getDouble(RetainConfig.TRAIN_LOGIT_REPLAY).floatValue();
     this.consolidateEvery = config.getLong(RetainConfig.TRAIN_CONSOLIDATE_EVERY);
     this.rehearsalSteps = config.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS);
@@ -206,6 +202,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     metrics.regime(state.regimes().number());
     watch = new DriftWatch(config, metrics, driftLog);
     regimes = new RegimeKeeper(state, watch, metrics);
+    stepper = new Stepper(config, state, learner, metrics, watch);
     consolidator =
         new Consolidator(
             store,
@@ -238,6 +235,9 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       metrics.driftDetected();
       consolidate(Trigger.DOMAIN); // trainedThrough is still the previous domain's end
     }
+    if (!known) {
+      stepper.newRegime();
+    }
     domain = batchDomain;
     Example alarm = train(fresh, taken);
     trainedThrough = through;
@@ -245,23 +245,19 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     String regime = regimes.afterStep(alarm, through, () -> consolidate(Trigger.DRIFT));
     if (regime != null) {
       domain = regime;
+      if (!progress.knows(regime)) {
+        stepper.newRegime();
+      }
     } else if (consolidateEvery > 0 && sinceConsolidation >= consolidateEvery) {
       consolidate(Trigger.EVERY);
     }
   }
 
   /**
-   * One step on {@code taken} ({@code fresh}: the same named after the current regime); the example
-   * at which a drift calls for a new regime, or null.
+   * One step on {@code taken} ({@code fresh}: named after the regime); a drift's alarm, or null.
    */
   private Example train(List<Example> fresh, List<Example> taken) {
-    int replayCount = (int) Math.round(fresh.size() * replayRatio);
-    long start = System.nanoTime();
-    List<Example> replayed = state.replay().sample(replayCount, random);
-    Learner.StepResult result = learner.step(taken, replayed, targets(replayed), logitReplay);
-    metrics.step(System.nanoTime() - start, result, fresh.size(), replayed.size());
-    Example alarm = watch.observe(result, fresh);
-    state.replay().markLearned(taken); // replayable from now on (known by identity, as taken)
+    Example alarm = stepper.step(fresh, taken);
     sinceConsolidation += fresh.size();
     fresh.forEach(progress::learned);
     consolidator.remember(fresh);
@@ -270,15 +266,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
 
   /** One replay-only step while the stream is idle. */
   private void rehearse() {
-    long start = System.nanoTime();
-    List<Example> replayed = state.replay().sample(batchSize * 2, random);
-    Learner.StepResult result = learner.step(List.of(), replayed, targets(replayed), logitReplay);
-    metrics.step(System.nanoTime() - start, result, 0, replayed.size());
+    stepper.rehearse();
     rehearsed++;
-  }
-
-  private List<float[]> targets(List<Example> replayed) {
-    return logitReplay > 0 ? state.replay().targets(replayed) : List.of();
   }
 
   private void consolidate(Trigger trigger) {
