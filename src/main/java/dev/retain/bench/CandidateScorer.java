@@ -50,7 +50,7 @@ final class CandidateScorer implements CandidateHandler {
         ServingModel.merge(base, AdapterArchive.of(version, lora, candidate.adapter(), Map.of()));
     Map<String, Double> scores = new LinkedHashMap<>();
     for (int d = 0; d < test.size(); d++) {
-      scores.put("domain-" + d, StreamBench.accuracy(model, test.get(d)));
+      scores.put("domain-" + d, Service.accuracy(model, test.get(d)));
     }
     return scores;
   }

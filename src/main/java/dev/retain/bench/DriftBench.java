@@ -73,28 +73,31 @@ public final class DriftBench implements Callable<Integer> {
     }
   }
 
+  private static final String[] COLUMNS = {
+    "stream",
+    "drift",
+    "error detector delay",
+    "input detector delay",
+    "serving input delay",
+    "to 90% of plateau",
+    "served unlabeled %",
+    "served labeled %",
+    "regimes found",
+    "false alarms"
+  };
+
   @Override
   public Integer call() throws Exception {
-    Report report =
-        new Report(
-            String.format(
-                Locale.ROOT,
-                "drift: %s, %d regimes x %,d examples, no domain field (labeled run alongside),"
-                    + " %d seed(s)",
-                options.scenario,
-                options.domains,
-                options.perDomain,
-                options.seeds),
-            "stream",
-            "drift",
-            "error detector delay",
-            "input detector delay",
-            "serving input delay",
-            "to 90% of plateau",
-            "served unlabeled %",
-            "served labeled %",
-            "regimes found",
-            "false alarms");
+    String title =
+        String.format(
+            Locale.ROOT,
+            "drift: %s, %d regimes x %,d examples, no domain field (labeled run alongside), %d"
+                + " seed(s)",
+            options.scenario,
+            options.domains,
+            options.perDomain,
+            options.seeds);
+    Report report = new Report(title, COLUMNS);
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
       for (String shift : shifts) {
         DriftFigures figures = new DriftFigures(shift, report);
@@ -111,16 +114,7 @@ public final class DriftBench implements Callable<Integer> {
   private void measure(String bootstrap, String shift, int seed, DriftFigures figures)
       throws Exception {
     if (shift.equals("stationary")) {
-      Scenario data =
-          Scenario.load(options.scenario, 1, 60_000, options.evalSize, options.generated);
-      DriftStreams.Built stream = DriftStreams.stationary(data, stationary, seed);
-      Run run = run(bootstrap, stream, false, seed, "stationary");
-      figures.stationary(stream, run, DriftStreams.servingAlarms(run, data, stationary, seed));
-      System.err.printf(
-          Locale.ROOT,
-          "stationary seed %d: detections %s%n",
-          seed,
-          run.detections().stream().map(d -> d.source() + "@" + d.exampleId()).toList());
+      measureStationary(bootstrap, seed, figures);
       return;
     }
     Scenario data = DriftStreams.data(options, shift);
@@ -136,9 +130,24 @@ public final class DriftBench implements Callable<Integer> {
         unlabeled.average() * 100,
         labeled.average() * 100,
         unlabeled.regimes(),
-        unlabeled.detections().stream()
-            .map(d -> d.source() + "@" + stream.indexOf().get(d.exampleId()) + "->" + d.opened())
-            .toList());
+        detections(unlabeled, stream));
+  }
+
+  private void measureStationary(String bootstrap, int seed, DriftFigures figures)
+      throws Exception {
+    Scenario data = Scenario.load(options.scenario, 1, 60_000, options.evalSize, options.generated);
+    DriftStreams.Built stream = DriftStreams.stationary(data, stationary, seed);
+    Run run = run(bootstrap, stream, false, seed, "stationary");
+    figures.stationary(stream, run, DriftStreams.servingAlarms(run, data, stationary, seed));
+    System.err.printf(
+        Locale.ROOT, "stationary seed %d: detections %s%n", seed, detections(run, stream));
+  }
+
+  /** The run's detections as detector@index->regime opened. */
+  private static List<String> detections(Run run, DriftStreams.Built stream) {
+    return run.detections().stream()
+        .map(d -> d.source() + "@" + stream.indexOf().get(d.exampleId()) + "->" + d.opened())
+        .toList();
   }
 
   private Run run(
@@ -146,11 +155,21 @@ public final class DriftBench implements Callable<Integer> {
       throws Exception {
     Path dir = Files.createTempDirectory("retain-drift");
     String prefix = "drift-" + name + "-" + seed + "-" + System.nanoTime();
-    Map<String, Object> settings = new HashMap<>(options.settings);
-    RetainConfig config = StreamBench.serviceConfig(bootstrap, dir, prefix, seed, settings);
+    RetainConfig config =
+        Service.config(bootstrap, dir, prefix, seed, new HashMap<>(options.settings));
     try (Admin admin = KafkaClients.admin(config)) {
       Topics.ensure(admin, config, 1, (short) 1);
     }
+    try {
+      return run(config, stream, withDomain);
+    } finally {
+      Stats.deleteRecursively(dir);
+    }
+  }
+
+  /** The service under {@code config} on {@code stream}, until it has learned and serves it. */
+  private Run run(RetainConfig config, DriftStreams.Built stream, boolean withDomain)
+      throws Exception {
     Map<String, Boolean> prequential = new ConcurrentHashMap<>();
     long start = System.nanoTime();
     try (LearnerNode learner = new LearnerNode(config, Metrics.registry("retain-bench"));
@@ -158,22 +177,16 @@ public final class DriftBench implements Callable<Integer> {
       learner.learner().drift().onPrequential((e, right) -> prequential.put(e.id(), right));
       learner.start();
       serve.start();
-      StreamBench.produce(config, stream.examples(), withDomain, 0);
-      ServingModel served =
-          StreamBench.awaitSettled(learner, serve, stream.examples().size(), start, timeoutSeconds);
+      Service.produce(config, stream.examples(), withDomain, 0);
+      int records = stream.examples().size();
+      ServingModel served = Service.awaitSettled(learner, serve, records, start, timeoutSeconds);
       Map<Integer, Double> accuracy = new HashMap<>();
       for (int d = 0; d < stream.test().size(); d++) {
-        accuracy.put(d, served == null ? 0.0 : StreamBench.accuracy(served, stream.test().get(d)));
+        accuracy.put(d, served == null ? 0.0 : Service.accuracy(served, stream.test().get(d)));
       }
-      return new Run(
-          config,
-          served,
-          accuracy,
-          learner.learner().drift().detections(),
-          Map.copyOf(prequential),
-          learner.learner().matrix().current().size());
-    } finally {
-      Stats.deleteRecursively(dir);
+      List<DriftDetection> found = learner.learner().drift().detections();
+      int regimes = learner.learner().matrix().current().size();
+      return new Run(config, served, accuracy, found, Map.copyOf(prequential), regimes);
     }
   }
 }

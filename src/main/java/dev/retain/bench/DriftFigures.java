@@ -39,6 +39,22 @@ final class DriftFigures {
       DriftBench.Run withLabels,
       List<Integer> serving) {
     drifts = stream.starts().length - 1;
+    falseAlarms.add((double) delays(stream, run));
+    for (int k = 1; k <= drifts; k++) {
+      putFound(servingDelays, k, serving.get(k - 1));
+      putFound(recovery, k, toPlateau(stream, run, k));
+    }
+    unlabeled.add(run.average() * 100);
+    labeled.add(withLabels.average() * 100);
+    regimes.add((double) run.regimes());
+  }
+
+  /**
+   * Files each detector's first detection of each drift as its delay; returns the false alarms:
+   * detections before the first drift or later than the stream's window after one, and a second
+   * regime opened for one drift.
+   */
+  private int delays(DriftStreams.Built stream, DriftBench.Run run) {
     Set<String> firsts = new HashSet<>();
     int alarms = 0;
     for (DriftDetection d : run.detections()) {
@@ -48,34 +64,29 @@ final class DriftFigures {
       if (k == 0 || delay > stream.window()) {
         alarms++;
       } else if (firsts.add(d.source() + k)) {
-        (d.source().equals("input-ks") ? inputDelays : errorDelays)
-            .computeIfAbsent(k, x -> new ArrayList<>())
-            .add((double) delay);
+        put(d.source().equals("input-ks") ? inputDelays : errorDelays, k, delay);
       } else if (d.opened() != null) {
-        alarms++; // a second regime opened for one drift
+        alarms++;
       }
     }
-    for (int k = 1; k <= drifts; k++) {
-      if (serving.get(k - 1) > 0) {
-        servingDelays.computeIfAbsent(k, x -> new ArrayList<>()).add((double) serving.get(k - 1));
-      }
-      int examples = toPlateau(stream, run, k);
-      if (examples > 0) {
-        recovery.computeIfAbsent(k, x -> new ArrayList<>()).add((double) examples);
-      }
+    return alarms;
+  }
+
+  /** Files {@code value} unless it is -1 (not found). */
+  private static void putFound(Map<Integer, List<Double>> values, int k, int value) {
+    if (value > 0) {
+      put(values, k, value);
     }
-    unlabeled.add(run.average() * 100);
-    labeled.add(withLabels.average() * 100);
-    regimes.add((double) run.regimes());
-    falseAlarms.add((double) alarms);
+  }
+
+  private static void put(Map<Integer, List<Double>> values, int k, double value) {
+    values.computeIfAbsent(k, x -> new ArrayList<>()).add(value);
   }
 
   /** A seed's run of the stationary stream: every detection is a false alarm. */
   void stationary(DriftStreams.Built stream, DriftBench.Run run, int serving) {
     for (DriftDetection d : run.detections()) {
-      (d.source().equals("input-ks") ? inputDelays : errorDelays)
-          .computeIfAbsent(0, x -> new ArrayList<>())
-          .add(1.0);
+      put(d.source().equals("input-ks") ? inputDelays : errorDelays, 0, 1.0);
     }
     falseAlarms.add((double) run.detections().size());
     servingFalseAlarms.add((double) serving);
@@ -89,17 +100,9 @@ final class DriftFigures {
    */
   private static int toPlateau(DriftStreams.Built stream, DriftBench.Run run, int k) {
     int start = stream.starts()[k];
-    int end = k + 1 < stream.starts().length ? stream.starts()[k + 1] : stream.truth().length;
-    int regime = stream.truth()[start];
     List<Integer> index = new ArrayList<>();
     List<Boolean> right = new ArrayList<>();
-    for (int i = start; i < end; i++) {
-      Boolean r = run.prequential().get(stream.examples().get(i).id());
-      if (stream.truth()[i] == regime && r != null) {
-        index.add(i);
-        right.add(r);
-      }
-    }
+    outcomes(stream, run, k, index, right);
     if (right.size() < PLATEAU + BLOCK) {
       return -1;
     }
@@ -110,6 +113,24 @@ final class DriftFigures {
       }
     }
     return -1;
+  }
+
+  /** The learner's outcomes on drift {@code k}'s regime until the next drift, and their indices. */
+  private static void outcomes(
+      DriftStreams.Built stream,
+      DriftBench.Run run,
+      int k,
+      List<Integer> index,
+      List<Boolean> right) {
+    int start = stream.starts()[k];
+    int end = k + 1 < stream.starts().length ? stream.starts()[k + 1] : stream.truth().length;
+    for (int i = start; i < end; i++) {
+      Boolean r = run.prequential().get(stream.examples().get(i).id());
+      if (stream.truth()[i] == stream.truth()[start] && r != null) {
+        index.add(i);
+        right.add(r);
+      }
+    }
   }
 
   private static double share(List<Boolean> values) {
@@ -135,63 +156,38 @@ final class DriftFigures {
   }
 
   void addRows() {
-    int seeds = unlabeled.size();
     if (shift.equals("stationary")) {
-      int error = errorDelays.getOrDefault(0, List.of()).size();
-      int input = inputDelays.getOrDefault(0, List.of()).size();
-      report.row(
-          "stationary",
-          "none",
-          "",
-          "",
-          "",
-          "",
-          fmt(mean(unlabeled)),
-          "",
-          "",
-          String.format(
-              Locale.ROOT,
-              "error %d, input %d, serving %.0f",
-              error,
-              input,
-              servingFalseAlarms.stream().mapToDouble(v -> v).sum()));
-      report
-          .figure("stationary_false_alarms_error", error)
-          .figure("stationary_false_alarms_input", input)
-          .figure(
-              "stationary_false_alarms_serving",
-              servingFalseAlarms.stream().mapToDouble(v -> v).sum());
+      stationaryRow();
       return;
     }
+    int seeds = unlabeled.size();
     for (int k = 1; k <= drifts; k++) {
-      report.row(
-          shift,
+      row(
           "drift " + k,
           cell(errorDelays, k, seeds),
           cell(inputDelays, k, seeds),
           cell(servingDelays, k, seeds),
-          cell(recovery, k, seeds),
-          "",
-          "",
-          "",
-          "");
+          cell(recovery, k, seeds));
     }
-    double gap = mean(labeled) - mean(unlabeled);
-    report.row(
-        shift,
-        "all",
-        "",
-        "",
-        "",
-        "",
-        fmt(mean(unlabeled)),
-        fmt(mean(labeled)),
-        fmt(mean(regimes)),
-        fmt(mean(falseAlarms)));
+    String[] all = {fmt(mean(unlabeled)), fmt(mean(labeled)), fmt(mean(regimes))};
+    row("all", "", "", "", "", all[0], all[1], all[2], fmt(mean(falseAlarms)));
+    figures(seeds);
+  }
+
+  /** A row of this stream: its cells after the stream's name, the rest left empty. */
+  private void row(String... cells) {
+    Object[] row = new Object[10];
+    java.util.Arrays.fill(row, "");
+    row[0] = shift;
+    System.arraycopy(cells, 0, row, 1, cells.length);
+    report.row(row);
+  }
+
+  private void figures(int seeds) {
     report
         .figure(shift + "_served_unlabeled", Stats.round(mean(unlabeled)))
         .figure(shift + "_served_labeled", Stats.round(mean(labeled)))
-        .figure(shift + "_labeled_minus_unlabeled", Stats.round(gap))
+        .figure(shift + "_labeled_minus_unlabeled", Stats.round(mean(labeled) - mean(unlabeled)))
         .figure(shift + "_regimes_found", Stats.round(mean(regimes)))
         .figure(shift + "_false_alarms", Stats.round(mean(falseAlarms)))
         .figure(shift + "_error_delay_max", Stats.round(maxOver(errorDelays)))
@@ -200,6 +196,19 @@ final class DriftFigures {
         .figure(shift + "_to_plateau_max", Stats.round(maxOver(recovery)))
         .figure(shift + "_drifts_missed_by_error", missed(errorDelays, seeds))
         .figure(shift + "_drifts_missed_by_input", missed(inputDelays, seeds));
+  }
+
+  private void stationaryRow() {
+    int error = errorDelays.getOrDefault(0, List.of()).size();
+    int input = inputDelays.getOrDefault(0, List.of()).size();
+    double serving = servingFalseAlarms.stream().mapToDouble(v -> v).sum();
+    String alarms =
+        String.format(Locale.ROOT, "error %d, input %d, serving %.0f", error, input, serving);
+    row("none", "", "", "", "", fmt(mean(unlabeled)), "", "", alarms);
+    report
+        .figure("stationary_false_alarms_error", error)
+        .figure("stationary_false_alarms_input", input)
+        .figure("stationary_false_alarms_serving", serving);
   }
 
   private double maxOver(Map<Integer, List<Double>> values) {

@@ -41,27 +41,12 @@ final class DriftStreams {
 
   /** The data a shift needs: twice the examples per regime for gradual and recurring ones. */
   static Scenario data(ScenarioOptions options, String shift) {
-    return switch (shift) {
-      case "abrupt" ->
-          Scenario.load(
-              options.scenario,
-              options.domains,
-              options.perDomain,
-              options.evalSize,
-              options.generated);
-      case "gradual" ->
-          Scenario.load(
-              options.scenario,
-              options.domains,
-              options.perDomain * 2,
-              options.evalSize,
-              options.generated);
-      case "recurring" ->
-          Scenario.load(
-              options.scenario, 2, options.perDomain * 2, options.evalSize, options.generated);
-      default ->
-          throw new IllegalArgumentException("shifts: abrupt, gradual, recurring, stationary");
-    };
+    if (!List.of("abrupt", "gradual", "recurring").contains(shift)) {
+      throw new IllegalArgumentException("shifts: abrupt, gradual, recurring, stationary");
+    }
+    int domains = shift.equals("recurring") ? 2 : options.domains;
+    int perDomain = options.perDomain * (shift.equals("abrupt") ? 1 : 2);
+    return Scenario.load(options.scenario, domains, perDomain, options.evalSize, options.generated);
   }
 
   static Built build(Scenario data, String shift, int perDomain, int mix, int seed) {
@@ -75,12 +60,17 @@ final class DriftStreams {
       out.add(data.train().get(d).get(next[d]++));
       truth.add(d);
     }
-    int[] starts = new int[shift.equals("recurring") ? 3 : data.train().size()];
-    for (int k = 1; k < starts.length; k++) {
+    int window = 2000 + (shift.equals("gradual") ? mix : 0);
+    return built(shift, out, truth, starts(shift, truth, segments, perDomain), window, data.test());
+  }
+
+  /** Where each drift starts: its segment's first example, for a gradual one its first sighting. */
+  private static int[] starts(String shift, List<Integer> truth, int segments, int perDomain) {
+    int[] starts = new int[segments];
+    for (int k = 1; k < segments; k++) {
       starts[k] = shift.equals("gradual") ? truth.indexOf(k) : k * perDomain;
     }
-    int window = 2000 + (shift.equals("gradual") ? mix : 0);
-    return built(shift, out, truth, starts, window, data.test());
+    return starts;
   }
 
   /** The true regime of example {@code i}. */
@@ -149,14 +139,18 @@ final class DriftStreams {
     float[][] p = model.probabilities(in.stream().map(Example::features).toList());
     double[][] out = new double[in.size()][1 + summary.dims()];
     for (int i = 0; i < in.size(); i++) {
-      float top = 0;
-      for (float v : p[i]) {
-        top = Math.max(top, v);
-      }
-      out[i][0] = top;
+      out[i][0] = top(p[i]);
       summary.summarise(in.get(i).features(), out[i], 1);
     }
     return out;
+  }
+
+  private static float top(float[] probabilities) {
+    float top = 0;
+    for (float v : probabilities) {
+      top = Math.max(top, v);
+    }
+    return top;
   }
 
   /**
@@ -173,16 +167,19 @@ final class DriftStreams {
       int from = Math.max(0, start - reference - window);
       int to = Math.min(stream.examples().size(), start + 2 * reference);
       double[][] s = summaries(run.config(), run.model(), stream.examples().subList(from, to));
-      InputDrift detector = servingDetector(run.config());
-      int delay = -1;
-      for (int i = 0; i < s.length && delay < 0; i++) {
-        if (detector.add(s[i]) && from + i >= start) {
-          delay = from + i - start + 1;
-        }
-      }
-      out.add(delay);
+      out.add(delay(servingDetector(run.config()), s, start - from));
     }
     return out;
+  }
+
+  /** Inputs from {@code change} (an index into {@code s}) until {@code detector} fires, or -1. */
+  private static int delay(InputDrift detector, double[][] s, int change) {
+    for (int i = 0; i < s.length; i++) {
+      if (detector.add(s[i]) && i >= change) {
+        return i - change + 1;
+      }
+    }
+    return -1;
   }
 
   /** Serving's false alarms on {@code n} inputs drawn from the stationary regime's images. */

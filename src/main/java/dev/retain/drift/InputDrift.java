@@ -82,15 +82,10 @@ public final class InputDrift implements DriftDetector {
   /** Adds one input's summary ({@code dims} numbers); true when a drift was detected. */
   public boolean add(double[] summary) {
     if (referenceCount < referenceSize) {
-      for (int d = 0; d < dims; d++) {
-        reference[d][referenceCount] = summary[d];
-      }
-      referenceCount++;
+      put(reference, referenceCount++, summary);
       return false;
     }
-    for (int d = 0; d < dims; d++) {
-      recent[d][next] = summary[d];
-    }
+    put(recent, next, summary);
     next = (next + 1) % recent[0].length;
     recentCount = Math.min(recentCount + 1, recent[0].length);
     if (recentCount < recent[0].length || ++sinceCheck < checkEvery) {
@@ -98,6 +93,12 @@ public final class InputDrift implements DriftDetector {
     }
     sinceCheck = 0;
     return check();
+  }
+
+  private void put(double[][] window, int slot, double[] summary) {
+    for (int d = 0; d < dims; d++) {
+      window[d][slot] = summary[d];
+    }
   }
 
   private boolean check() {
@@ -127,16 +128,16 @@ public final class InputDrift implements DriftDetector {
     int dims = a[0].length;
     double smallest = 1;
     for (int d = 0; d < dims; d++) {
-      double[] x = new double[a.length];
-      double[] y = new double[b.length];
-      for (int i = 0; i < a.length; i++) {
-        x[i] = a[i][d];
-      }
-      for (int i = 0; i < b.length; i++) {
-        y[i] = b[i][d];
-      }
-      smallest = Math.min(smallest, test.kolmogorovSmirnovTest(x, y, false));
+      smallest = Math.min(smallest, test.kolmogorovSmirnovTest(column(a, d), column(b, d), false));
     }
     return Math.min(1, smallest * dims);
+  }
+
+  private static double[] column(double[][] rows, int d) {
+    double[] out = new double[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      out[i] = rows[i][d];
+    }
+    return out;
   }
 }

@@ -52,41 +52,49 @@ public final class HoldoutSets {
         Family.META,
         Keys.of("domain-index").str(model).bytes(),
         (key, value) -> sets.domain(new String(value, StandardCharsets.UTF_8)));
-    store.scan(
-        Family.META,
-        Keys.of("domain-seen").str(model).bytes(),
-        (key, value) -> {
-          Keys.Reader reader = new Keys.Reader(key);
-          reader.str();
-          reader.str();
-          sets.domain(reader.str()).seen = Keys.readLong(value);
-        });
-    store.scan(
+    sets.scanPerDomain(store, Family.META, "domain-seen", (d, key, v) -> d.seen = Keys.readLong(v));
+    sets.scanPerDomain(
+        store,
         Family.HOLDOUT,
-        Keys.of(model).bytes(),
-        (key, value) -> {
-          Keys.Reader reader = new Keys.Reader(key);
-          reader.str();
-          Domain domain = sets.domain(reader.str());
-          domain.examples.add(StoredExample.decode(value, "holdout"));
-          domain.positions.add(UNKNOWN);
+        null,
+        (d, key, value) -> {
+          d.examples.add(StoredExample.decode(value, "holdout"));
+          d.positions.add(UNKNOWN);
         });
-    store.scan(
+    sets.scanPerDomain(
+        store,
         Family.META,
-        Keys.of("holdout-position").str(model).bytes(),
-        (key, value) -> {
-          Keys.Reader reader = new Keys.Reader(key);
-          reader.str();
-          reader.str();
-          Domain domain = sets.domain(reader.str());
-          int index = reader.i32();
-          if (index < domain.positions.size()) {
-            domain.positions.set(index, Keys.readLong(value));
+        "holdout-position",
+        (d, key, value) -> {
+          int index = key.i32();
+          if (index < d.positions.size()) {
+            d.positions.set(index, Keys.readLong(value));
           }
         });
     sets.domains.values().forEach(d -> d.stored = d.examples.size());
     sets.indexed = sets.domains.size();
     return sets;
+  }
+
+  /** What a per-domain key's value does to its domain; {@code key} is read past the domain. */
+  private interface PerDomain {
+    void read(Domain domain, Keys.Reader key, byte[] value);
+  }
+
+  /** Scans keys {@code [kind,] model, domain, ...} and hands each to {@code read}. */
+  private void scanPerDomain(RetainStore store, Family family, String kind, PerDomain read) {
+    Keys prefix = kind == null ? Keys.of(model) : Keys.of(kind).str(model);
+    store.scan(
+        family,
+        prefix.bytes(),
+        (key, value) -> {
+          Keys.Reader reader = new Keys.Reader(key);
+          reader.str();
+          if (kind != null) {
+            reader.str();
+          }
+          read.read(domain(reader.str()), reader, value);
+        });
   }
 
   /** A Kafka position packed into one number: partition in the top 16 bits, offset below. */
@@ -126,22 +134,31 @@ public final class HoldoutSets {
     if (domain.seen % every != 0) {
       return false;
     }
-    int slot = domain.examples.size();
-    if (slot >= maxPerDomain) {
-      long candidates = domain.seen / every;
-      long pick = (long) (random.nextDouble() * candidates);
-      if (pick >= maxPerDomain) {
-        return false;
-      }
-      slot = (int) pick;
-      domain.examples.set(slot, example);
-      domain.positions.set(slot, position);
-    } else {
+    int slot = slot(domain);
+    if (slot < 0) {
+      return false;
+    }
+    if (slot == domain.examples.size()) {
       domain.examples.add(example);
       domain.positions.add(position);
+    } else {
+      domain.examples.set(slot, example);
+      domain.positions.set(slot, position);
     }
     domain.changed.set(slot);
     return true;
+  }
+
+  /**
+   * The slot of the domain's newest candidate: the next one while the set is not full, then a
+   * random member's with probability size / candidates (reservoir sampling), else -1.
+   */
+  private int slot(Domain domain) {
+    if (domain.examples.size() < maxPerDomain) {
+      return domain.examples.size();
+    }
+    long pick = (long) (random.nextDouble() * (domain.seen / every));
+    return pick < maxPerDomain ? (int) pick : -1;
   }
 
   private void put(StoreBatch batch, String domain, int slot, Example example, long position) {
@@ -184,39 +201,36 @@ public final class HoldoutSets {
       return 0;
     }
     Domain target = domain(to);
-    List<Example> keptExamples = new ArrayList<>();
-    List<Long> keptPositions = new ArrayList<>();
+    Domain kept = new Domain();
     int moved = 0;
     for (int i = 0; i < source.examples.size(); i++) {
-      long position = source.positions.get(i);
-      Example example = source.examples.get(i);
-      if (!past(position, boundary)) {
-        keptExamples.add(example);
-        keptPositions.add(position);
-      } else if (target.examples.size() < maxPerDomain) {
-        Example renamed = example.inDomain(to);
-        target.changed.set(target.examples.size());
-        target.examples.add(renamed);
-        target.positions.add(position);
-        moved++;
-      } else {
-        moved++; // the target is full: dropped, as a reservoir would
+      Domain into = past(source.positions.get(i), boundary) ? target : kept;
+      moved += into == target ? 1 : 0;
+      if (into.examples.size() < maxPerDomain) { // a full target drops it, as a reservoir would
+        into.changed.set(into.examples.size());
+        into.examples.add(
+            into == target ? source.examples.get(i).inDomain(to) : source.examples.get(i));
+        into.positions.add(source.positions.get(i));
       }
     }
-    if (moved == 0) {
-      return 0;
+    if (moved > 0) {
+      long seen = Math.min(source.seen, (long) moved * every);
+      replace(source, kept, seen);
+      target.seen += seen;
+      target.dirty = true;
     }
+    return moved;
+  }
+
+  /** Gives {@code source} the examples of {@code kept} and {@code seen} fewer seen. */
+  private static void replace(Domain source, Domain kept, long seen) {
     source.examples.clear();
     source.positions.clear();
-    source.examples.addAll(keptExamples);
-    source.positions.addAll(keptPositions);
-    source.changed.set(0, keptExamples.size());
-    long seen = Math.min(source.seen, (long) moved * every);
+    source.examples.addAll(kept.examples);
+    source.positions.addAll(kept.positions);
+    source.changed.set(0, kept.examples.size());
     source.seen -= seen;
-    target.seen += seen;
     source.dirty = true;
-    target.dirty = true;
-    return moved;
   }
 
   private static boolean past(long position, Map<Integer, Long> boundary) {
@@ -239,16 +253,7 @@ public final class HoldoutSets {
     }
     domains.forEach(
         (name, d) -> {
-          for (int slot = d.changed.nextSetBit(0);
-              slot >= 0 && slot < d.examples.size();
-              slot = d.changed.nextSetBit(slot + 1)) {
-            put(batch, name, slot, d.examples.get(slot), d.positions.get(slot));
-          }
-          d.changed.clear();
-          for (int slot = d.examples.size(); slot < d.stored; slot++) {
-            delete(batch, name, slot);
-          }
-          d.stored = d.examples.size();
+          flushExamples(batch, name, d);
           if (d.dirty) {
             batch.put(
                 Family.META,
@@ -257,6 +262,20 @@ public final class HoldoutSets {
             d.dirty = false;
           }
         });
+  }
+
+  /** Writes the domain's changed slots and deletes the slots it no longer fills. */
+  private void flushExamples(StoreBatch batch, String name, Domain d) {
+    for (int slot = d.changed.nextSetBit(0);
+        slot >= 0 && slot < d.examples.size();
+        slot = d.changed.nextSetBit(slot + 1)) {
+      put(batch, name, slot, d.examples.get(slot), d.positions.get(slot));
+    }
+    d.changed.clear();
+    for (int slot = d.examples.size(); slot < d.stored; slot++) {
+      delete(batch, name, slot);
+    }
+    d.stored = d.examples.size();
   }
 
   /** True when {@code domain} is known, or fewer than {@code max} domains are. */

@@ -55,14 +55,7 @@ final class RegimeKeeper {
       Example alarm, Map<TopicPartition, Long> trainedThrough, Runnable closePrevious) {
     String back = watch.recurring(state);
     if (alarm != null && state.regimes().isRegime(alarm.domain())) {
-      Map<Integer, Long> start = new HashMap<>();
-      trainedThrough.forEach((tp, offset) -> start.put(tp.partition(), offset));
-      String opened = state.regimes().open(start);
-      closePrevious.run();
-      watch.opened(opened);
-      metrics.regime(state.regimes().number());
-      LOG.info("opened {} at {}: records without a domain are named after it", opened, start);
-      return opened;
+      return open(trainedThrough, closePrevious);
     }
     if (back != null) {
       state.regimes().resume(back);
@@ -70,5 +63,16 @@ final class RegimeKeeper {
       return back;
     }
     return null;
+  }
+
+  private String open(Map<TopicPartition, Long> trainedThrough, Runnable closePrevious) {
+    Map<Integer, Long> start = new HashMap<>();
+    trainedThrough.forEach((tp, offset) -> start.put(tp.partition(), offset));
+    String opened = state.regimes().open(start);
+    closePrevious.run();
+    watch.opened(opened);
+    metrics.regime(state.regimes().number());
+    LOG.info("opened {} at {}: records without a domain are named after it", opened, start);
+    return opened;
   }
 }

@@ -18,7 +18,6 @@ final class Stepper {
   private final ModelState state;
   private final Learner learner;
   private final TrainMetrics metrics;
-  private final DriftWatch watch;
   private final SplittableRandom random;
   private final double replayRatio;
   private final float logitReplay;
@@ -27,16 +26,10 @@ final class Stepper {
   private final long boosted;
   private long sinceNew = Long.MAX_VALUE / 2; // examples since a new domain or regime began
 
-  Stepper(
-      RetainConfig config,
-      ModelState state,
-      Learner learner,
-      TrainMetrics metrics,
-      DriftWatch watch) {
+  Stepper(RetainConfig config, ModelState state, Learner learner, TrainMetrics metrics) {
     this.state = state;
     this.learner = learner;
     this.metrics = metrics;
-    this.watch = watch;
     this.random = new SplittableRandom(config.getLong(RetainConfig.TRAIN_SEED));
     this.replayRatio = config.getDouble(RetainConfig.TRAIN_REPLAY_RATIO);
     this.logitReplay = config.getDouble(RetainConfig.TRAIN_LOGIT_REPLAY).floatValue();
@@ -51,18 +44,17 @@ final class Stepper {
   }
 
   /**
-   * Steps on {@code taken} ({@code fresh}: the same named after the current regime); the example at
-   * which a drift calls for a new regime, or null.
+   * Steps on {@code taken}, as often as a new regime's batches get; the first step's result, whose
+   * logits are the prequential predictions.
    */
-  Example step(List<Example> fresh, List<Example> taken) {
+  Learner.StepResult step(List<Example> taken) {
     Learner.StepResult result = once(taken);
-    Example alarm = watch.observe(result, fresh);
     state.replay().markLearned(taken); // replayable from now on (known by identity, as taken)
     for (int pass = 1; pass < passes && sinceNew < boosted; pass++) {
       once(taken);
     }
-    sinceNew += fresh.size();
-    return alarm;
+    sinceNew += taken.size();
+    return result;
   }
 
   private Learner.StepResult once(List<Example> taken) {

@@ -202,7 +202,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     metrics.regime(state.regimes().number());
     watch = new DriftWatch(config, metrics, driftLog);
     regimes = new RegimeKeeper(state, watch, metrics);
-    stepper = new Stepper(config, state, learner, metrics, watch);
+    stepper = new Stepper(config, state, learner, metrics);
     consolidator =
         new Consolidator(
             store,
@@ -257,7 +257,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
    * One step on {@code taken} ({@code fresh}: named after the regime); a drift's alarm, or null.
    */
   private Example train(List<Example> fresh, List<Example> taken) {
-    Example alarm = stepper.step(fresh, taken);
+    Example alarm = watch.observe(stepper.step(taken), fresh);
     sinceConsolidation += fresh.size();
     fresh.forEach(progress::learned);
     consolidator.remember(fresh);
