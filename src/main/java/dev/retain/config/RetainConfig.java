@@ -69,6 +69,8 @@ public final class RetainConfig extends AbstractConfig {
   public static final String SERVE_MAX_REQUEST_BYTES = "retain.serve.max.request.bytes";
   public static final String SERVE_MAX_BATCH = "retain.serve.max.batch";
   public static final String SERVE_THREADS = "retain.serve.threads";
+  public static final String SERVE_MODELS = "retain.serve.models";
+  public static final String SERVE_VERSIONS_KEPT = "retain.serve.versions.kept";
   public static final String HTTP_QUEUE = "retain.http.queue";
   public static final String HTTP_MAX_CONNECTIONS = "retain.http.max.connections";
   public static final String HTTP_IDLE_TIMEOUT_MS = "retain.http.idle.timeout.ms";
@@ -446,6 +448,22 @@ public final class RetainConfig extends AbstractConfig {
             Range.atLeast(1),
             Importance.LOW,
             "Most instances in one prediction request; more get 400.")
+        .define(
+            SERVE_MODELS,
+            Type.LIST,
+            "*",
+            Importance.MEDIUM,
+            "Models retain serve answers for: * (every model on the adapters topic, each with its"
+                + " own champion, hot swap and rollback) or a comma-separated list of model ids.")
+        .define(
+            SERVE_VERSIONS_KEPT,
+            Type.INT,
+            4,
+            Range.between(1, 64),
+            Importance.LOW,
+            "Latest versions of each model kept in memory, so that a request may name one"
+                + " (/v1/models/{model}/versions/{version}/predict, for shadow or canary"
+                + " comparison).")
         .define(
             SERVE_THREADS,
             Type.INT,

@@ -50,7 +50,7 @@ final class InferHandler implements Route {
   public void handle(Call call) {
     long start = System.nanoTime();
     String rest = call.path().substring(path().length());
-    ServingModel serving = context.follower().current();
+    ServingModel serving = context.current();
     if (routed(call, rest)) {
       answer(call, rest, serving, start);
     }

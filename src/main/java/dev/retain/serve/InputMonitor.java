@@ -108,10 +108,9 @@ final class InputMonitor implements AutoCloseable {
     return value;
   }
 
+  /** Nothing to release: the producer is shared and closed by its owner. */
   @Override
   public void close() {
-    if (producer != null) {
-      producer.close();
-    }
+    // the producer belongs to the caller (serving shares one among its models)
   }
 }

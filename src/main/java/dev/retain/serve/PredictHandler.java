@@ -22,6 +22,7 @@ import java.util.Set;
  * a 4xx with a JSON {@code error}.
  */
 final class PredictHandler implements Route {
+  private static final String VERSIONS = "/versions/";
   private final Serving context;
 
   PredictHandler(Serving context) {
@@ -40,7 +41,11 @@ final class PredictHandler implements Route {
     if (rest.isEmpty() && method.equals("GET")) {
       describe(call);
     } else if (rest.equals("/predict") && method.equals("POST")) {
-      predict(call, start);
+      predict(call, start, context.current(), "no adapter version published yet", 503);
+    } else if (rest.startsWith(VERSIONS) && rest.endsWith("/predict") && method.equals("POST")) {
+      String version = rest.substring(VERSIONS.length(), rest.length() - "/predict".length());
+      ServingModel kept = context.follower().version(context.model(), version);
+      predict(call, start, kept, "version " + version + " is not among those kept here", 404);
     } else {
       error(
           call,
@@ -50,7 +55,7 @@ final class PredictHandler implements Route {
   }
 
   private void describe(Call call) {
-    ServingModel serving = context.follower().current();
+    ServingModel serving = context.current();
     if (serving == null) {
       error(call, 503, "no adapter version published yet");
       return;
@@ -63,14 +68,14 @@ final class PredictHandler implements Route {
     call.json(200, body);
   }
 
-  private void predict(Call call, long start) {
+  /** Answers from {@code serving}; {@code status} with {@code missing} when it is null. */
+  private void predict(Call call, long start, ServingModel serving, String missing, int status) {
     if (!call.contentTypeIs("application/json")) {
       error(call, 415, "send application/json");
       return;
     }
-    ServingModel serving = context.follower().current();
     if (serving == null) {
-      error(call, 503, "no adapter version published yet");
+      error(call, status, missing);
       return;
     }
     Request request;

@@ -40,11 +40,9 @@ final class PredictionLog implements AutoCloseable {
     producer.send(new ProducerRecord<>(topic, key, prediction.toJson()));
   }
 
+  /** Closes the input monitor; the producer is shared and closed by its owner. */
   @Override
   public void close() {
-    if (producer != null) {
-      producer.close();
-    }
     if (inputs != null) {
       inputs.close();
     }

@@ -8,6 +8,8 @@ import dev.retain.metrics.ModelMeters;
 import dev.retain.streams.FeedbackExamples;
 import dev.retain.streams.OnlineAccuracy;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.producer.Producer;
 
 /**
  * What {@code retain serve} runs: the adapter follower and the HTTP endpoint (predictions, model
@@ -16,61 +18,35 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 public final class ServeNode implements AutoCloseable {
   private final AdapterFollower follower;
   private final HttpServer endpoint;
-  private final PredictionLog log;
+  private final ModelRoutes routes;
+  private final Producer<byte[], byte[]> predictions; // null: predictions are not logged
+  private final Producer<byte[], byte[]> detections; // null: inputs are not watched
   private final OnlineAccuracy online;
   private final FeedbackExamples examples; // null unless predictions are logged and it is enabled
+  private final String model;
   private boolean closed;
 
   public ServeNode(RetainConfig config, PrometheusMeterRegistry registry) {
-    String model = config.getString(RetainConfig.MODEL_ID);
+    model = config.getString(RetainConfig.MODEL_ID);
     follower = new AdapterFollower(config, registry);
-    InputMonitor inputs =
+    boolean logged = config.getBoolean(RetainConfig.SERVE_PREDICTIONS);
+    predictions = logged ? KafkaClients.producer(config) : null;
+    detections =
         config.getBoolean(RetainConfig.DRIFT_INPUT_ENABLED)
-            ? new InputMonitor(
-                config,
-                new ModelMeters(registry, model),
-                KafkaClients.boundedProducer(config, 1000))
+            ? KafkaClients.boundedProducer(config, 1000)
             : null;
-    log =
-        new PredictionLog(
-            config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
-                ? KafkaClients.producer(config)
-                : null,
-            config.predictionsTopic(),
-            model,
-            inputs);
-    online =
-        config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
-            ? new OnlineAccuracy(registry, model).start(config)
-            : null;
+    online = logged ? new OnlineAccuracy(registry, model).start(config) : null;
     examples =
-        config.getBoolean(RetainConfig.SERVE_PREDICTIONS)
-                && config.getBoolean(RetainConfig.FEEDBACK_EXAMPLES)
+        logged && config.getBoolean(RetainConfig.FEEDBACK_EXAMPLES)
             ? new FeedbackExamples(config, registry).start()
             : null;
-    ServeMetrics metrics = new ServeMetrics(registry, model);
-    int maxBatch = config.getInt(RetainConfig.SERVE_MAX_BATCH);
-    Serving serving = new Serving(follower, model, maxBatch, metrics, log);
-    PredictHandler predict = new PredictHandler(serving);
-    InferHandler infer = new InferHandler(serving);
-    io.micrometer.core.instrument.Gauge.builder(
-            "retain.worker.up", follower, f -> f.isAlive() ? 1 : 0)
-        .tags("model", model, "worker", "adapter-follower")
-        .description("1 while the worker thread runs, 0 once it stopped")
-        .register(registry);
+    routes = new ModelRoutes(follower, model, m -> context(config, registry, m)).serve(model);
+    workerGauge(registry, "adapter-follower", follower::isAlive);
     if (online != null) {
-      io.micrometer.core.instrument.Gauge.builder(
-              "retain.worker.up", online, o -> o.isRunning() ? 1 : 0)
-          .tags("model", model, "worker", "online-accuracy")
-          .description("1 while the worker thread runs, 0 once it stopped")
-          .register(registry);
+      workerGauge(registry, "online-accuracy", online::isRunning);
     }
     if (examples != null) {
-      io.micrometer.core.instrument.Gauge.builder(
-              "retain.worker.up", examples, e -> e.isRunning() ? 1 : 0)
-          .tags("model", model, "worker", "feedback-examples")
-          .description("1 while the worker thread runs, 0 once it stopped")
-          .register(registry);
+      workerGauge(registry, "feedback-examples", examples::isRunning);
     }
     endpoint =
         new HttpServer(
@@ -81,12 +57,29 @@ public final class ServeNode implements AutoCloseable {
                     config.getInt(RetainConfig.SERVE_THREADS),
                     config.getInt(RetainConfig.SERVE_MAX_REQUEST_BYTES)))
             .metrics(registry)
-            .route(predict.path(), predict)
-            .prefix(predict.path() + "/", predict)
-            .route(infer.path(), infer)
-            .route(infer.path() + "/infer", infer)
-            .health(follower::isAlive, this::notReady, "/health", "/v2/health")
-            .route(infer.path() + "/ready", call -> HttpServer.check(call, notReady()));
+            .route("/v1/models", routes)
+            .prefix("/v1/models/", routes)
+            .prefix("/v2/models/", routes)
+            .health(follower::isAlive, this::notReady, "/health", "/v2/health");
+  }
+
+  /** A model's serving context: its meters, and its prediction log with its input monitor. */
+  private Serving context(RetainConfig config, PrometheusMeterRegistry registry, String name) {
+    InputMonitor inputs =
+        detections == null
+            ? null
+            : new InputMonitor(config, new ModelMeters(registry, name), detections);
+    PredictionLog log = new PredictionLog(predictions, config.predictionsTopic(), name, inputs);
+    int maxBatch = config.getInt(RetainConfig.SERVE_MAX_BATCH);
+    return new Serving(follower, name, maxBatch, new ServeMetrics(registry, name), log);
+  }
+
+  private void workerGauge(PrometheusMeterRegistry registry, String worker, BooleanSupplier up) {
+    io.micrometer.core.instrument.Gauge.builder(
+            "retain.worker.up", up, u -> u.getAsBoolean() ? 1 : 0)
+        .tags("model", model, "worker", worker)
+        .description("1 while the worker thread runs, 0 once it stopped")
+        .register(registry);
   }
 
   /**
@@ -108,12 +101,24 @@ public final class ServeNode implements AutoCloseable {
     return online != null && !online.isRunning() ? "the online-accuracy topology stopped" : null;
   }
 
-  /** Null when a version is loaded and serving can answer; else why not. */
+  /**
+   * Null when serving can answer; else why not: a worker stopped, or no version loaded yet (of each
+   * model retain.serve.models names, or of any model when it names every one).
+   */
   private String notReady() {
     String stopped = stopped();
-    return stopped != null
-        ? stopped
-        : follower.current() == null ? "no adapter version loaded yet" : null;
+    if (stopped != null) {
+      return stopped;
+    }
+    if (follower.named().isEmpty()) {
+      return follower.models().isEmpty() ? "no adapter version loaded yet" : null;
+    }
+    for (String name : follower.named()) {
+      if (follower.current(name) == null) {
+        return "no adapter version of " + name + " loaded yet";
+      }
+    }
+    return null;
   }
 
   public ServeNode start() {
@@ -143,7 +148,13 @@ public final class ServeNode implements AutoCloseable {
     closed = true;
     endpoint.close();
     follower.close();
-    log.close();
+    routes.close();
+    if (predictions != null) {
+      predictions.close();
+    }
+    if (detections != null) {
+      detections.close();
+    }
     if (online != null) {
       online.close();
     }

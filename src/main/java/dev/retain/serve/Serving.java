@@ -9,6 +9,11 @@ import dev.retain.http.Call;
 record Serving(
     AdapterFollower follower, String model, int maxBatch, ServeMetrics metrics, PredictionLog log) {
 
+  /** The model's version serving now, or null before its first. */
+  ServingModel current() {
+    return follower.current(model);
+  }
+
   /** An error answer, counted by status. */
   void error(Call call, int status, String message) {
     metrics.error(status);

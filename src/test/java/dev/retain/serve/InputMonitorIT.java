@@ -37,7 +37,8 @@ class InputMonitorIT {
     }
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     ModelMeters meters = new ModelMeters(registry, "default");
-    try (InputMonitor monitor = new InputMonitor(config, meters, KafkaClients.producer(config))) {
+    try (var producer = KafkaClients.producer(config);
+        InputMonitor monitor = new InputMonitor(config, meters, producer)) {
       for (int i = 0; i < 300; i++) {
         monitor.observe("v1", 0.9f + (i % 10) * 0.005f, INPUT);
       }
