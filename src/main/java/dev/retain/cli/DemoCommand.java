@@ -66,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
       RetainConfig config = config(kafka.bootstrapServers(), System.getenv());
       try (Admin admin = KafkaClients.admin(config)) {
-        Topics.ensure(admin, config, 1, (short) 1);
+        Topics.ensure(admin, config);
       }
       PrometheusMeterRegistry learnerMeters = Metrics.registry("retain-learner");
       try (LearnerNode learner = new LearnerNode(config, learnerMeters).start();

@@ -23,7 +23,7 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
   public Integer call() throws Exception {
     try (Broker broker = new Broker(embedded)) {
       RetainConfig config = options.load(broker.overrides());
-      Topics.ensureAtStart(config, 1, (short) 1);
+      Topics.ensureAtStart(config);
       PrometheusMeterRegistry registry = Metrics.registry("retain-learner");
       LearnerNode node = new LearnerNode(config, registry).start();
       Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));

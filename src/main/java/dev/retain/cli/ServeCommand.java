@@ -21,7 +21,7 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     RetainConfig config = options.load(java.util.Map.of());
-    Topics.ensureAtStart(config, 1, (short) 1);
+    Topics.ensureAtStart(config);
     ServeNode node = new ServeNode(config, Metrics.registry("retain-serve")).start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()

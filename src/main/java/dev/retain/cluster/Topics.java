@@ -87,6 +87,27 @@ public final class Topics {
     }
   }
 
+  /**
+   * {@link #ensureAtStart(RetainConfig, int, short)} with the configured partitions and replicas.
+   */
+  public static void ensureAtStart(RetainConfig config) {
+    ensureAtStart(
+        config,
+        config.getInt(RetainConfig.TOPIC_PARTITIONS),
+        config.getShort(RetainConfig.TOPIC_REPLICATION));
+  }
+
+  /**
+   * {@link #ensure(Admin, RetainConfig, int, short)} with the configured partitions and replicas.
+   */
+  public static void ensure(Admin admin, RetainConfig config) {
+    ensure(
+        admin,
+        config,
+        config.getInt(RetainConfig.TOPIC_PARTITIONS),
+        config.getShort(RetainConfig.TOPIC_REPLICATION));
+  }
+
   public static void ensure(Admin admin, RetainConfig config, int partitions, short replication) {
     List<NewTopic> wanted = new ArrayList<>();
     for (String suffix : List.of("examples", "examples.dlq", "predictions", "feedback", "drift")) {

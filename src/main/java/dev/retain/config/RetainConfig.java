@@ -70,6 +70,8 @@ public final class RetainConfig extends AbstractConfig {
   public static final String SERVE_MAX_BATCH = "retain.serve.max.batch";
   public static final String SERVE_THREADS = "retain.serve.threads";
   public static final String SERVE_MODELS = "retain.serve.models";
+  public static final String TOPIC_PARTITIONS = "retain.topic.partitions";
+  public static final String TOPIC_REPLICATION = "retain.topic.replication.factor";
   public static final String SERVE_VERSIONS_KEPT = "retain.serve.versions.kept";
   public static final String HTTP_QUEUE = "retain.http.queue";
   public static final String HTTP_MAX_CONNECTIONS = "retain.http.max.connections";
@@ -448,6 +450,23 @@ public final class RetainConfig extends AbstractConfig {
             Range.atLeast(1),
             Importance.LOW,
             "Most instances in one prediction request; more get 400.")
+        .define(
+            TOPIC_PARTITIONS,
+            Type.INT,
+            1,
+            Range.between(1, 10_000),
+            Importance.MEDIUM,
+            "Partitions of each topic Retain creates (existing topics are left as they are)."
+                + " Records are keyed by model id, so one model's records share a partition; more"
+                + " partitions let more consumers share many models' traffic.")
+        .define(
+            TOPIC_REPLICATION,
+            Type.SHORT,
+            (short) 1,
+            Range.between(1, 32),
+            Importance.MEDIUM,
+            "Replication factor of each topic Retain creates: 1 for one broker, 3 in production"
+                + " (a broker may fail without losing examples, adapters or bases).")
         .define(
             SERVE_MODELS,
             Type.LIST,

@@ -62,7 +62,7 @@ public final class Soak implements Callable<Integer> {
     try (StandaloneBroker broker = StandaloneBroker.start(work.resolve("kafka"))) {
       Map<String, Object> props = props(broker.bootstrapServers(), work.resolve("store"));
       RetainConfig config = new RetainConfig(props);
-      Topics.ensureAtStart(config, 1, (short) 1);
+      Topics.ensureAtStart(config);
       Stream stream = new Stream(config, examples, badEvery);
       stream.produceUpTo(examples / (kills + 1));
       Prober prober;

@@ -8,8 +8,10 @@ import dev.retain.testing.KafkaFixture;
 import dev.retain.testing.TestData;
 import java.net.ServerSocket;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,5 +47,27 @@ class TopicsIT {
         .hasMessageContaining("no Kafka broker reachable at 127.0.0.1:" + port + " within 8 s")
         .hasMessageMatching("(?s).*\\(([2-9]|\\d\\d+) attempts\\).*");
     assertThat((System.nanoTime() - start) / 1e9).isBetween(7.0, 30.0);
+  }
+
+  @Test
+  void shouldCreateTopicsWithTheConfiguredPartitionsAndLeaveExistingOnesAlone() throws Exception {
+    String prefix = "topics-" + System.nanoTime();
+    RetainConfig three = partitioned(prefix, 3);
+    try (Admin admin = KafkaClients.admin(three)) {
+      Topics.ensure(admin, three);
+      Topics.ensure(admin, partitioned(prefix, 5));
+      List<String> names =
+          List.of(three.examplesTopic(), three.adaptersTopic(), three.topic("feedback"));
+      Map<String, TopicDescription> topics = admin.describeTopics(names).allTopicNames().get();
+      assertThat(topics.values()).allSatisfy(t -> assertThat(t.partitions()).hasSize(3));
+      assertThat(topics.get(three.examplesTopic()).partitions().get(0).replicas()).hasSize(1);
+    }
+  }
+
+  private RetainConfig partitioned(String prefix, int partitions) {
+    Map<String, Object> props = TestData.smallConfig(KafkaFixture.bootstrapServers(), dir);
+    props.put(RetainConfig.TOPIC_PREFIX, prefix);
+    props.put(RetainConfig.TOPIC_PARTITIONS, partitions);
+    return new RetainConfig(props);
   }
 }
