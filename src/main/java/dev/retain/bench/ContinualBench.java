@@ -219,7 +219,8 @@ public final class ContinualBench implements Callable<Integer> {
     }
     Map<String, Object> props = new HashMap<>();
     boolean plain = !policy.equals("retain");
-    if (plain) { // a plain loop: no logit replay, no rehearsal, the full softmax
+    if (plain) { // a plain loop: one step per batch, no logit replay, no rehearsal, full softmax
+      props.put(RetainConfig.TRAIN_NEW_REGIME_PASSES, 1);
       props.put(RetainConfig.TRAIN_LOGIT_REPLAY, 0.0);
       props.put(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 0);
       props.put(RetainConfig.TRAIN_FRESH_LOSS, "full");

@@ -233,10 +233,11 @@ public final class StreamBench implements Callable<Integer> {
   }
 
   /**
-   * A plain training loop: no logit replay, no EWC, no rehearsal when idle, the full softmax, every
-   * candidate published.
+   * A plain training loop: one step per batch, no logit replay, no EWC, no rehearsal when idle, the
+   * full softmax, every candidate published.
    */
   private static void baseline(Map<String, Object> props) {
+    props.put(RetainConfig.TRAIN_NEW_REGIME_PASSES, 1);
     props.put(RetainConfig.TRAIN_LOGIT_REPLAY, 0.0);
     props.put(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 0);
     props.put(RetainConfig.TRAIN_EWC_LAMBDA, 0.0);
