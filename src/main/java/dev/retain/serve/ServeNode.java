@@ -79,6 +79,7 @@ public final class ServeNode implements AutoCloseable {
             "retain.worker.up", up, u -> u.getAsBoolean() ? 1 : 0)
         .tags("model", model, "worker", worker)
         .description("1 while the worker thread runs, 0 once it stopped")
+        .strongReference(true) // the supplier is a method reference only the gauge holds
         .register(registry);
   }
 

@@ -2,12 +2,14 @@ package dev.retain.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.retain.config.RetainConfig;
 import dev.retain.testing.KafkaFixture;
 import dev.retain.testing.TestData;
 import java.net.ServerSocket;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
@@ -28,8 +30,14 @@ class TopicsIT {
     Topics.ensureAtStart(config, 1, (short) 1);
     Topics.ensureAtStart(config, 1, (short) 1); // existing topics are fine
     try (Admin admin = KafkaClients.admin(config)) {
-      assertThat(admin.listTopics().names().get())
-          .contains(config.examplesTopic(), config.adaptersTopic(), config.basesTopic());
+      // a created topic reaches the broker's metadata a moment after the controller acknowledged it
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () ->
+                  assertThat(admin.listTopics().names().get())
+                      .contains(
+                          config.examplesTopic(), config.adaptersTopic(), config.basesTopic()));
     }
   }
 
@@ -58,6 +66,9 @@ class TopicsIT {
       Topics.ensure(admin, partitioned(prefix, 5));
       List<String> names =
           List.of(three.examplesTopic(), three.adaptersTopic(), three.topic("feedback"));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> admin.listTopics().names().get().containsAll(names));
       Map<String, TopicDescription> topics = admin.describeTopics(names).allTopicNames().get();
       assertThat(topics.values()).allSatisfy(t -> assertThat(t.partitions()).hasSize(3));
       assertThat(topics.get(three.examplesTopic()).partitions().get(0).replicas()).hasSize(1);
