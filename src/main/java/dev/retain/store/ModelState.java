@@ -55,19 +55,15 @@ public record ModelState(
    * held out. The learner must get this very object: the reservoir knows its examples by identity.
    */
   public Example route(Example example, long position, StoreBatch batch) {
-    Example[] named = new Example[1];
-    boolean heldOut =
-        regimes.route(
-            example,
-            e -> {
-              named[0] = e;
-              return holdout.offer(e, position);
-            });
-    if (heldOut) {
-      return null;
+    Example named;
+    synchronized (regimes) { // a regime opened meanwhile would miss an example held out now
+      named = regimes.named(example);
+      if (holdout.offer(named, position)) {
+        return null;
+      }
     }
-    replay.offer(named[0], batch);
-    return named[0];
+    replay.offer(named, batch);
+    return named;
   }
 
   /** True when the holdouts or regimes changed since the last {@link #flush}. */

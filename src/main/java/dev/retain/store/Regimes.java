@@ -4,7 +4,6 @@ import dev.retain.record.Example;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.function.Function;
 
 /**
  * The regimes of a stream whose records carry no domain. Records without one get the name of the
@@ -108,12 +107,12 @@ public final class Regimes {
 
   /**
    * {@code example} named after the current regime when it came without a domain and was named
-   * after an earlier one (read before a change); runs with the change excluded, so that an example
-   * is never held out under a regime that has just been closed.
+   * after an earlier one (read before a change). Callers that act on the name hold this object's
+   * lock, so that no regime opens in between.
    */
-  synchronized <T> T route(Example example, Function<Example, T> then) {
+  synchronized Example named(Example example) {
     boolean stale = !example.domain().equals(name) && isRegime(example.domain());
-    return then.apply(stale ? example.inDomain(name) : example);
+    return stale ? example.inDomain(name) : example;
   }
 
   /** Writes the current regime when it changed since the last flush. */
