@@ -985,6 +985,12 @@ public final class RetainConfig extends AbstractConfig {
     return getString(TOPIC_PREFIX) + "." + suffix;
   }
 
+  /** True when retain serve answers for {@code model} (retain.serve.models: * or a list). */
+  public boolean serves(String model) {
+    List<String> models = getList(SERVE_MODELS);
+    return models.contains("*") || models.contains(model);
+  }
+
   public String examplesTopic() {
     return topic("examples");
   }

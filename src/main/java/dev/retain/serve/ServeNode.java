@@ -35,7 +35,7 @@ public final class ServeNode implements AutoCloseable {
         config.getBoolean(RetainConfig.DRIFT_INPUT_ENABLED)
             ? KafkaClients.boundedProducer(config, 1000)
             : null;
-    online = logged ? new OnlineAccuracy(registry, model).start(config) : null;
+    online = logged ? new OnlineAccuracy(registry, model, config::serves).start(config) : null;
     examples =
         logged && config.getBoolean(RetainConfig.FEEDBACK_EXAMPLES)
             ? new FeedbackExamples(config, registry).start()

@@ -15,7 +15,10 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -51,7 +54,8 @@ public final class FeedbackExamples implements AutoCloseable {
   static final String DEAD_LETTERS = "dead-letters";
   private static final Logger LOG = LoggerFactory.getLogger(FeedbackExamples.class);
   private final RetainConfig config;
-  private final Counters counters;
+  private final Map<String, Counters> counters = new ConcurrentHashMap<>();
+  private final MeterRegistry registry;
   private final ExampleCodec codec;
   private final String domain; // in memory only: the record carries none
   private KafkaStreams streams;
@@ -83,7 +87,8 @@ public final class FeedbackExamples implements AutoCloseable {
 
   public FeedbackExamples(RetainConfig config, MeterRegistry registry) {
     this.config = config;
-    this.counters = Counters.of(new ModelMeters(registry, config.getString(RetainConfig.MODEL_ID)));
+    this.registry = registry;
+    counters(config.getString(RetainConfig.MODEL_ID)); // its meters show before the first label
     this.codec = ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
     this.domain = config.getString(RetainConfig.RECORD_DEFAULT_DOMAIN);
   }
@@ -91,14 +96,14 @@ public final class FeedbackExamples implements AutoCloseable {
   /** The topology: predictions remembered by id, each label joined with its prediction. */
   public Topology topology() {
     Duration window = Duration.ofMillis(config.getLong(RetainConfig.FEEDBACK_WINDOW_MS));
-    String model = config.getString(RetainConfig.MODEL_ID);
+    Predicate<String> models = config::serves;
     Topology topology = new Topology();
     StringDeserializer strings = new StringDeserializer();
     ByteArraySerializer bytes = new ByteArraySerializer();
     topology.addSource("predictions", strings, strings, config.predictionsTopic());
     topology.addSource("feedback", strings, strings, config.topic("feedback"));
-    topology.addProcessor("remember", () -> new RememberPredictions(model, window), "predictions");
-    topology.addProcessor("join", () -> new JoinLabels(this, model, window), "feedback");
+    topology.addProcessor("remember", () -> new RememberPredictions(models, window), "predictions");
+    topology.addProcessor("join", () -> new JoinLabels(this, models, window), "feedback");
     topology.addStateStore(
         Stores.timestampedKeyValueStoreBuilder(
             Stores.persistentTimestampedKeyValueStore(STORE), Serdes.String(), Serdes.String()),
@@ -140,8 +145,14 @@ public final class FeedbackExamples implements AutoCloseable {
     return s.getBytes(StandardCharsets.UTF_8);
   }
 
-  Counters counters() {
-    return counters;
+  /** {@code model}'s join counters. */
+  Counters counters(String model) {
+    return counters.computeIfAbsent(model, m -> Counters.of(new ModelMeters(registry, m)));
+  }
+
+  /** The store's key of a prediction: its model and its example id. */
+  static String storeKey(String model, String id) {
+    return model + "\u0000" + id;
   }
 
   /** Runs the topology against the configured cluster, exactly once. */

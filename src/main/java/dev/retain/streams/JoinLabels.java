@@ -3,6 +3,7 @@ package dev.retain.streams;
 import dev.retain.record.Feedback;
 import dev.retain.record.Prediction;
 import java.time.Duration;
+import java.util.function.Predicate;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -16,17 +17,15 @@ import org.apache.kafka.streams.state.ValueAndTimestamp;
  */
 final class JoinLabels implements Processor<String, String, byte[], byte[]> {
   private final FeedbackExamples join;
-  private final String model;
+  private final Predicate<String> models;
   private final long windowMs;
-  private final byte[] key;
   private ProcessorContext<byte[], byte[]> context;
   private TimestampedKeyValueStore<String, String> store;
 
-  JoinLabels(FeedbackExamples join, String model, Duration window) {
+  JoinLabels(FeedbackExamples join, Predicate<String> models, Duration window) {
     this.join = join;
-    this.model = model;
+    this.models = models;
     this.windowMs = window.toMillis();
-    this.key = FeedbackExamples.utf8(model);
   }
 
   @Override
@@ -37,15 +36,17 @@ final class JoinLabels implements Processor<String, String, byte[], byte[]> {
 
   @Override
   public void process(Record<String, String> record) {
-    if (!model.equals(record.key())) {
-      return; // another model's label
+    if (record.key() == null || !models.test(record.key())) {
+      return; // a label of a model not served here
     }
+    FeedbackExamples.Counters counters = join.counters(record.key());
     Feedback feedback = record.value() == null ? null : Feedback.parse(record.value());
     if (feedback == null) {
       refuse(record, FeedbackExamples.Rejection.UNPARSABLE, "not {\"id\": ..., \"label\": ...}");
       return;
     }
-    ValueAndTimestamp<String> stored = store.get(feedback.id());
+    ValueAndTimestamp<String> stored =
+        store.get(FeedbackExamples.storeKey(record.key(), feedback.id()));
     Prediction prediction = stored == null ? null : Prediction.parse(stored.value());
     if (prediction == null) {
       refuse(record, FeedbackExamples.Rejection.UNKNOWN_ID, "no prediction " + feedback.id());
@@ -53,9 +54,10 @@ final class JoinLabels implements Processor<String, String, byte[], byte[]> {
       long late = record.timestamp() - stored.timestamp();
       refuse(record, FeedbackExamples.Rejection.LATE, late + " ms after the prediction");
     } else {
-      join.counters().joined().increment();
+      counters.joined().increment();
       byte[] value = join.example(prediction, feedback, stored.timestamp());
       var headers = FeedbackExamples.exampleHeaders(prediction, stored.timestamp());
+      byte[] key = FeedbackExamples.utf8(record.key());
       context.forward(
           new Record<>(key, value, record.timestamp(), headers), FeedbackExamples.EXAMPLES);
     }
@@ -63,16 +65,18 @@ final class JoinLabels implements Processor<String, String, byte[], byte[]> {
 
   private void refuse(
       Record<String, String> record, FeedbackExamples.Rejection why, String detail) {
+    FeedbackExamples.Counters counters = join.counters(record.key());
     switch (why) {
-      case UNKNOWN_ID -> join.counters().unknown().increment();
-      case LATE -> join.counters().late().increment();
-      case UNPARSABLE -> join.counters().unparsable().increment();
+      case UNKNOWN_ID -> counters.unknown().increment();
+      case LATE -> counters.late().increment();
+      case UNPARSABLE -> counters.unparsable().increment();
     }
     RecordMetadata source = context.recordMetadata().orElseThrow();
     var headers =
         FeedbackExamples.deadLetterHeaders(
             why, detail, source.topic(), source.partition(), source.offset());
     byte[] value = record.value() == null ? null : FeedbackExamples.utf8(record.value());
+    byte[] key = FeedbackExamples.utf8(record.key());
     context.forward(
         new Record<>(key, value, record.timestamp(), headers), FeedbackExamples.DEAD_LETTERS);
   }

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyValue;
@@ -34,17 +35,26 @@ import org.apache.kafka.streams.kstream.StreamJoined;
  * Records that are not JSON or lack an id are dropped.
  */
 public final class OnlineAccuracy implements AutoCloseable {
+  private static final String SEP = "\u0000"; // between a model id and an example or version id
   private final Map<String, Tally> byVersion = new ConcurrentHashMap<>();
   private final MeterRegistry registry;
-  private final String model;
+  private final String model; // names the topology
+  private final Predicate<String> models;
   private static final org.slf4j.Logger LOG =
       org.slf4j.LoggerFactory.getLogger(OnlineAccuracy.class);
   private KafkaStreams streams;
   private KafkaStreamsMetrics streamsMetrics;
 
+  /** Online accuracy of {@code model} alone. */
   public OnlineAccuracy(MeterRegistry registry, String model) {
+    this(registry, model, model::equals);
+  }
+
+  /** Online accuracy of every model {@code models} accepts, each on its own gauges. */
+  public OnlineAccuracy(MeterRegistry registry, String model, Predicate<String> models) {
     this.registry = registry;
     this.model = model;
+    this.models = models;
   }
 
   /** The topology: predictions ⋈ feedback by example id, then right/total per version. */
@@ -61,7 +71,7 @@ public final class OnlineAccuracy implements AutoCloseable {
             JoinWindows.ofTimeDifferenceWithNoGrace(window),
             StreamJoined.with(Serdes.String(), Serdes.String(), Serdes.String()))
         .filter((id, outcome) -> outcome != null)
-        .map((id, outcome) -> KeyValue.pair(outcome.version(), outcome.right()))
+        .map((id, outcome) -> KeyValue.pair(modelOf(id) + SEP + outcome.version(), outcome.right()))
         .groupByKey(Grouped.with(Serdes.String(), Serdes.Boolean()))
         .aggregate(
             () -> Tally.NONE,
@@ -72,12 +82,21 @@ public final class OnlineAccuracy implements AutoCloseable {
     return builder.build();
   }
 
-  /** Records of this model re-keyed by example id; unusable ones dropped. */
+  /** Records of the models followed, re-keyed by model and example id; unusable ones dropped. */
   private KStream<String, String> byId(KStream<String, String> stream) {
     return stream
-        .filter((key, value) -> model.equals(key) && value != null)
-        .map((key, value) -> KeyValue.pair(Prediction.idOf(value), value))
+        .filter((key, value) -> key != null && models.test(key) && value != null)
+        .map((key, value) -> KeyValue.pair(idOf(key, value), value))
         .filter((id, value) -> id != null);
+  }
+
+  private static String idOf(String model, String value) {
+    String id = Prediction.idOf(value);
+    return id == null ? null : model + SEP + id;
+  }
+
+  private static String modelOf(String key) {
+    return key.substring(0, key.indexOf(SEP));
   }
 
   /** Whether a version's prediction was right. */
@@ -90,10 +109,11 @@ public final class OnlineAccuracy implements AutoCloseable {
     return p == null || f == null ? null : new Outcome(p.version(), p.predicted() == f.label());
   }
 
-  private void record(String version, Tally tally) {
+  private void record(String modelAndVersion, Tally tally) {
+    String version = modelAndVersion.substring(modelAndVersion.indexOf(SEP) + 1);
     if (byVersion.put(version, tally) == null) {
       Gauge.builder("retain.online.accuracy", byVersion, m -> m.get(version).ratio())
-          .tags("model", model, "version", version)
+          .tags("model", modelOf(modelAndVersion), "version", version)
           .description("Accuracy of served predictions against delayed labels, per adapter version")
           .register(registry);
     }

@@ -2,6 +2,7 @@ package dev.retain.streams;
 
 import dev.retain.record.Prediction;
 import java.time.Duration;
+import java.util.function.Predicate;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -12,16 +13,16 @@ import org.apache.kafka.streams.state.TimestampedKeyValueStore;
 import org.apache.kafka.streams.state.ValueAndTimestamp;
 
 /**
- * Keeps this model's served predictions by id, with their time, for twice the feedback window; once
- * a minute of wall-clock time it forgets the older ones.
+ * Keeps the followed models' served predictions by model and id, with their time, for twice the
+ * feedback window; once a minute of wall-clock time it forgets the older ones.
  */
 final class RememberPredictions implements Processor<String, String, Void, Void> {
-  private final String model;
+  private final Predicate<String> models;
   private final long keepMs;
   private TimestampedKeyValueStore<String, String> store;
 
-  RememberPredictions(String model, Duration window) {
-    this.model = model;
+  RememberPredictions(Predicate<String> models, Duration window) {
+    this.models = models;
     this.keepMs = 2 * window.toMillis();
   }
 
@@ -33,12 +34,14 @@ final class RememberPredictions implements Processor<String, String, Void, Void>
 
   @Override
   public void process(Record<String, String> record) {
-    if (!model.equals(record.key()) || record.value() == null) {
+    if (record.key() == null || !models.test(record.key()) || record.value() == null) {
       return;
     }
     String id = Prediction.idOf(record.value());
     if (id != null) {
-      store.put(id, ValueAndTimestamp.make(record.value(), record.timestamp()));
+      store.put(
+          FeedbackExamples.storeKey(record.key(), id),
+          ValueAndTimestamp.make(record.value(), record.timestamp()));
     }
   }
 

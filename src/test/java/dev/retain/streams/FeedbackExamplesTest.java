@@ -39,6 +39,7 @@ class FeedbackExamplesTest {
     Map<String, Object> props = TestData.smallConfig("unused:9092", dir);
     props.put(RetainConfig.FEEDBACK_WINDOW_MS, Duration.ofHours(1).toMillis());
     props.put(RetainConfig.RECORD_CODEC, "binary");
+    props.put(RetainConfig.SERVE_MODELS, "default"); // "other" is not served here
     RetainConfig config = new RetainConfig(props);
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     FeedbackExamples join = new FeedbackExamples(config, registry);
@@ -57,7 +58,7 @@ class FeedbackExamplesTest {
       feedback.pipeInput(m, label("d", 1), t.plus(Duration.ofMinutes(61))); // outside the window
       feedback.pipeInput(m, label("x", 1), t.plusSeconds(10)); // no prediction of this model
       feedback.pipeInput(m, "not json", t.plusSeconds(10));
-      feedback.pipeInput("other", label("a", 1), t.plusSeconds(10)); // another model's: left alone
+      feedback.pipeInput("other", label("a", 1), t.plusSeconds(10)); // not served here: left alone
       driver.advanceWallClockTime(Duration.ofHours(3)); // predictions older than 2 windows go
       feedback.pipeInput(m, label("e", 1), t.plus(Duration.ofHours(3)));
 
@@ -98,6 +99,46 @@ class FeedbackExamplesTest {
                 .counter()
                 .count())
         .isEqualTo(2);
+  }
+
+  /**
+   * Serving every model: the same example id in two models joins each model's own prediction, and
+   * each example goes out keyed by its model, counted on its model's meters.
+   */
+  @Test
+  void shouldJoinEachModelsLabelsWithThatModelsPredictions() throws Exception {
+    Map<String, Object> props = TestData.smallConfig("unused:9092", dir);
+    props.put(RetainConfig.RECORD_CODEC, "binary");
+    RetainConfig config = new RetainConfig(props);
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    FeedbackExamples join = new FeedbackExamples(config, registry);
+    Instant t = Instant.parse("2026-12-05T10:00:00Z");
+    try (TopologyTestDriver driver = new TopologyTestDriver(join.topology(), streamsProps(), t)) {
+      TestInputTopic<String, String> predictions = input(driver, config.predictionsTopic());
+      TestInputTopic<String, String> feedback = input(driver, config.topic("feedback"));
+      predictions.pipeInput("m", prediction("a", "m-v1"), t);
+      predictions.pipeInput("n", prediction("a", "n-v1"), t);
+      feedback.pipeInput("n", label("a", 1), t.plusSeconds(5));
+      feedback.pipeInput("m", label("a", 2), t.plusSeconds(6));
+      feedback.pipeInput("n", label("b", 0), t.plusSeconds(7)); // no prediction of n
+      List<TestRecord<byte[], byte[]>> examples = output(driver, config.examplesTopic());
+      assertThat(examples)
+          .extracting(r -> new String(r.key(), java.nio.charset.StandardCharsets.UTF_8))
+          .containsExactly("n", "m");
+      assertThat(examples)
+          .extracting(r -> header(r.headers(), FeedbackExamples.SERVING_VERSION))
+          .containsExactly("n-v1", "m-v1");
+      assertThat(examples)
+          .extracting(r -> new BinaryExampleCodec().decode(r.value(), "").label())
+          .containsExactly(1, 2);
+    }
+    assertThat(registry.get("retain.feedback.joined").tag("model", "m").counter().count())
+        .isEqualTo(1);
+    assertThat(registry.get("retain.feedback.joined").tag("model", "n").counter().count())
+        .isEqualTo(1);
+    assertThat(registry.get("retain.feedback.rejected").tag("model", "n").counters())
+        .extracting(c -> c.count())
+        .contains(1.0);
   }
 
   private static Properties streamsProps() {

@@ -50,6 +50,34 @@ class OnlineAccuracyTest {
     }
   }
 
+  /** Every model served: each model's predictions meet its own labels, on its own gauges. */
+  @Test
+  void shouldKeepEachModelsAccuracyApart() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    OnlineAccuracy online = new OnlineAccuracy(registry, "m", model -> true);
+    Properties props = new Properties();
+    props.put(StreamsConfig.APPLICATION_ID_CONFIG, "online-test-models");
+    props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+    try (TopologyTestDriver driver =
+        new TopologyTestDriver(online.topology("p", "f", Duration.ofMinutes(10)), props)) {
+      TestInputTopic<String, String> predictions =
+          driver.createInputTopic("p", new StringSerializer(), new StringSerializer());
+      TestInputTopic<String, String> feedback =
+          driver.createInputTopic("f", new StringSerializer(), new StringSerializer());
+      Instant t = Instant.parse("2026-11-23T10:00:00Z");
+      predictions.pipeInput("m", prediction("a", "m-v1", 3), t);
+      predictions.pipeInput("n", prediction("a", "n-v1", 1), t); // the same id in another model
+      feedback.pipeInput("m", "{\"id\":\"a\",\"label\":3}", t.plusSeconds(30));
+      feedback.pipeInput("n", "{\"id\":\"a\",\"label\":3}", t.plusSeconds(30));
+      assertThat(online.counts().get("m-v1")).containsExactly(1, 1);
+      assertThat(online.counts().get("n-v1")).containsExactly(0, 1);
+      assertThat(registry.get("retain.online.accuracy").tag("model", "n").gauge().value())
+          .isEqualTo(0.0);
+      assertThat(registry.get("retain.online.accuracy").tag("model", "m").gauge().value())
+          .isEqualTo(1.0);
+    }
+  }
+
   private static String prediction(String id, String version, int predicted) {
     return "{\"id\":\"" + id + "\",\"version\":\"" + version + "\",\"class\":" + predicted + "}";
   }
