@@ -28,18 +28,20 @@ final class RegimeKeeper {
   }
 
   /**
-   * {@code fresh} (of one domain) named after the current regime when they came without a domain:
-   * ingest, ahead of the learner, may have named them after a regime that has closed since.
+   * {@code fresh} with each example that came without a domain named after the current regime:
+   * ingest, ahead of the learner, may have named it after a regime that has closed since.
    */
   List<Example> named(List<Example> fresh) {
-    String first = fresh.get(0).domain();
     String current = state.regimes().current();
-    if (first.equals(current) || !state.regimes().isRegime(first)) {
-      return fresh;
+    List<Example> out = null;
+    for (int i = 0; i < fresh.size(); i++) {
+      Example e = fresh.get(i);
+      if (!e.domain().equals(current) && state.regimes().isRegime(e.domain())) {
+        out = out == null ? new ArrayList<>(fresh) : out;
+        out.set(i, e.inDomain(current));
+      }
     }
-    List<Example> out = new ArrayList<>(fresh.size());
-    fresh.forEach(e -> out.add(e.inDomain(current)));
-    return out;
+    return out == null ? fresh : out;
   }
 
   /**
