@@ -1,5 +1,6 @@
 package dev.retain.drift;
 
+import dev.retain.config.RetainConfig;
 import java.util.Arrays;
 import org.apache.commons.math3.stat.inference.KolmogorovSmirnovTest;
 
@@ -42,6 +43,15 @@ public final class InputDrift implements DriftDetector {
     this.recent = new double[dims][recent];
     this.checkEvery = Math.max(1, recent / 10);
     this.alpha = alpha;
+  }
+
+  /** A test of {@code dims} numbers per input with the {@code retain.drift.input.*} settings. */
+  public static InputDrift configured(RetainConfig config, int dims) {
+    return new InputDrift(
+        dims,
+        config.getInt(RetainConfig.DRIFT_INPUT_REFERENCE),
+        config.getInt(RetainConfig.DRIFT_INPUT_WINDOW),
+        config.getDouble(RetainConfig.DRIFT_INPUT_ALPHA));
   }
 
   /** Numbers per input. */

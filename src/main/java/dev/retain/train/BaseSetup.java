@@ -27,12 +27,15 @@ final class BaseSetup {
   private final RetainStore store;
   private final ModelState state;
   private final AtomicLong awaited; // examples pretraining still needs: a gauge reads it
+  private final PretrainWatch watch;
 
-  BaseSetup(RetainConfig config, RetainStore store, ModelState state, AtomicLong awaited) {
+  BaseSetup(
+      RetainConfig config, RetainStore store, ModelState state, AtomicLong awaited, DriftLog log) {
     this.config = config;
     this.store = store;
     this.state = state;
     this.awaited = awaited;
+    this.watch = new PretrainWatch(config, state, log);
   }
 
   /** Loads the base from the file or the store into {@code model}; false when there is none. */
@@ -52,8 +55,8 @@ final class BaseSetup {
 
   /**
    * Waits for the first {@code retain.model.pretrain.examples} trainable examples (saying so in the
-   * log and on the gauge), pretrains {@code model}'s base on them and keeps it in the store;
-   * returns those examples.
+   * log and on the gauge), or fewer when a drift among them opens a regime ({@link PretrainWatch}),
+   * pretrains {@code model}'s base on them and keeps it in the store; returns those examples.
    */
   List<Example> pretrain(LoraNet model, TrainingInput inbox, BooleanSupplier closed)
       throws InterruptedException {
@@ -83,8 +86,14 @@ final class BaseSetup {
         wanted);
     long lastReport = System.nanoTime();
     awaited.set(wanted);
+    int chunk = config.getInt(RetainConfig.TRAIN_BATCH_SIZE);
     while (first.size() < wanted && !closed.getAsBoolean()) {
-      first.addAll(inbox.drain(wanted - first.size(), idleMs));
+      List<Example> drained = inbox.drain(Math.min(chunk, wanted - first.size()), idleMs);
+      first.addAll(drained);
+      if (watch.drifted(drained, inbox)) {
+        awaited.set(0);
+        break;
+      }
       awaited.set(wanted - first.size());
       if (System.nanoTime() - lastReport > REPORT_NANOS && first.size() < wanted) {
         LOG.info(

@@ -46,11 +46,7 @@ final class DriftWatch {
             config.getInt(RetainConfig.RECORD_FEATURES), projections, InputSummary.SEED);
     this.inputs =
         config.getBoolean(RetainConfig.DRIFT_INPUT_TRAINING)
-            ? new InputDrift(
-                projections,
-                config.getInt(RetainConfig.DRIFT_INPUT_REFERENCE),
-                config.getInt(RetainConfig.DRIFT_INPUT_WINDOW),
-                config.getDouble(RetainConfig.DRIFT_INPUT_ALPHA))
+            ? InputDrift.configured(config, projections)
             : null;
     if (inputs != null) {
       metrics.driftStatistic(inputs.name(), inputs::statistic);
@@ -69,7 +65,15 @@ final class DriftWatch {
     if (errorAlarm != null) {
       detected(errors.name(), errorAlarm);
     }
-    Example alarm = errorAlarm;
+    Example inputAlarm = observeInputs(fresh);
+    Example alarm = errorAlarm != null ? errorAlarm : inputAlarm;
+    sinceOpen += fresh.size();
+    return alarm != null && sinceOpen - fresh.size() >= minRegime ? alarm : null;
+  }
+
+  /** Adds the inputs' summaries to the input test and the newcomers; the input alarm, or null. */
+  private Example observeInputs(List<Example> fresh) {
+    Example alarm = null;
     for (Example e : fresh) {
       double[] s = summary.of(e.features());
       if (newcomers != null && newcomers.size() < recurringExamples) {
@@ -82,8 +86,7 @@ final class DriftWatch {
         alarm = alarm == null ? e : alarm;
       }
     }
-    sinceOpen += fresh.size();
-    return alarm != null && sinceOpen - fresh.size() >= minRegime ? alarm : null;
+    return alarm;
   }
 
   private void detected(String source, Example at) {
@@ -114,13 +117,7 @@ final class DriftWatch {
     String best = null;
     double bestP = recurringAlpha;
     for (String regime : state.holdout().domains()) {
-      List<Example> holdout = state.holdout().holdout(regime);
-      if (regime.equals(current) || !state.regimes().isRegime(regime) || holdout.size() < 50) {
-        continue;
-      }
-      double[][] then =
-          holdout.stream().map(e -> summary.of(e.features())).toArray(double[][]::new);
-      double p = InputDrift.sameDistribution(now, then);
+      double p = match(state, regime, current, now);
       if (p >= bestP) {
         best = regime;
         bestP = p;
@@ -130,5 +127,18 @@ final class DriftWatch {
       LOG.info("{} is {} come back (p {})", current, best, String.format("%.3g", bestP));
     }
     return best;
+  }
+
+  /**
+   * The p-value that {@code now} and {@code regime}'s holdout come from one distribution; 0 when
+   * {@code regime} is the current one, not a regime, or holds fewer than 50 examples.
+   */
+  private double match(ModelState state, String regime, String current, double[][] now) {
+    List<Example> holdout = state.holdout().holdout(regime);
+    if (regime.equals(current) || !state.regimes().isRegime(regime) || holdout.size() < 50) {
+      return 0;
+    }
+    double[][] then = holdout.stream().map(e -> summary.of(e.features())).toArray(double[][]::new);
+    return InputDrift.sameDistribution(now, then);
   }
 }

@@ -38,25 +38,28 @@ final class LearnerStartup {
   private final ModelState state;
   private final Progress progress;
   private final AccuracyMatrix matrix;
+  private final DriftLog log;
 
   LearnerStartup(
       RetainConfig config,
       RetainStore store,
       ModelState state,
       Progress progress,
-      AccuracyMatrix matrix) {
+      AccuracyMatrix matrix,
+      DriftLog log) {
     this.config = config;
     this.store = store;
     this.state = state;
     this.progress = progress;
     this.matrix = matrix;
+    this.log = log;
   }
 
   Started start(TrainingInput input, AtomicLong awaited, BooleanSupplier closed)
       throws InterruptedException {
     NDManager manager = engine();
     LoraNet model = BaseModels.create(manager, config);
-    BaseSetup base = new BaseSetup(config, store, state, awaited);
+    BaseSetup base = new BaseSetup(config, store, state, awaited, log);
     String domain = null;
     Map<TopicPartition, Long> through = Map.of();
     if (base.load(model)) {
@@ -67,6 +70,9 @@ final class LearnerStartup {
     } else {
       List<Example> first = base.pretrain(model, input, closed);
       domain = first.get(first.size() - 1).domain();
+      if (state.regimes().isRegime(domain)) {
+        domain = state.regimes().current(); // a regime opened while the examples were gathered
+      }
       through = input.drainedThrough();
       progress.learnedAll(first);
       matrix.pretrainedOn(first.stream().map(Example::domain).distinct().toList());

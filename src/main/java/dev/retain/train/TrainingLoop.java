@@ -187,7 +187,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
 
   private void initialise() throws InterruptedException {
     LearnerStartup.Started started =
-        new LearnerStartup(config, store, state, progress, matrix)
+        new LearnerStartup(config, store, state, progress, matrix, driftLog)
             .start(inbox, pretrainAwaited, () -> closed);
     manager = started.manager();
     learner = started.learner();
@@ -200,6 +200,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     metrics = new TrainMetrics(registry, state.model(), matrix);
     metrics.evaluated(matrix.current().keySet());
     metrics.regime(state.regimes().number());
+    driftLog.detections().forEach(d -> metrics.driftDetected(d.source())); // while gathering
     watch = new DriftWatch(config, metrics, driftLog);
     regimes = new RegimeKeeper(state, watch, metrics);
     stepper = new Stepper(config, state, learner, metrics);

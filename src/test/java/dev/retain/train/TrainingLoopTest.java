@@ -163,6 +163,43 @@ class TrainingLoopTest {
     }
   }
 
+  /**
+   * A drift among the examples gathered to pretrain the base, on a stream without domains: the
+   * input test finds it while they are gathered, a regime opens there, and the base is pretrained
+   * on what came before; the second regime's held-out examples are its own.
+   */
+  @Test
+  void shouldOpenARegimeForADriftAmongThePretrainingExamples() throws Exception {
+    Map<String, Object> props = TestData.learnerConfig("localhost:1", dir);
+    props.put(RetainConfig.MODEL_PRETRAIN_EXAMPLES, 4000);
+    RetainConfig config = new RetainConfig(props);
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ModelState state = ModelState.load(store, config);
+      ExampleInbox inbox = new ExampleInbox(100_000);
+      try (TrainingLoop loop =
+          new TrainingLoop(config, store, state, inbox, candidate -> null, meters)) {
+        loop.start();
+        DriftStream stream = TestData.driftStream();
+        feedUnlabelled(store, state, inbox, stream, 0, 0, 2000, 0);
+        feedUnlabelled(store, state, inbox, stream, 1, 0, 3000, 2000);
+        awaitQuiescent(loop, inbox);
+        assertThat(loop.drift().detections())
+            .filteredOn(d -> "regime-1".equals(d.opened()))
+            .singleElement()
+            .satisfies(d -> assertThat(d.exampleId()).startsWith("1-"));
+        assertThat(state.regimes().current()).isEqualTo("regime-1");
+        List<Example> second = state.holdout().holdout("regime-1");
+        assertThat(second).isNotEmpty();
+        assertThat(second.stream().filter(e -> e.id().startsWith("1-")).count())
+            .isGreaterThanOrEqualTo(second.size() * 3L / 4);
+        List<Example> first = state.holdout().holdout("default");
+        assertThat(first.stream().filter(e -> e.id().startsWith("0-")).count())
+            .isGreaterThanOrEqualTo(first.size() * 3L / 4);
+      }
+    }
+  }
+
   private static double alarms(SimpleMeterRegistry meters) {
     var counter = meters.find("retain.drift.detections").tag("source", "adwin").counter();
     return counter == null ? 0 : counter.count();
