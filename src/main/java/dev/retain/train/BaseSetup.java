@@ -55,8 +55,8 @@ final class BaseSetup {
 
   /**
    * Waits for the first {@code retain.model.pretrain.examples} trainable examples (saying so in the
-   * log and on the gauge), or fewer when a drift among them opens a regime ({@link PretrainWatch}),
-   * pretrains {@code model}'s base on them and keeps it in the store; returns those examples.
+   * log and on the gauge; a drift among them opens a regime, {@link PretrainWatch}), pretrains
+   * {@code model}'s base on them and keeps it in the store; returns those examples.
    */
   List<Example> pretrain(LoraNet model, TrainingInput inbox, BooleanSupplier closed)
       throws InterruptedException {
@@ -90,10 +90,7 @@ final class BaseSetup {
     while (first.size() < wanted && !closed.getAsBoolean()) {
       List<Example> drained = inbox.drain(Math.min(chunk, wanted - first.size()), idleMs);
       first.addAll(drained);
-      if (watch.drifted(drained, inbox)) {
-        awaited.set(0);
-        break;
-      }
+      watch.drifted(drained, inbox); // opens a regime there; the base still takes them all
       awaited.set(wanted - first.size());
       if (System.nanoTime() - lastReport > REPORT_NANOS && first.size() < wanted) {
         LOG.info(

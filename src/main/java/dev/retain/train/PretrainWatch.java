@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * detectors start only once it trains, so a drift among the first {@code
  * retain.model.pretrain.examples} would otherwise go unseen and two regimes would share one name.
  * When the input test ({@code retain.drift.input.training}) finds one, a regime opens where the
- * gathering stands and the base is pretrained on what came before.
+ * gathering stands; the base is still pretrained on every example gathered, as it is when a
+ * producer's domain changes among them, so that it has seen the new regime's first examples too.
  */
 final class PretrainWatch {
   private static final Logger LOG = LoggerFactory.getLogger(PretrainWatch.class);
@@ -40,7 +41,7 @@ final class PretrainWatch {
 
   /**
    * Watches {@code drained}, just taken from {@code input}; true when a drift among them opened a
-   * regime at {@code input}'s position (the gathering should stop there).
+   * regime at {@code input}'s position.
    */
   boolean drifted(List<Example> drained, TrainingInput input) {
     if (inputs == null) {

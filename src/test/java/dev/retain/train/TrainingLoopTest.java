@@ -165,8 +165,8 @@ class TrainingLoopTest {
 
   /**
    * A drift among the examples gathered to pretrain the base, on a stream without domains: the
-   * input test finds it while they are gathered, a regime opens there, and the base is pretrained
-   * on what came before; the second regime's held-out examples are its own.
+   * input test finds it while they are gathered and a regime opens there; the second regime's
+   * held-out examples are its own, the first's its own.
    */
   @Test
   void shouldOpenARegimeForADriftAmongThePretrainingExamples() throws Exception {
