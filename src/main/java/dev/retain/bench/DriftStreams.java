@@ -122,20 +122,12 @@ final class DriftStreams {
 
   /** Serving's input detector, with its settings: a fresh one, as a new version starts one. */
   private static InputDrift servingDetector(RetainConfig config) {
-    return new InputDrift(
-        1 + config.getInt(RetainConfig.DRIFT_INPUT_PROJECTIONS),
-        config.getInt(RetainConfig.DRIFT_INPUT_REFERENCE),
-        config.getInt(RetainConfig.DRIFT_INPUT_WINDOW),
-        config.getDouble(RetainConfig.DRIFT_INPUT_ALPHA));
+    return InputDrift.configured(config, 1 + InputSummary.of(config).dims());
   }
 
   /** What serving's monitor summarises: the confidence, then the projections. */
   private static double[][] summaries(RetainConfig config, ServingModel model, List<Example> in) {
-    InputSummary summary =
-        new InputSummary(
-            config.getInt(RetainConfig.RECORD_FEATURES),
-            Math.max(1, config.getInt(RetainConfig.DRIFT_INPUT_PROJECTIONS)),
-            InputSummary.SEED);
+    InputSummary summary = InputSummary.of(config);
     float[][] p = model.probabilities(in.stream().map(Example::features).toList());
     double[][] out = new double[in.size()][1 + summary.dims()];
     for (int i = 0; i < in.size(); i++) {

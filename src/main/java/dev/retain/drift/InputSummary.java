@@ -1,5 +1,6 @@
 package dev.retain.drift;
 
+import dev.retain.config.RetainConfig;
 import java.util.SplittableRandom;
 
 /**
@@ -31,6 +32,17 @@ public final class InputSummary {
   private static double gaussian(SplittableRandom random) {
     double u = 1 - random.nextDouble();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.nextDouble());
+  }
+
+  /**
+   * The summary every part of Retain uses: {@code retain.drift.input.projections} directions (at
+   * least one) over {@code retain.record.features} inputs.
+   */
+  public static InputSummary of(RetainConfig config) {
+    return new InputSummary(
+        config.getInt(RetainConfig.RECORD_FEATURES),
+        Math.max(1, config.getInt(RetainConfig.DRIFT_INPUT_PROJECTIONS)),
+        SEED);
   }
 
   public int dims() {

@@ -35,17 +35,8 @@ final class InputMonitor implements AutoCloseable {
 
   InputMonitor(RetainConfig config, ModelMeters meters, Producer<byte[], byte[]> producer) {
     int projections = config.getInt(RetainConfig.DRIFT_INPUT_PROJECTIONS);
-    this.summary =
-        projections == 0
-            ? null
-            : new InputSummary(
-                config.getInt(RetainConfig.RECORD_FEATURES), projections, InputSummary.SEED);
-    this.drift =
-        new InputDrift(
-            1 + projections,
-            config.getInt(RetainConfig.DRIFT_INPUT_REFERENCE),
-            config.getInt(RetainConfig.DRIFT_INPUT_WINDOW),
-            config.getDouble(RetainConfig.DRIFT_INPUT_ALPHA));
+    this.summary = projections == 0 ? null : InputSummary.of(config);
+    this.drift = InputDrift.configured(config, 1 + projections);
     this.producer = producer;
     this.topic = config.driftTopic();
     this.model = meters.model();

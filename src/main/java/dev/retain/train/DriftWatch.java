@@ -40,20 +40,21 @@ final class DriftWatch {
     this.log = log;
     this.errors = new PrequentialMonitor(config, metrics);
     this.metrics = metrics;
-    int projections = Math.max(1, config.getInt(RetainConfig.DRIFT_INPUT_PROJECTIONS));
-    this.summary =
-        new InputSummary(
-            config.getInt(RetainConfig.RECORD_FEATURES), projections, InputSummary.SEED);
-    this.inputs =
-        config.getBoolean(RetainConfig.DRIFT_INPUT_TRAINING)
-            ? InputDrift.configured(config, projections)
-            : null;
+    this.summary = InputSummary.of(config);
+    this.inputs = inputTest(config, summary);
     if (inputs != null) {
       metrics.driftStatistic(inputs.name(), inputs::statistic);
     }
     this.minRegime = config.getInt(RetainConfig.DRIFT_MIN_REGIME);
     this.recurringExamples = config.getInt(RetainConfig.DRIFT_RECURRING_EXAMPLES);
     this.recurringAlpha = config.getDouble(RetainConfig.DRIFT_RECURRING_ALPHA);
+  }
+
+  /** The learner's input test ({@code retain.drift.input.training}), or null when it is off. */
+  static InputDrift inputTest(RetainConfig config, InputSummary summary) {
+    return config.getBoolean(RetainConfig.DRIFT_INPUT_TRAINING)
+        ? InputDrift.configured(config, summary.dims())
+        : null;
   }
 
   /**

@@ -29,14 +29,8 @@ final class PretrainWatch {
   PretrainWatch(RetainConfig config, ModelState state, DriftLog log) {
     this.state = state;
     this.log = log;
-    int projections = Math.max(1, config.getInt(RetainConfig.DRIFT_INPUT_PROJECTIONS));
-    this.summary =
-        new InputSummary(
-            config.getInt(RetainConfig.RECORD_FEATURES), projections, InputSummary.SEED);
-    this.inputs =
-        config.getBoolean(RetainConfig.DRIFT_INPUT_TRAINING)
-            ? InputDrift.configured(config, projections)
-            : null;
+    this.summary = InputSummary.of(config);
+    this.inputs = DriftWatch.inputTest(config, summary);
   }
 
   /**

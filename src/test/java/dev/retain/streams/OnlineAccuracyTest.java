@@ -18,11 +18,7 @@ class OnlineAccuracyTest {
   void shouldCountRightAndTotalPerVersionWithinTheWindow() {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     OnlineAccuracy online = new OnlineAccuracy(registry, "m");
-    Properties props = new Properties();
-    props.put(StreamsConfig.APPLICATION_ID_CONFIG, "online-test");
-    props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-    try (TopologyTestDriver driver =
-        new TopologyTestDriver(online.topology("p", "f", Duration.ofMinutes(10)), props)) {
+    try (TopologyTestDriver driver = driver(online)) {
       TestInputTopic<String, String> predictions =
           driver.createInputTopic("p", new StringSerializer(), new StringSerializer());
       TestInputTopic<String, String> feedback =
@@ -55,11 +51,7 @@ class OnlineAccuracyTest {
   void shouldKeepEachModelsAccuracyApart() {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     OnlineAccuracy online = new OnlineAccuracy(registry, "m", model -> true);
-    Properties props = new Properties();
-    props.put(StreamsConfig.APPLICATION_ID_CONFIG, "online-test-models");
-    props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-    try (TopologyTestDriver driver =
-        new TopologyTestDriver(online.topology("p", "f", Duration.ofMinutes(10)), props)) {
+    try (TopologyTestDriver driver = driver(online)) {
       TestInputTopic<String, String> predictions =
           driver.createInputTopic("p", new StringSerializer(), new StringSerializer());
       TestInputTopic<String, String> feedback =
@@ -76,6 +68,13 @@ class OnlineAccuracyTest {
       assertThat(registry.get("retain.online.accuracy").tag("model", "m").gauge().value())
           .isEqualTo(1.0);
     }
+  }
+
+  private static TopologyTestDriver driver(OnlineAccuracy online) {
+    Properties props = new Properties();
+    props.put(StreamsConfig.APPLICATION_ID_CONFIG, "online-test");
+    props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+    return new TopologyTestDriver(online.topology("p", "f", Duration.ofMinutes(10)), props);
   }
 
   private static String prediction(String id, String version, int predicted) {
