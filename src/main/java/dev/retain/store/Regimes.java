@@ -93,6 +93,19 @@ public final class Regimes {
   }
 
   /**
+   * Opens {@code name} at {@code start} again when it is a regime later than any stored: the
+   * learner's checkpoint says it opened it there, and a crash came before ingest stored the change.
+   * Does nothing otherwise.
+   */
+  public synchronized void reopen(String name, Map<Integer, Long> start) {
+    int number = number(name);
+    if (number > opened) {
+      opened = number - 1;
+      open(start);
+    }
+  }
+
+  /**
    * The current regime, opened at the last drift, is {@code earlier} again: its held-out examples
    * join {@code earlier}'s and records are named after it from now on.
    */

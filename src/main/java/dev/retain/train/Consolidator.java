@@ -73,8 +73,12 @@ final class Consolidator {
     }
   }
 
-  /** Consolidates what was trained up to {@code through}, the last of it in {@code domain}. */
-  void consolidate(Trigger trigger, String domain, Map<TopicPartition, Long> through) {
+  /**
+   * Consolidates what was trained up to {@code through}, the last of it in {@code domain}; the
+   * checkpoint says the learner goes on in {@code next} (the regime a drift just opened, or {@code
+   * domain}), so that a restart before ingest stored that regime opens it again.
+   */
+  void consolidate(Trigger trigger, String domain, String next, Map<TopicPartition, Long> through) {
     if (!recent.isEmpty() && ewc) {
       learner.consolidate(new ArrayList<>(recent)); // the Fisher only matters with a penalty
     }
@@ -91,11 +95,11 @@ final class Consolidator {
     }
     // the learner's state is durable before the candidate can become a version: a kill after a
     // promotion can then never leave the learner behind its own champion
-    checkpoint(domain, through);
+    checkpoint(next, through);
     Map<String, SafeTensors.Tensor> resetTo = handler.offer(candidate);
     if (resetTo != null) {
       model.loadAdapter(resetTo);
-      checkpoint(domain, through);
+      checkpoint(next, through);
     }
     LOG.info(
         "consolidated ({}) at step {}: average accuracy {}, per domain {}",

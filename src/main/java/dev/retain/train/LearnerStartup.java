@@ -85,6 +85,9 @@ final class LearnerStartup {
       return new Started(manager, model, learner, domain, through);
     }
     resume(learner, restored);
+    Map<Integer, Long> start = new java.util.HashMap<>();
+    restored.positions().forEach((tp, offset) -> start.put(tp.partition(), offset));
+    state.regimes().reopen(restored.domain(), start); // opened, but not stored before a crash
     return new Started(manager, model, learner, restored.domain(), restored.positions());
   }
 

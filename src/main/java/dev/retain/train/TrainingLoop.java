@@ -272,7 +272,8 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   }
 
   private void consolidate(Trigger trigger) {
-    consolidator.consolidate(trigger, domain, trainedThrough);
+    String next = trigger == Trigger.DRIFT ? state.regimes().current() : domain;
+    consolidator.consolidate(trigger, domain, next, trainedThrough);
     sinceConsolidation = 0;
     lastTrigger = trigger;
   }

@@ -200,6 +200,52 @@ class TrainingLoopTest {
     }
   }
 
+  /**
+   * A crash after the learner opened a regime and checkpointed, before ingest stored the change:
+   * the store still names the old regime, and the restarted learner opens the new one again where
+   * its checkpoint stands, moving the held-out examples past it.
+   */
+  @Test
+  void shouldOpenTheRegimeAgainAfterACrashBeforeItWasStored() throws Exception {
+    RetainConfig config = new RetainConfig(TestData.learnerConfig("localhost:1", dir));
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ModelState state = ModelState.load(store, config);
+      ExampleInbox inbox = new ExampleInbox(100_000);
+      List<Trigger> triggers = Collections.synchronizedList(new ArrayList<>());
+      try (TrainingLoop loop =
+          new TrainingLoop(
+              config,
+              store,
+              state,
+              inbox,
+              candidate -> {
+                triggers.add(candidate.trigger());
+                return null;
+              },
+              new SimpleMeterRegistry())) {
+        loop.start();
+        DriftStream stream = TestData.driftStream();
+        feedUnlabelled(store, state, inbox, stream, 0, 3000);
+        feedUnlabelled(store, state, inbox, stream, 1, 1500);
+        await().atMost(Duration.ofMinutes(2)).until(() -> triggers.contains(Trigger.DRIFT));
+        assertThat(state.regimes().current()).isEqualTo("regime-1");
+      } // no ingest wrote the change: a crash now loses it from the store
+    }
+    try (RetainStore store = RetainStore.open(dir, false)) {
+      ModelState state = ModelState.load(store, config);
+      assertThat(state.regimes().current()).as("as stored").isEqualTo("default");
+      try (TrainingLoop loop =
+          new TrainingLoop(
+              config, store, state, new ExampleInbox(10), c -> null, new SimpleMeterRegistry())) {
+        loop.start();
+        await().atMost(Duration.ofMinutes(1)).until(() -> loop.isReady() || !loop.isAlive());
+        assertThat(state.regimes().current()).isEqualTo("regime-1");
+        List<Example> second = state.holdout().holdout("regime-1");
+        assertThat(second).isNotEmpty().allMatch(e -> e.id().startsWith("1-"));
+      }
+    }
+  }
+
   private static double alarms(SimpleMeterRegistry meters) {
     var counter = meters.find("retain.drift.detections").tag("source", "adwin").counter();
     return counter == null ? 0 : counter.count();
