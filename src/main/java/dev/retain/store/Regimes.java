@@ -58,10 +58,16 @@ public final class Regimes {
 
   /** The number in a regime's name (0 for the first, -1 for another domain). */
   private static int number(String domain) {
-    if (domain.startsWith(PREFIX) && domain.substring(PREFIX.length()).matches("[0-9]{1,9}")) {
-      return Integer.parseInt(domain.substring(PREFIX.length()));
+    int digits = domain.length() - PREFIX.length();
+    if (!domain.startsWith(PREFIX) || digits < 1 || digits > 9) {
+      return -1;
     }
-    return -1;
+    for (int i = PREFIX.length(); i < domain.length(); i++) {
+      if (domain.charAt(i) < '0' || domain.charAt(i) > '9') {
+        return -1;
+      }
+    }
+    return Integer.parseInt(domain.substring(PREFIX.length()));
   }
 
   /** The name records without a domain get now. */
