@@ -1,7 +1,6 @@
 package dev.retain.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,14 +17,12 @@ import dev.retain.testing.TestData;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -82,7 +79,8 @@ class DelayedLabelsIT {
     }
     assertThat(predictedAt).hasSize(20);
     assertThat(featureCounts.values()).containsOnly(4);
-    List<ConsumerRecord<byte[], byte[]>> feedback = read(config, 20);
+    List<ConsumerRecord<byte[], byte[]>> feedback =
+        KafkaFixture.readAll(config, config.topic("feedback"), 20);
     for (ConsumerRecord<byte[], byte[]> record : feedback) {
       Feedback label = Feedback.parse(new String(record.value(), StandardCharsets.UTF_8));
       Example example = sent.stream().filter(e -> e.id().equals(label.id())).findFirst().get();
@@ -92,20 +90,5 @@ class DelayedLabelsIT {
           .as("label %s after its prediction", label.id())
           .isGreaterThanOrEqualTo(200);
     }
-  }
-
-  private static List<ConsumerRecord<byte[], byte[]>> read(RetainConfig config, int expected) {
-    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-    try (KafkaConsumer<byte[], byte[]> consumer = KafkaClients.consumer(config, "labels")) {
-      consumer.subscribe(List.of(config.topic("feedback")));
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .until(
-              () -> {
-                consumer.poll(Duration.ofMillis(100)).forEach(out::add);
-                return out.size() >= expected;
-              });
-    }
-    return out;
   }
 }

@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -402,18 +401,7 @@ class IngestIT {
 
   private static List<ConsumerRecord<byte[], byte[]>> readAll(
       RetainConfig config, String topic, int expected) {
-    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-    try (KafkaConsumer<byte[], byte[]> consumer = KafkaClients.consumer(config, "dlq-reader")) {
-      consumer.subscribe(List.of(topic));
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .until(
-              () -> {
-                consumer.poll(Duration.ofMillis(100)).forEach(out::add);
-                return out.size() >= expected;
-              });
-    }
-    return out;
+    return KafkaFixture.readAll(config, topic, expected);
   }
 
   private static String header(ConsumerRecord<byte[], byte[]> record, String name) {

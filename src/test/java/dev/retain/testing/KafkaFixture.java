@@ -1,9 +1,17 @@
 package dev.retain.testing;
 
 import dev.retain.cluster.EmbeddedKafka;
+import dev.retain.cluster.KafkaClients;
+import dev.retain.config.RetainConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.ServiceConfigurationError;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.awaitility.Awaitility;
 import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;
 import org.testcontainers.DockerClientFactory;
@@ -23,6 +31,27 @@ public final class KafkaFixture {
   private static AutoCloseable running;
 
   private KafkaFixture() {}
+
+  /**
+   * Reads {@code topic} from its beginning until at least {@code expected} records arrived (30 s at
+   * most, then the wait fails).
+   */
+  public static List<ConsumerRecord<byte[], byte[]>> readAll(
+      RetainConfig config, String topic, int expected) {
+    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+    try (KafkaConsumer<byte[], byte[]> consumer =
+        KafkaClients.consumer(config, "read-" + System.nanoTime())) {
+      consumer.subscribe(List.of(topic));
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                consumer.poll(Duration.ofMillis(100)).forEach(out::add);
+                return out.size() >= expected;
+              });
+    }
+    return out;
+  }
 
   public static synchronized String bootstrapServers() {
     if (bootstrap == null) {
