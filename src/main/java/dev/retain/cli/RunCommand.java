@@ -2,6 +2,7 @@ package dev.retain.cli;
 
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
+import dev.retain.fleet.FleetNode;
 import dev.retain.metrics.Metrics;
 import dev.retain.node.LearnerNode;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -25,6 +26,9 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
       RetainConfig config = options.load(broker.overrides());
       Topics.ensureAtStart(config);
       PrometheusMeterRegistry registry = Metrics.registry("retain-learner");
+      if (config.getBoolean(RetainConfig.FLEET_ENABLED)) {
+        return runFleet(config, registry);
+      }
       LearnerNode node = new LearnerNode(config, registry).start();
       Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));
       String training = node.learner() == null ? " (training disabled)" : ", training";
@@ -34,5 +38,18 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
           config.examplesTopic(), store, training, node.metricsPort());
       return node.awaitTermination() ? 0 : 1;
     }
+  }
+
+  private static int runFleet(RetainConfig config, PrometheusMeterRegistry registry)
+      throws InterruptedException {
+    FleetNode node = new FleetNode(config, registry).start();
+    Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));
+    System.err.printf(
+        "fleet member of group %s on %s; stores under %s; metrics on :%d%n",
+        config.getString(RetainConfig.INGEST_GROUP_ID),
+        config.examplesTopic(),
+        config.getString(RetainConfig.STORE_DIR),
+        node.metricsPort());
+    return node.awaitTermination() ? 0 : 1;
   }
 }

@@ -42,6 +42,71 @@ public final class KafkaClients {
         new ByteBufferDeserializer());
   }
 
+  /**
+   * A fleet instance's seat in the ingest group: it reads nothing itself (its partitions stay
+   * paused), but its assignment decides which partitions, and so which models, the instance owns.
+   * Cooperative rebalancing moves only the partitions that must move; with {@code
+   * retain.ingest.instance.id} (static membership) a restart within the session timeout gets the
+   * same partitions back without a rebalance. The session timeout defaults to 10 s here, so that a
+   * dead instance's partitions move within seconds.
+   */
+  public static KafkaConsumer<byte[], ByteBuffer> membershipConsumer(RetainConfig config) {
+    Map<String, Object> extra = new HashMap<>();
+    extra.put(
+        ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+        org.apache.kafka.clients.consumer.CooperativeStickyAssignor.class.getName());
+    extra.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
+    extra.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 1_000);
+    extra.putAll(config.kafkaClientProperties()); // the user's settings win
+    String instance = config.getString(RetainConfig.INGEST_INSTANCE_ID);
+    if (!instance.isEmpty()) {
+      extra.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
+    }
+    return consumer(
+        config,
+        config.getString(RetainConfig.INGEST_GROUP_ID),
+        extra,
+        new ByteBufferDeserializer());
+  }
+
+  /**
+   * The consumer that reads one partition a fleet instance owns: assigned, never subscribed, so it
+   * takes no part in the group; positions come from the partition's store.
+   */
+  public static KafkaConsumer<byte[], ByteBuffer> partitionConsumer(RetainConfig config) {
+    return consumer(
+        config,
+        config.getString(RetainConfig.INGEST_GROUP_ID),
+        Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+        new ByteBufferDeserializer());
+  }
+
+  /** A read_committed consumer outside any group, to restore a store from its changelog. */
+  public static KafkaConsumer<byte[], byte[]> changelogReader(RetainConfig config) {
+    Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    props.putIfAbsent(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 16 << 20);
+    props.putIfAbsent(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 64 << 20);
+    return new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+  }
+
+  /**
+   * The producer of one changelog partition: transactional under an id that names the partition, so
+   * whichever instance opens it fences the one before.
+   */
+  public static KafkaProducer<byte[], byte[]> changelogProducer(
+      RetainConfig config, int partition) {
+    return producer(
+        config,
+        Map.of(
+            ProducerConfig.TRANSACTIONAL_ID_CONFIG,
+            config.changelogTopic() + "." + partition,
+            ProducerConfig.LINGER_MS_CONFIG,
+            0));
+  }
+
   /** A plain consumer outside any group's bookkeeping (benchmarks, tools). */
   public static KafkaConsumer<byte[], byte[]> consumer(RetainConfig config, String group) {
     return consumer(config, group, Map.of(), new ByteArrayDeserializer());

@@ -113,7 +113,7 @@ public final class Topics {
     for (String suffix : List.of("examples", "examples.dlq", "predictions", "feedback", "drift")) {
       wanted.add(new NewTopic(config.topic(suffix), partitions, replication));
     }
-    for (String suffix : List.of("adapters", "bases")) {
+    for (String suffix : List.of("adapters", "bases", "changelog")) {
       wanted.add(
           new NewTopic(config.topic(suffix), partitions, replication)
               .configs(

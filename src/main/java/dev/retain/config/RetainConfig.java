@@ -73,6 +73,9 @@ public final class RetainConfig extends AbstractConfig {
   public static final String TOPIC_PARTITIONS = "retain.topic.partitions";
   public static final String TOPIC_REPLICATION = "retain.topic.replication.factor";
   public static final String SERVE_VERSIONS_KEPT = "retain.serve.versions.kept";
+  public static final String FLEET_ENABLED = "retain.fleet.enabled";
+  public static final String FLEET_MODELS = "retain.fleet.models";
+  public static final String FLEET_TRAIN_SLOTS = "retain.fleet.train.slots";
   public static final String HTTP_QUEUE = "retain.http.queue";
   public static final String HTTP_MAX_CONNECTIONS = "retain.http.max.connections";
   public static final String HTTP_IDLE_TIMEOUT_MS = "retain.http.idle.timeout.ms";
@@ -474,6 +477,32 @@ public final class RetainConfig extends AbstractConfig {
             Importance.MEDIUM,
             "Models retain serve answers for: * (every model on the adapters topic, each with its"
                 + " own champion, hot swap and rollback) or a comma-separated list of model ids.")
+        .define(
+            FLEET_ENABLED,
+            Type.BOOLEAN,
+            false,
+            Importance.HIGH,
+            "true: retain run learns every model whose records lie in the partitions the consumer"
+                + " group gives it, and keeps each partition's state in a store mirrored to the"
+                + " compacted <prefix>.changelog topic, so that state moves with its partition"
+                + " when instances start, stop or fail (README, Running a fleet).")
+        .define(
+            FLEET_MODELS,
+            Type.LIST,
+            "*",
+            Importance.MEDIUM,
+            "With retain.fleet.enabled, the models learned: * (a model starts, from this"
+                + " configuration, on its first record) or a comma-separated list of model ids"
+                + " (records of other models are skipped and counted).")
+        .define(
+            FLEET_TRAIN_SLOTS,
+            Type.INT,
+            1,
+            Range.atLeast(1),
+            Importance.MEDIUM,
+            "With retain.fleet.enabled, how many models take a training step at the same time;"
+                + " models with work wait their turn first come, first served, so a busy model"
+                + " never starves the others.")
         .define(
             SERVE_VERSIONS_KEPT,
             Type.INT,
@@ -989,6 +1018,24 @@ public final class RetainConfig extends AbstractConfig {
   public boolean serves(String model) {
     List<String> models = getList(SERVE_MODELS);
     return models.contains("*") || models.contains(model);
+  }
+
+  /** True when a fleet node learns {@code model} (retain.fleet.models: * or a list). */
+  public boolean learns(String model) {
+    List<String> models = getList(FLEET_MODELS);
+    return models.contains("*") || models.contains(model);
+  }
+
+  /** This configuration with {@code retain.model.id} set to {@code model}. */
+  public RetainConfig forModel(String model) {
+    Map<Object, Object> copy = new java.util.HashMap<>(originals());
+    copy.put(MODEL_ID, model);
+    return new RetainConfig(copy);
+  }
+
+  /** The topic that mirrors each partition's store in a fleet. */
+  public String changelogTopic() {
+    return topic("changelog");
   }
 
   public String examplesTopic() {

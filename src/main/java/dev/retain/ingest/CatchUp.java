@@ -3,6 +3,7 @@ package dev.retain.ingest;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
 
@@ -17,9 +18,25 @@ final class CatchUp {
   private final Set<String> handed = ConcurrentHashMap.newKeySet(); // ids given again
   private final Set<TopicPartition> resumed = ConcurrentHashMap.newKeySet();
   private volatile Function<TopicPartition, Long> trainedThrough = tp -> null;
+  private volatile BiFunction<String, TopicPartition, Long> byModel = (model, tp) -> null;
 
-  void trainedThrough(Function<TopicPartition, Long> positions) {
-    this.trainedThrough = positions;
+  /**
+   * @param earliest per partition, the earliest position any model's learner trained up to
+   * @param byModel per model and partition, where its learner trained up to (null: no checkpoint)
+   */
+  void trainedThrough(
+      Function<TopicPartition, Long> earliest, BiFunction<String, TopicPartition, Long> byModel) {
+    this.trainedThrough = earliest;
+    this.byModel = byModel;
+  }
+
+  /**
+   * True when {@code model}'s learner has this record of {@code tp} already (or never will: it has
+   * no checkpoint, so it never lost anything it trained on).
+   */
+  boolean trained(String model, TopicPartition tp, long offset) {
+    Long through = byModel.apply(model, tp);
+    return through == null || offset < through;
   }
 
   /**

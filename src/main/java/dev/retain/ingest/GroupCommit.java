@@ -1,7 +1,7 @@
 package dev.retain.ingest;
 
 import dev.retain.config.RetainConfig;
-import dev.retain.store.ModelState;
+import dev.retain.record.Example;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreException;
 import java.nio.ByteBuffer;
@@ -34,11 +34,10 @@ import org.slf4j.LoggerFactory;
 final class GroupCommit {
   private static final Logger LOG = LoggerFactory.getLogger(GroupCommit.class);
   private final RetainStore store;
-  private final ModelState state;
+  private final Lanes lanes;
   private final RecordRouter router;
-  private final ExampleSink sink;
   private final PositionMirror mirror;
-  private final IngestMetrics metrics;
+  private final io.micrometer.core.instrument.Timer commitDuration;
   private final Producer<byte[], byte[]> deadLetters;
   private final ExecutorService writer;
   private final String group;
@@ -52,19 +51,17 @@ final class GroupCommit {
   GroupCommit(
       RetainConfig config,
       RetainStore store,
-      ModelState state,
+      Lanes lanes,
       RecordRouter router,
-      ExampleSink sink,
       PositionMirror mirror,
-      IngestMetrics metrics,
+      io.micrometer.core.instrument.Timer commitDuration,
       Producer<byte[], byte[]> deadLetters,
       ExecutorService writer) {
     this.store = store;
-    this.state = state;
+    this.lanes = lanes;
     this.router = router;
-    this.sink = sink;
     this.mirror = mirror;
-    this.metrics = metrics;
+    this.commitDuration = commitDuration;
     this.deadLetters = deadLetters;
     this.writer = writer;
     this.group = config.getString(RetainConfig.INGEST_GROUP_ID);
@@ -87,7 +84,7 @@ final class GroupCommit {
    */
   void commitIfDue() {
     finishWrite(false);
-    if (pending == null && state.changed()) {
+    if (pending == null && lanes.changed()) {
       pending = new PendingCommit(store);
     }
     if (pending != null
@@ -118,7 +115,7 @@ final class GroupCommit {
     finishWrite(true);
     PendingCommit sealed = pending;
     pending = null;
-    state.flush(sealed.batch);
+    lanes.flush(sealed.batch);
     sealed.sealPositions(group);
     inFlight = sealed;
     inFlightWrite = writer.submit(() -> write(sealed));
@@ -129,7 +126,7 @@ final class GroupCommit {
     long start = System.nanoTime();
     sendDeadLetters(sealed.rejects);
     store.commit(sealed.batch);
-    metrics.commitDuration.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+    commitDuration.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     return null;
   }
 
@@ -147,12 +144,40 @@ final class GroupCommit {
     PendingCommit done = inFlight;
     inFlight = null;
     committed.addAndGet(done.records);
-    metrics.ingested(done.trainable.size() + done.heldOut, done.heldOut);
     Map<TopicPartition, Long> next = new HashMap<>();
     done.positions.forEach((tp, om) -> next.put(tp, om.offset()));
-    long[] trainableNext = done.trainableNext.stream().mapToLong(Long::longValue).toArray();
-    sink.accept(new Handover(done.trainable, done.trainablePartitions, trainableNext, next));
+    handOver(done, next);
     mirror.stored(done.positions);
+  }
+
+  /**
+   * Counts each model's examples and hands each its trainable ones, in order, with the positions
+   * after the whole commit. In a fleet a model with no example in the commit gets nothing; the one
+   * model of retain run always gets the positions, rejected and skipped records included.
+   */
+  private void handOver(PendingCommit done, Map<TopicPartition, Long> next) {
+    Map<Lanes.Lane, List<Integer>> byLane = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < done.trainable.size(); i++) {
+      byLane.computeIfAbsent(done.trainableLanes.get(i), l -> new ArrayList<>()).add(i);
+    }
+    done.heldOutBy.keySet().forEach(l -> byLane.putIfAbsent(l, List.of()));
+    if (lanes.all().size() == 1 && !lanes.isFleet()) {
+      byLane.putIfAbsent(lanes.all().iterator().next(), List.of());
+    }
+    byLane.forEach(
+        (lane, indices) -> {
+          int heldOut = done.heldOutBy.getOrDefault(lane, 0);
+          lane.metrics().ingested(indices.size() + heldOut, heldOut);
+          List<Example> examples = new ArrayList<>(indices.size());
+          List<TopicPartition> partitions = new ArrayList<>(indices.size());
+          long[] offsets = new long[indices.size()];
+          for (int j = 0; j < indices.size(); j++) {
+            examples.add(done.trainable.get(indices.get(j)));
+            partitions.add(done.trainablePartitions.get(indices.get(j)));
+            offsets[j] = done.trainableNext.get(indices.get(j));
+          }
+          lane.sink().accept(new Handover(examples, partitions, offsets, next));
+        });
   }
 
   private void awaitWrite() {

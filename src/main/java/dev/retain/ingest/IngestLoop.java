@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -54,7 +55,8 @@ public final class IngestLoop implements Runnable, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IngestLoop.class);
   private final Consumer<byte[], ByteBuffer> consumer;
   private final Producer<byte[], byte[]> deadLetters;
-  private final ExampleSink sink;
+  private final Lanes lanes;
+  private final TopicPartition only; // null: subscribed
   private final String topic;
   private final Duration pollTimeout;
   private final ExecutorService absorber = daemonThread(ABSORB_THREAD);
@@ -78,16 +80,32 @@ public final class IngestLoop implements Runnable, AutoCloseable {
       Producer<byte[], byte[]> deadLetters,
       ExampleSink sink,
       MeterRegistry registry) {
+    this(config, store, Lanes.single(config, state, sink, registry), consumer, deadLetters, null);
+  }
+
+  /**
+   * A loop over {@code lanes}' models.
+   *
+   * @param only the one partition to read, assigned rather than subscribed to (a fleet's partition,
+   *     whose group membership another consumer holds), or null to subscribe
+   */
+  public IngestLoop(
+      RetainConfig config,
+      RetainStore store,
+      Lanes lanes,
+      Consumer<byte[], ByteBuffer> consumer,
+      Producer<byte[], byte[]> deadLetters,
+      TopicPartition only) {
     this.consumer = consumer;
     this.deadLetters = deadLetters;
-    this.sink = sink;
+    this.lanes = lanes;
+    this.only = only;
     this.topic = config.examplesTopic();
     this.pollTimeout = Duration.ofMillis(config.getLong(RetainConfig.INGEST_POLL_TIMEOUT_MS));
-    IngestMetrics metrics =
-        new IngestMetrics(registry, state, config.getInt(RetainConfig.RECORD_CLASSES));
-    RecordRouter router = new RecordRouter(config, state, catchUp, metrics);
+    RecordRouter router = new RecordRouter(config, lanes, catchUp);
     this.commits =
-        new GroupCommit(config, store, state, router, sink, mirror, metrics, deadLetters, writer);
+        new GroupCommit(
+            config, store, lanes, router, mirror, lanes.commitTimer(), deadLetters, writer);
     String group = config.getString(RetainConfig.INGEST_GROUP_ID);
     this.positions = new StoredPositions(consumer, store, group, catchUp, mirror, this::commitAll);
   }
@@ -143,7 +161,12 @@ public final class IngestLoop implements Runnable, AutoCloseable {
 
   /** Subscribes to the examples topic; called once, before the first {@link #pollOnce()}. */
   public void subscribe() {
-    consumer.subscribe(List.of(topic), positions);
+    if (only == null) {
+      consumer.subscribe(List.of(topic), positions);
+    } else {
+      consumer.assign(List.of(only));
+      positions.onPartitionsAssigned(List.of(only));
+    }
   }
 
   /**
@@ -181,7 +204,9 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     while (absorbing.size() > POLLS_AHEAD) {
       await(absorbing.poll());
     }
-    mirror.mirror(consumer);
+    if (only == null) {
+      mirror.mirror(consumer); // a fleet's membership consumer commits for it
+    }
     applyBackpressure();
   }
 
@@ -228,7 +253,7 @@ public final class IngestLoop implements Runnable, AutoCloseable {
    */
   private void applyBackpressure() {
     Set<TopicPartition> assigned = consumer.assignment();
-    if (sink.saturated()) {
+    if (lanes.saturated()) {
       if (consumer.paused().size() < assigned.size()) {
         LOG.debug("learner lags: pausing {}", assigned);
         consumer.pause(assigned);
@@ -237,6 +262,11 @@ public final class IngestLoop implements Runnable, AutoCloseable {
       consumer.resume(consumer.paused());
     }
     paused = !consumer.paused().isEmpty();
+  }
+
+  /** The models this loop writes for. */
+  public Lanes lanes() {
+    return lanes;
   }
 
   /** Records handled (accepted, rejected or skipped) and committed by this loop. */
@@ -256,7 +286,22 @@ public final class IngestLoop implements Runnable, AutoCloseable {
    * nothing stored is lost for training.
    */
   public void resumeTrainingFrom(Function<TopicPartition, Long> trainedThrough) {
-    catchUp.trainedThrough(trainedThrough);
+    catchUp.trainedThrough(trainedThrough, (model, tp) -> trainedThrough.apply(tp));
+  }
+
+  /**
+   * {@link #resumeTrainingFrom(Function)} for many models: {@code byModel} says where each model's
+   * learner trained up to, and reading starts from the earliest of them.
+   */
+  public void resumeTrainingFrom(Map<String, Map<TopicPartition, Long>> byModel) {
+    catchUp.trainedThrough(
+        tp ->
+            byModel.values().stream()
+                .map(p -> p.get(tp))
+                .filter(java.util.Objects::nonNull)
+                .min(Long::compare)
+                .orElse(null),
+        (model, tp) -> byModel.getOrDefault(model, Map.of()).get(tp));
   }
 
   /** Runs {@code action} on the loop's thread each time partitions are assigned to it. */

@@ -19,6 +19,8 @@ import org.apache.kafka.common.TopicPartition;
 final class PendingCommit {
   final StoreBatch batch;
   final List<Example> trainable = new ArrayList<>();
+  final List<Lanes.Lane> trainableLanes = new ArrayList<>(); // each trainable example's model
+  final Map<Lanes.Lane, Integer> heldOutBy = new HashMap<>();
   final List<TopicPartition> trainablePartitions = new ArrayList<>();
   final List<Long> trainableNext = new ArrayList<>(); // each trainable example's offset + 1
   final List<ProducerRecord<byte[], byte[]>> rejects = new ArrayList<>();
@@ -31,11 +33,18 @@ final class PendingCommit {
     this.batch = store.newBatch();
   }
 
-  /** Adds a trainable example read at {@code offset} of {@code tp}. */
-  void trainable(Example example, TopicPartition tp, long offset) {
+  /** Adds a trainable example of {@code lane}'s model read at {@code offset} of {@code tp}. */
+  void trainable(Lanes.Lane lane, Example example, TopicPartition tp, long offset) {
     trainable.add(example);
+    trainableLanes.add(lane);
     trainablePartitions.add(tp);
     trainableNext.add(offset + 1);
+  }
+
+  /** Counts an example of {@code lane}'s model held out. */
+  void heldOut(Lanes.Lane lane) {
+    heldOut++;
+    heldOutBy.merge(lane, 1, Integer::sum);
   }
 
   void position(TopicPartition tp, long nextOffset) {

@@ -10,34 +10,30 @@ import dev.retain.record.RejectReason;
 import dev.retain.store.HoldoutSets;
 import dev.retain.store.ModelState;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.List;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * Routes each polled record into a group commit: another model's record is skipped; a bad one
- * becomes a dead letter with its reason; a good one goes to the holdout or, trainable, to the
- * replay reservoir and the learner (its effects in the commit's store batch). Records being caught
- * up on ({@link CatchUp}) go to the learner only. On the absorb thread.
+ * Routes each polled record into a group commit, to its model's {@link Lanes.Lane}: a record of a
+ * model not learned here is skipped; a bad one becomes a dead letter with its reason; a good one
+ * goes to the holdout or, trainable, to the replay reservoir and the learner (its effects in the
+ * commit's store batch). Records being caught up on ({@link CatchUp}) go to the learner only. On
+ * the absorb thread.
  */
 final class RecordRouter {
-  private final ModelState state;
+  private final Lanes lanes;
   private final CatchUp catchUp;
-  private final IngestMetrics metrics;
   private final ExampleCodec codec;
   private final ExampleValidator validator;
   private final String dlqTopic;
   private final int maxBytes;
   private final int maxDomains;
-  private final byte[] modelKey;
 
-  RecordRouter(RetainConfig config, ModelState state, CatchUp catchUp, IngestMetrics metrics) {
-    this.state = state;
+  RecordRouter(RetainConfig config, Lanes lanes, CatchUp catchUp) {
+    this.lanes = lanes;
     this.catchUp = catchUp;
-    this.metrics = metrics;
     this.codec = ExampleCodec.of(config.choice(RetainConfig.RECORD_CODEC, Choice.Codec.class));
     this.validator =
         new ExampleValidator(
@@ -47,7 +43,6 @@ final class RecordRouter {
     this.dlqTopic = config.deadLetterTopic();
     this.maxBytes = config.getInt(RetainConfig.RECORD_MAX_BYTES);
     this.maxDomains = config.getInt(RetainConfig.RECORD_MAX_DOMAINS);
-    this.modelKey = state.model().getBytes(StandardCharsets.UTF_8);
   }
 
   /** Routes a poll's records into {@code pending} and moves its positions past them. */
@@ -80,26 +75,39 @@ final class RecordRouter {
   }
 
   /**
-   * A record stored before but not trained on: to the learner when it is a trainable example of
-   * this model (valid, not held out, not a second copy of an id), with no store effect.
+   * A record stored before but not trained on: to its model's learner when it is a trainable
+   * example (valid, not held out, not a second copy of an id) that the learner has not trained on,
+   * with no store effect.
    */
   private boolean catchUp(ConsumerRecord<byte[], ByteBuffer> record, PendingCommit pending) {
-    Example example = ofThisModel(record) ? decodedOrNull(record) : null;
+    Lanes.Lane lane = laneOrNull(record);
+    if (lane == null || catchUp.trained(lane.model(), partition(record), record.offset())) {
+      return false;
+    }
+    Example example = decodedOrNull(record, lane.state());
     if (example == null // dead-lettered when it was first read
-        || heldOut(example)
-        || !catchUp.firstTime(example.id())) {
+        || heldOut(lane.state(), example)
+        || !catchUp.firstTime(lane.model() + '\u0000' + example.id())) {
       return false;
     }
     example.features(); // its own array: it is not in any stored batch
-    pending.trainable(example, partition(record), record.offset());
+    pending.trainable(lane, example, partition(record), record.offset());
     return true;
+  }
+
+  private Lanes.Lane laneOrNull(ConsumerRecord<byte[], ByteBuffer> record) {
+    try {
+      return lanes.of(record.key());
+    } catch (InvalidExampleException e) {
+      return null;
+    }
   }
 
   /**
    * True when {@code example} is in a holdout: under its domain, or, for a record without one,
    * under any regime (it was named after the regime current when it was first read).
    */
-  private boolean heldOut(Example example) {
+  private static boolean heldOut(ModelState state, Example example) {
     if (!state.regimes().isRegime(example.domain())) {
       return state.holdout().holds(example.domain(), example.id());
     }
@@ -108,9 +116,9 @@ final class RecordRouter {
         .anyMatch(d -> state.holdout().holds(d, example.id()));
   }
 
-  private Example decodedOrNull(ConsumerRecord<byte[], ByteBuffer> record) {
+  private Example decodedOrNull(ConsumerRecord<byte[], ByteBuffer> record, ModelState state) {
     try {
-      return decode(record);
+      return decode(record, state);
     } catch (InvalidExampleException e) {
       return null;
     }
@@ -118,47 +126,42 @@ final class RecordRouter {
 
   /** Routes one record; true when it became a trainable example that the learner will get. */
   private boolean route(ConsumerRecord<byte[], ByteBuffer> record, PendingCommit pending) {
-    Example example = accept(record, pending);
-    if (example == null) {
+    Lanes.Lane lane;
+    Example example;
+    try {
+      lane = lanes.of(record.key());
+      if (lane == null) {
+        return false; // another model's, counted as skipped
+      }
+      example = decode(record, lane.state());
+      admit(lane.state(), example);
+    } catch (InvalidExampleException e) {
+      rejected(record, e, pending);
       return false;
     }
     long position = HoldoutSets.position(record.partition(), record.offset());
-    Example trainable = state.route(example, position, pending.batch);
+    Example trainable = lane.state().route(example, position, pending.batch);
     if (trainable == null) {
-      pending.heldOut++; // stored, so its features are an array already (see Example)
+      pending.heldOut(lane); // stored, so its features are an array already (see Example)
       return false;
     }
-    pending.trainable(trainable, partition(record), record.offset());
+    pending.trainable(lane, trainable, partition(record), record.offset());
     return true;
+  }
+
+  private void rejected(
+      ConsumerRecord<byte[], ByteBuffer> record, InvalidExampleException e, PendingCommit pending) {
+    Lanes.Lane lane = e.reason() == RejectReason.BAD_MODEL_ID ? null : laneOrNull(record);
+    lanes.rejected(lane, e.reason());
+    pending.rejects.add(DeadLetter.of(dlqTopic, record, e));
   }
 
   private static TopicPartition partition(ConsumerRecord<?, ?> record) {
     return new TopicPartition(record.topic(), record.partition());
   }
 
-  private boolean ofThisModel(ConsumerRecord<byte[], ByteBuffer> record) {
-    return record.key() == null || Arrays.equals(modelKey, record.key());
-  }
-
-  /** The example of {@code record}, or null when it is skipped or rejected. */
-  private Example accept(ConsumerRecord<byte[], ByteBuffer> record, PendingCommit pending) {
-    if (!ofThisModel(record)) {
-      metrics.skipped();
-      return null;
-    }
-    try {
-      Example example = decode(record);
-      admit(example);
-      return example;
-    } catch (InvalidExampleException e) {
-      metrics.rejected(e.reason());
-      pending.rejects.add(DeadLetter.of(dlqTopic, record, e));
-      return null;
-    }
-  }
-
   /** Refuses an example of one domain too many, or whose id was seen before. */
-  private void admit(Example example) throws InvalidExampleException {
+  private void admit(ModelState state, Example example) throws InvalidExampleException {
     if (!state.holdout().admits(example.domain(), maxDomains)) {
       throw new InvalidExampleException(
           RejectReason.DOMAIN_LIMIT,
@@ -174,7 +177,8 @@ final class RecordRouter {
     }
   }
 
-  private Example decode(ConsumerRecord<byte[], ByteBuffer> record) throws InvalidExampleException {
+  private Example decode(ConsumerRecord<byte[], ByteBuffer> record, ModelState state)
+      throws InvalidExampleException {
     ByteBuffer value = record.value();
     if (value == null) {
       throw new InvalidExampleException(RejectReason.UNPARSABLE, "null value");

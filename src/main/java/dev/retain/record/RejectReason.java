@@ -13,7 +13,12 @@ public enum RejectReason {
   /** A new domain for a model that already has {@code retain.record.max.domains}. */
   DOMAIN_LIMIT,
   OVERSIZED,
-  DUPLICATE_ID;
+  DUPLICATE_ID,
+  /**
+   * In a fleet, a record key that cannot name a model: empty, over 128 bytes, not UTF-8, or with a
+   * character other than letters, digits, '.', '_' and '-'.
+   */
+  BAD_MODEL_ID;
 
   /** Lower-case name used in headers and metric tags, e.g. {@code wrong_feature_count}. */
   public String tag() {

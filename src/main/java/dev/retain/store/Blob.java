@@ -31,6 +31,14 @@ public enum Blob {
     return family;
   }
 
+  /** The prefix of every key of this blob; only for a blob whose keys have one. */
+  byte[] prefix() {
+    if (prefix == null) {
+      throw new IllegalStateException(this + " keys have no prefix");
+    }
+    return Keys.of(prefix).bytes();
+  }
+
   /** The key of the value whose parts are {@code parts}, or the prefix of all with those first. */
   byte[] key(String... parts) {
     Keys key = prefix == null ? Keys.of(parts[0]) : Keys.of(prefix).str(parts[0]);

@@ -35,10 +35,12 @@ public final class RetainStore implements AutoCloseable {
   private final Map<Family, ColumnFamilyHandle> families = new EnumMap<>(Family.class);
   private final RocksDB db;
   private final Path dir;
+  private final Changelog changelog; // null: this store is the only copy of its state
   private volatile boolean closed;
 
-  private RetainStore(Path dir, boolean sync, boolean readOnly) {
+  private RetainStore(Path dir, boolean sync, boolean readOnly, Changelog changelog) {
     this.dir = dir;
+    this.changelog = changelog;
     dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true);
     cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION);
     writeOptions = new WriteOptions().setSync(sync);
@@ -69,12 +71,32 @@ public final class RetainStore implements AutoCloseable {
    * @param sync fsync the log on every commit (survives power loss as well as a process crash)
    */
   public static RetainStore open(Path dir, boolean sync) {
-    return new RetainStore(dir, sync, false);
+    return new RetainStore(dir, sync, false, null);
+  }
+
+  /**
+   * Opens the store in {@code dir} as a copy of one changelog partition: claims the partition
+   * (fencing any other instance that wrote it), brings the local copy up to the partition's end,
+   * and from then on writes each commit to the changelog, in one Kafka transaction, before it
+   * applies it here. The store owns the changelog and closes it.
+   *
+   * @throws StoreFencedException when another instance claims the partition meanwhile
+   */
+  public static RetainStore open(Path dir, boolean sync, Changelog changelog) {
+    RetainStore store = new RetainStore(dir, sync, false, changelog);
+    try {
+      changelog.claim();
+      changelog.restore(store);
+      return store;
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
   }
 
   /** Opens a read-only view; allowed while another process has the store open for writing. */
   public static RetainStore openReadOnly(Path dir) {
-    return new RetainStore(dir, false, true);
+    return new RetainStore(dir, false, true, null);
   }
 
   /**
@@ -102,11 +124,52 @@ public final class RetainStore implements AutoCloseable {
 
   public StoreBatch newBatch() {
     checkOpen();
-    return new StoreBatch(this);
+    return new StoreBatch(this, false);
   }
 
-  /** Writes every change of {@code batch} atomically, then closes it. */
+  /** A batch that changes this copy only (a changelog's restore). */
+  StoreBatch newLocalBatch() {
+    checkOpen();
+    return new StoreBatch(this, true);
+  }
+
+  /** Changes restored from the changelog when this store opened (0 without one). */
+  public long restoredChanges() {
+    return changelog == null ? 0 : changelog.restored();
+  }
+
+  /** True when every commit goes to a changelog first. */
+  boolean changelogged() {
+    return changelog != null;
+  }
+
+  /**
+   * Writes every change of {@code batch} atomically, then closes it. With a changelog, the changes
+   * go to it first, in one transaction (the consumer positions the batch stores among them);
+   * commits are serialised, so this copy applies them in the changelog's order.
+   *
+   * @throws StoreFencedException when another instance owns the changelog partition now (nothing
+   *     was written)
+   */
   public void commit(StoreBatch batch) {
+    checkOpen();
+    if (changelog == null) {
+      writeLocal(batch);
+      return;
+    }
+    synchronized (this) {
+      try (batch) {
+        long next = changelog.write(batch.changes());
+        if (next >= 0) {
+          batch.putLocal(Family.META, Changelog.POSITION, Keys.longValue(next));
+        }
+        writeLocal(batch);
+      }
+    }
+  }
+
+  /** Writes {@code batch} to this copy only, then closes it. */
+  void writeLocal(StoreBatch batch) {
     checkOpen();
     try (batch) {
       db.write(writeOptions, batch.writeBatch());
@@ -128,6 +191,20 @@ public final class RetainStore implements AutoCloseable {
    */
   public void scan(Blob blob, String[] parts, BiConsumer<byte[], byte[]> visitor) {
     scan(blob.family(), blob.key(parts), visitor);
+  }
+
+  /** The first key part (the model id) of every value of {@code blob}, in order. */
+  public java.util.SortedSet<String> models(Blob blob) {
+    java.util.SortedSet<String> models = new java.util.TreeSet<>();
+    scan(
+        blob.family(),
+        blob.prefix(),
+        (key, value) -> {
+          Keys.Reader reader = new Keys.Reader(key);
+          reader.str();
+          models.add(reader.str());
+        });
+    return models;
   }
 
   byte[] get(Family family, byte[] key) {
@@ -172,6 +249,9 @@ public final class RetainStore implements AutoCloseable {
       return;
     }
     closed = true;
+    if (changelog != null) {
+      changelog.close();
+    }
     handles.forEach(ColumnFamilyHandle::close);
     db.close();
     closeOptions();

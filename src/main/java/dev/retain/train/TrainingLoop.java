@@ -42,6 +42,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private final long idleMs;
   private final int minRun; // examples since a consolidation for a known domain's return to count
   private final Thread thread;
+  private final StepSlots slots;
   private final AtomicLong pretrainAwaited = new AtomicLong(); // examples pretraining still needs
   private final Progress progress; // what was learned, base included
   private NDManager manager;
@@ -75,6 +76,19 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       TrainingInput inbox,
       CandidateHandler handler,
       MeterRegistry registry) {
+    this(config, store, state, inbox, handler, registry, StepSlots.UNLIMITED);
+  }
+
+  /** A learner among others of one process, which share {@code slots} to train. */
+  public TrainingLoop(
+      RetainConfig config,
+      RetainStore store,
+      ModelState state,
+      TrainingInput inbox,
+      CandidateHandler handler,
+      MeterRegistry registry,
+      StepSlots slots) {
+    this.slots = slots;
     this.config = config;
     this.store = store;
     this.state = state;
@@ -89,7 +103,10 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.idleMs = config.getLong(RetainConfig.TRAIN_IDLE_MS);
     this.minRun = config.getInt(RetainConfig.DRIFT_MIN_REGIME);
     this.progress = new Progress(config.getInt(RetainConfig.RECORD_CLASSES));
-    this.thread = new Thread(this, "retain-learner");
+    this.thread =
+        new Thread(
+            this,
+            slots == StepSlots.UNLIMITED ? "retain-learner" : "retain-learner-" + state.model());
     thread.setDaemon(true);
     thread.setUncaughtExceptionHandler((t, e) -> failure = e);
     Gauge.builder("retain.train.pretrain.awaited", pretrainAwaited, AtomicLong::get)
@@ -142,9 +159,9 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       quiescent = idle && !rehearsing && sinceConsolidation == 0 && fresh.examples().isEmpty();
       if (!fresh.examples().isEmpty()) {
         lookAhead();
-        learn(fresh.examples(), fresh.through());
+        slots.run(() -> learn(fresh.examples(), fresh.through()));
       } else if (idle) {
-        idle(rehearsing);
+        slots.run(() -> idle(rehearsing));
       }
       idle = fresh.examples().isEmpty();
     }

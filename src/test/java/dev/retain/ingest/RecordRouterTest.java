@@ -29,8 +29,8 @@ class RecordRouterTest {
     RetainConfig config = new RetainConfig(TestData.smallConfig("unused:9092", dir));
     try (RetainStore store = RetainStore.open(dir.resolve("db"), false)) {
       ModelState state = ModelState.load(store, config);
-      IngestMetrics metrics = new IngestMetrics(new SimpleMeterRegistry(), state, 3);
-      RecordRouter router = new RecordRouter(config, state, new CatchUp(), metrics);
+      Lanes lanes = Lanes.single(config, state, ExampleSink.DISCARD, new SimpleMeterRegistry());
+      RecordRouter router = new RecordRouter(config, lanes, new CatchUp());
       PendingCommit first = new PendingCommit(store);
       router.route(records(0, "a", null), first);
       assertThat(state.regimes().open(Map.of(TP.partition(), 1L))).isEqualTo("regime-1");
@@ -57,8 +57,8 @@ class RecordRouterTest {
     RetainConfig config = new RetainConfig(props);
     try (RetainStore store = RetainStore.open(dir.resolve("db"), false)) {
       ModelState state = ModelState.load(store, config);
-      IngestMetrics metrics = new IngestMetrics(new SimpleMeterRegistry(), state, 3);
-      RecordRouter router = new RecordRouter(config, state, new CatchUp(), metrics);
+      Lanes lanes = Lanes.single(config, state, ExampleSink.DISCARD, new SimpleMeterRegistry());
+      RecordRouter router = new RecordRouter(config, lanes, new CatchUp());
       PendingCommit pending = new PendingCommit(store);
       for (long offset = 0; offset < 20; offset++) {
         router.route(records(offset, "r" + offset, null), pending);

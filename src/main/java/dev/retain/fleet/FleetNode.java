@@ -1,0 +1,242 @@
+package dev.retain.fleet;
+
+import dev.retain.cluster.KafkaClients;
+import dev.retain.config.RetainConfig;
+import dev.retain.http.HttpServer;
+import dev.retain.http.Limits;
+import dev.retain.train.StepSlots;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What {@code retain run} runs with {@code retain.fleet.enabled}: a member of the ingest group that
+ * learns every model in the partitions the group gives it. The group's assignment decides
+ * ownership; for each partition it gets, the node opens a {@link PartitionTask} (which fences the
+ * previous owner and restores the partition's store from the changelog), and for each it loses,
+ * closes it before the partition moves on. The membership consumer reads nothing (its partitions
+ * stay paused) and copies the stored positions to the group's committed offsets for lag tools.
+ */
+public final class FleetNode implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(FleetNode.class);
+  private static final long MIRROR_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private final RetainConfig config;
+  private final PrometheusMeterRegistry registry;
+  private final KafkaConsumer<byte[], ByteBuffer> membership;
+  private final StepSlots slots;
+  private final Map<Integer, PartitionTask> tasks = new ConcurrentHashMap<>();
+  private final Thread thread;
+  private final HttpServer endpoint;
+  private final String group;
+  private volatile boolean closed;
+  private volatile Throwable failure;
+  private long mirrored = System.nanoTime();
+
+  public FleetNode(RetainConfig config, PrometheusMeterRegistry registry) {
+    this.config = config;
+    this.registry = registry;
+    this.group = config.getString(RetainConfig.INGEST_GROUP_ID);
+    this.slots = new StepSlots(config.getInt(RetainConfig.FLEET_TRAIN_SLOTS));
+    this.membership = KafkaClients.membershipConsumer(config);
+    this.thread = new Thread(this::run, "retain-fleet");
+    thread.setUncaughtExceptionHandler(
+        (t, e) -> {
+          failure = e;
+          LOG.error("the fleet member stopped: {}", e.getMessage(), e);
+        });
+    Gauge.builder("retain.fleet.partitions", tasks, Map::size)
+        .description("Partitions of the examples topic this instance owns")
+        .register(registry);
+    Gauge.builder("retain.fleet.models", this, n -> n.models().size())
+        .description("Models this instance learns now")
+        .register(registry);
+    Gauge.builder("retain.fleet.slot.waiting", slots, StepSlots::waiting)
+        .description("Learners of this instance waiting for a training slot")
+        .register(registry);
+    endpoint =
+        new HttpServer(
+                config.getString(RetainConfig.METRICS_HOST),
+                config.getInt(RetainConfig.METRICS_PORT),
+                Limits.of(config, 2, 64 << 10))
+            .metrics(registry)
+            .health(this::live, this::notReady, "/health");
+  }
+
+  public FleetNode start() {
+    endpoint.start();
+    thread.start();
+    return this;
+  }
+
+  private void run() {
+    membership.subscribe(List.of(config.examplesTopic()), new Ownership());
+    try {
+      while (!closed) {
+        membership.poll(Duration.ofMillis(200));
+        mirrorPositions();
+      }
+    } catch (WakeupException e) {
+      if (!closed) {
+        throw e;
+      }
+    } finally {
+      membership.close(); // revokes every partition: each task closes with its last commit
+      closeAll(tasks.keySet());
+    }
+  }
+
+  /** Opens a task per assigned partition and closes a task per revoked or lost one. */
+  private final class Ownership implements ConsumerRebalanceListener {
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      membership.pause(partitions);
+      for (TopicPartition tp : partitions) {
+        long start = System.nanoTime();
+        PartitionTask task = new PartitionTask(config, tp.partition(), registry, slots).start();
+        tasks.put(tp.partition(), task);
+        LOG.info(
+            "took {}: restored {} changes in {} ms",
+            tp,
+            task.restored(),
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+      }
+    }
+
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      closeAll(partitions.stream().map(TopicPartition::partition).toList());
+    }
+
+    @Override
+    public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      closeAll(partitions.stream().map(TopicPartition::partition).toList());
+    }
+  }
+
+  private void closeAll(Collection<Integer> partitions) {
+    for (Integer p : List.copyOf(partitions)) {
+      PartitionTask task = tasks.remove(p);
+      if (task != null) {
+        try {
+          task.close();
+        } catch (RuntimeException e) {
+          LOG.warn("closing partition {}: {}", p, e.getMessage(), e);
+        }
+      }
+    }
+  }
+
+  /** Copies each owned partition's stored position to the group, at most once a second. */
+  private void mirrorPositions() {
+    if (System.nanoTime() - mirrored < MIRROR_NANOS || tasks.isEmpty()) {
+      return;
+    }
+    mirrored = System.nanoTime();
+    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+    for (PartitionTask task : tasks.values()) {
+      try {
+        task.positions(group).forEach((tp, next) -> offsets.put(tp, new OffsetAndMetadata(next)));
+      } catch (RuntimeException e) {
+        LOG.debug("no positions of {} now: {}", task.partition(), e.toString());
+      }
+    }
+    offsets.keySet().retainAll(membership.assignment());
+    if (!offsets.isEmpty()) {
+      membership.commitAsync(
+          offsets,
+          (o, error) -> {
+            if (error != null) {
+              LOG.debug("mirroring positions failed, will retry: {}", error.toString());
+            }
+          });
+    }
+  }
+
+  /** The models this instance learns now, by partition. */
+  public Map<Integer, List<String>> modelsByPartition() {
+    Map<Integer, List<String>> out = new java.util.TreeMap<>();
+    tasks.forEach((p, task) -> out.put(p, List.copyOf(task.learners().keySet())));
+    return out;
+  }
+
+  /** The models this instance learns now. */
+  public List<String> models() {
+    return modelsByPartition().values().stream().flatMap(List::stream).sorted().toList();
+  }
+
+  /** The partitions this instance owns now. */
+  public java.util.Set<Integer> partitions() {
+    return java.util.Set.copyOf(tasks.keySet());
+  }
+
+  public int metricsPort() {
+    return endpoint.port();
+  }
+
+  private boolean live() {
+    return closed || (thread.isAlive() && taskFailure() == null);
+  }
+
+  private String taskFailure() {
+    for (PartitionTask task : tasks.values()) {
+      String why = task.failure();
+      if (why != null) {
+        return why;
+      }
+    }
+    return null;
+  }
+
+  /** Null when ready: a member of the group that owns at least one partition. */
+  private String notReady() {
+    if (!thread.isAlive()) {
+      return "the fleet member stopped: " + failure;
+    }
+    return tasks.isEmpty() ? "no partition of the examples topic assigned yet" : taskFailure();
+  }
+
+  /**
+   * Waits until the node is closed, or a partition's ingest or a learner fails (false, so that
+   * {@code retain run} exits non-zero and the platform restarts it).
+   */
+  public boolean awaitTermination() throws InterruptedException {
+    while (thread.isAlive()) {
+      String why = taskFailure();
+      if (why != null && !closed) {
+        System.err.println(why);
+        return false;
+      }
+      TimeUnit.MILLISECONDS.sleep(200); // supervision cadence; the workers' state decides
+    }
+    return failure == null;
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    membership.wakeup();
+    try {
+      thread.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    endpoint.close();
+  }
+}

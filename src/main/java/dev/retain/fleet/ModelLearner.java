@@ -1,0 +1,75 @@
+package dev.retain.fleet;
+
+import dev.retain.config.RetainConfig;
+import dev.retain.ingest.ExampleInbox;
+import dev.retain.publish.AdapterPublisher;
+import dev.retain.store.ModelState;
+import dev.retain.store.RetainStore;
+import dev.retain.train.StepSlots;
+import dev.retain.train.TrainingLoop;
+import io.micrometer.core.instrument.MeterRegistry;
+
+/**
+ * One model of a fleet instance: its inbox, its learner (which shares the instance's step slots)
+ * and its fenced publisher, over its partition's store.
+ */
+final class ModelLearner implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelLearner.class);
+  private final ExampleInbox inbox;
+  private final TrainingLoop learner;
+  private final AdapterPublisher publisher;
+
+  ModelLearner(
+      RetainConfig config,
+      RetainStore store,
+      ModelState state,
+      MeterRegistry registry,
+      StepSlots slots,
+      boolean publish) {
+    RetainConfig own = config.forModel(state.model());
+    inbox = new ExampleInbox(own.getInt(RetainConfig.INGEST_INBOX_CAPACITY));
+    publisher = publish ? AdapterPublisher.fenced(own, store, registry) : null;
+    learner =
+        new TrainingLoop(
+            own,
+            store,
+            state,
+            inbox,
+            publisher == null ? dev.retain.train.CandidateHandler.NONE : publisher,
+            registry,
+            slots);
+  }
+
+  ModelLearner start() {
+    if (publisher != null) {
+      try {
+        publisher.claim(); // fences this model's earlier publisher, wherever it ran
+      } catch (RuntimeException e) {
+        LOG.error("cannot take over publishing {}: {}", learner, e.getMessage(), e);
+      }
+    }
+    learner.start();
+    return this;
+  }
+
+  ExampleInbox inbox() {
+    return inbox;
+  }
+
+  TrainingLoop learner() {
+    return learner;
+  }
+
+  AdapterPublisher publisher() {
+    return publisher;
+  }
+
+  /** Stops the learner, then the publisher. */
+  @Override
+  public void close() {
+    learner.close();
+    if (publisher != null) {
+      publisher.close();
+    }
+  }
+}

@@ -1,0 +1,172 @@
+package dev.retain.fleet;
+
+import dev.retain.cluster.KafkaClients;
+import dev.retain.config.RetainConfig;
+import dev.retain.ingest.IngestLoop;
+import dev.retain.ingest.Lanes;
+import dev.retain.store.Blob;
+import dev.retain.store.Changelog;
+import dev.retain.store.Offsets;
+import dev.retain.store.RetainStore;
+import dev.retain.store.StoreFencedException;
+import dev.retain.train.StepSlots;
+import dev.retain.train.TrainingLoop;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a fleet instance runs for one partition of the examples topic it owns: the partition's
+ * store, restored from and mirrored to the same partition of the changelog topic; ingest of the
+ * partition into it; and a learner per model whose records arrive there. Opening it fences the
+ * partition's earlier owner; closing it stops the learners (their last checkpoints land), then
+ * ingest (its last commit lands), then the store.
+ */
+final class PartitionTask implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(PartitionTask.class);
+  private final TopicPartition partition;
+  private final MeterRegistry registry;
+  private final RetainStore store;
+  private final IngestLoop loop;
+  private final Thread thread;
+  private final Map<String, ModelLearner> learners = new ConcurrentHashMap<>();
+  private final long openedNanos = System.nanoTime();
+  private volatile Throwable failure;
+
+  PartitionTask(RetainConfig config, int partition, MeterRegistry registry, StepSlots slots) {
+    this.partition = new TopicPartition(config.examplesTopic(), partition);
+    this.registry = registry;
+    Changelog changelog =
+        new Changelog(
+            KafkaClients.changelogProducer(config, partition),
+            () -> KafkaClients.changelogReader(config),
+            new TopicPartition(config.changelogTopic(), partition));
+    Path dir = Path.of(config.getString(RetainConfig.STORE_DIR), "partition-" + partition);
+    store = RetainStore.open(dir, config.getBoolean(RetainConfig.STORE_SYNC), changelog);
+    boolean train = config.getBoolean(RetainConfig.TRAIN_ENABLED);
+    Lanes lanes =
+        Lanes.perModel(
+            config,
+            store,
+            registry,
+            state ->
+                train
+                    ? learners
+                        .computeIfAbsent(
+                            state.model(),
+                            m -> new ModelLearner(config, store, state, registry, slots, true))
+                        .start()
+                        .inbox()
+                    : dev.retain.ingest.ExampleSink.DISCARD);
+    loop =
+        new IngestLoop(
+            config,
+            store,
+            lanes,
+            KafkaClients.partitionConsumer(config),
+            KafkaClients.producer(config),
+            this.partition);
+    loop.resumeTrainingFrom(trainedByModel(store));
+    thread = new Thread(loop, "retain-ingest-" + partition);
+    thread.setUncaughtExceptionHandler(
+        (t, e) -> {
+          failure = e;
+          if (e instanceof StoreFencedException) {
+            LOG.warn("{}: {}", this.partition, e.getMessage());
+          } else {
+            LOG.error("ingest of {} stopped: {}", this.partition, e.getMessage(), e);
+          }
+        });
+  }
+
+  /** Where each model's last checkpoint in {@code store} says its learner had trained up to. */
+  private static Map<String, Map<TopicPartition, Long>> trainedByModel(RetainStore store) {
+    Map<String, Map<TopicPartition, Long>> byModel = new HashMap<>();
+    for (String model : store.models(Blob.CHECKPOINT)) {
+      byModel.put(model, TrainingLoop.checkpointedPositions(store, model));
+    }
+    return byModel;
+  }
+
+  PartitionTask start() {
+    thread.start();
+    return this;
+  }
+
+  TopicPartition partition() {
+    return partition;
+  }
+
+  /** Changes the store took from the changelog when it opened. */
+  long restored() {
+    return store.restoredChanges();
+  }
+
+  /** Seconds since this task opened (its store restored and its partition fenced). */
+  double ageSeconds() {
+    return (System.nanoTime() - openedNanos) / 1e9;
+  }
+
+  /** The stored positions of this partition, for the group's committed offsets. */
+  Map<TopicPartition, Long> positions(String group) {
+    Map<TopicPartition, Long> positions = Offsets.read(store, group);
+    positions.keySet().retainAll(java.util.Set.of(partition));
+    return positions;
+  }
+
+  Map<String, ModelLearner> learners() {
+    return learners;
+  }
+
+  /**
+   * Why this task cannot go on (ingest stopped, or a learner failed), or null. A learner or ingest
+   * fenced by a newer owner is no failure of this instance: its partition is on its way out.
+   */
+  String failure() {
+    Throwable ingest = failure;
+    if (ingest != null && !(ingest instanceof StoreFencedException)) {
+      return "ingest of " + partition + " stopped: " + ingest;
+    }
+    for (Map.Entry<String, ModelLearner> e : learners.entrySet()) {
+      Throwable learner = e.getValue().learner().failure();
+      if (learner != null && !fenced(learner)) {
+        return "the learner of model " + e.getKey() + " stopped: " + learner;
+      }
+    }
+    return null;
+  }
+
+  private static boolean fenced(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof StoreFencedException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Override
+  public void close() {
+    learners.values().forEach(ModelLearner::close);
+    loop.close();
+    try {
+      thread.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    store.close();
+    java.util.Set<String> models = new java.util.HashSet<>(loop.lanes().models());
+    for (Meter meter : registry.getMeters()) {
+      if (models.contains(meter.getId().getTag("model"))) {
+        registry.remove(meter); // the model's meters move with it
+      }
+    }
+    LOG.info("closed {} with {} models", partition, models.size());
+  }
+}
