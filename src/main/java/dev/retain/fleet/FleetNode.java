@@ -64,6 +64,10 @@ public final class FleetNode implements AutoCloseable {
     Gauge.builder("retain.fleet.models", this, n -> n.models().size())
         .description("Models this instance learns now")
         .register(registry);
+    Gauge.builder("retain.fleet.learners.busy", this, FleetNode::busyLearners)
+        .description(
+            "Learners of this instance with work left (not yet idle with everything consolidated)")
+        .register(registry);
     Gauge.builder("retain.fleet.slot.waiting", slots, StepSlots::waiting)
         .description("Learners of this instance waiting for a training slot")
         .register(registry);
@@ -176,6 +180,17 @@ public final class FleetNode implements AutoCloseable {
   /** The models this instance learns now. */
   public List<String> models() {
     return modelsByPartition().values().stream().flatMap(List::stream).sorted().toList();
+  }
+
+  /** Learners that are not quiescent: training, consolidating, rehearsing or starting. */
+  public int busyLearners() {
+    int busy = 0;
+    for (PartitionTask task : tasks.values()) {
+      for (ModelLearner learner : task.learners().values()) {
+        busy += learner.learner().isQuiescent() ? 0 : 1;
+      }
+    }
+    return busy;
   }
 
   /** The partitions this instance owns now. */
