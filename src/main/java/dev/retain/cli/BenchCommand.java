@@ -2,6 +2,7 @@ package dev.retain.cli;
 
 import dev.retain.bench.ContinualBench;
 import dev.retain.bench.DriftBench;
+import dev.retain.bench.FleetBench;
 import dev.retain.bench.IngestBench;
 import dev.retain.bench.ServeBench;
 import dev.retain.bench.StreamBench;
@@ -16,6 +17,7 @@ import picocli.CommandLine.Command;
       ServeBench.class,
       ContinualBench.class,
       StreamBench.class,
-      DriftBench.class
+      DriftBench.class,
+      FleetBench.class
     })
 final class BenchCommand {}

@@ -76,6 +76,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String FLEET_ENABLED = "retain.fleet.enabled";
   public static final String FLEET_MODELS = "retain.fleet.models";
   public static final String FLEET_TRAIN_SLOTS = "retain.fleet.train.slots";
+  public static final String FLEET_STANDBY_REPLICAS = "retain.fleet.standby.replicas";
   public static final String HTTP_QUEUE = "retain.http.queue";
   public static final String HTTP_MAX_CONNECTIONS = "retain.http.max.connections";
   public static final String HTTP_IDLE_TIMEOUT_MS = "retain.http.idle.timeout.ms";
@@ -504,6 +505,17 @@ public final class RetainConfig extends AbstractConfig {
                 + " models with work wait their turn first come, first served, so a busy model"
                 + " never starves the others.")
         .define(
+            FLEET_STANDBY_REPLICAS,
+            Type.INT,
+            0,
+            Range.between(0, 3),
+            Importance.MEDIUM,
+            "With retain.fleet.enabled, how many other instances keep a warm copy of each"
+                + " partition's store, following its changelog, so that a partition that moves"
+                + " after a failure resumes without restoring its whole history (as Kafka"
+                + " Streams' num.standby.replicas; each copy costs the partition's disk and"
+                + " changelog reads).")
+        .define(
             SERVE_VERSIONS_KEPT,
             Type.INT,
             4,
@@ -604,8 +616,9 @@ public final class RetainConfig extends AbstractConfig {
             Type.STRING,
             "",
             Importance.HIGH,
-            "A base written by `retain pretrain` (safetensors). Empty: pretrain the base at first"
-                + " start on the first examples, then keep it in the store.")
+            "A base written by `retain pretrain` (safetensors); {model} in it stands for the model"
+                + " id, so that a fleet's models may each have their own. Empty: pretrain the base"
+                + " at first start on the first examples, then keep it in the store.")
         .define(
             MODEL_PRETRAIN_EXAMPLES,
             Type.INT,
@@ -1031,6 +1044,11 @@ public final class RetainConfig extends AbstractConfig {
     Map<Object, Object> copy = new java.util.HashMap<>(originals());
     copy.put(MODEL_ID, model);
     return new RetainConfig(copy);
+  }
+
+  /** The base file of {@code model}: retain.model.base.path with {model} replaced; may be blank. */
+  public String basePath(String model) {
+    return getString(MODEL_BASE_PATH).replace("{model}", model);
   }
 
   /** The topic that mirrors each partition's store in a fleet. */

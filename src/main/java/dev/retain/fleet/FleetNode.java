@@ -34,6 +34,7 @@ import org.slf4j.LoggerFactory;
 public final class FleetNode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(FleetNode.class);
   private static final long MIRROR_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private static final long PLAN_NANOS = TimeUnit.SECONDS.toNanos(3);
   private final RetainConfig config;
   private final PrometheusMeterRegistry registry;
   private final KafkaConsumer<byte[], ByteBuffer> membership;
@@ -45,6 +46,9 @@ public final class FleetNode implements AutoCloseable {
   private volatile boolean closed;
   private volatile Throwable failure;
   private long mirrored = System.nanoTime();
+  private final Standbys standbys;
+  private org.apache.kafka.clients.admin.Admin admin; // for the standby plan; on the node thread
+  private long planned = System.nanoTime() - PLAN_NANOS;
 
   public FleetNode(RetainConfig config, PrometheusMeterRegistry registry) {
     this.config = config;
@@ -52,6 +56,7 @@ public final class FleetNode implements AutoCloseable {
     this.group = config.getString(RetainConfig.INGEST_GROUP_ID);
     this.slots = new StepSlots(config.getInt(RetainConfig.FLEET_TRAIN_SLOTS));
     this.membership = KafkaClients.membershipConsumer(config);
+    this.standbys = new Standbys(config);
     this.thread = new Thread(this::run, "retain-fleet");
     thread.setUncaughtExceptionHandler(
         (t, e) -> {
@@ -67,6 +72,12 @@ public final class FleetNode implements AutoCloseable {
     Gauge.builder("retain.fleet.learners.busy", this, FleetNode::busyLearners)
         .description(
             "Learners of this instance with work left (not yet idle with everything consolidated)")
+        .register(registry);
+    Gauge.builder("retain.fleet.standby.partitions", standbys, s -> s.partitions().size())
+        .description("Partitions of other instances this instance keeps a warm copy of")
+        .register(registry);
+    Gauge.builder("retain.fleet.standby.behind", standbys, Standbys::behind)
+        .description("Warm copies not yet caught up with their changelog partition")
         .register(registry);
     Gauge.builder("retain.fleet.slot.waiting", slots, StepSlots::waiting)
         .description("Learners of this instance waiting for a training slot")
@@ -92,6 +103,7 @@ public final class FleetNode implements AutoCloseable {
       while (!closed) {
         membership.poll(Duration.ofMillis(200));
         mirrorPositions();
+        planStandbys();
       }
     } catch (WakeupException e) {
       if (!closed) {
@@ -100,6 +112,10 @@ public final class FleetNode implements AutoCloseable {
     } finally {
       membership.close(); // revokes every partition: each task closes with its last commit
       closeAll(tasks.keySet());
+      standbys.close();
+      if (admin != null) {
+        admin.close(Duration.ofSeconds(5));
+      }
     }
   }
 
@@ -110,6 +126,7 @@ public final class FleetNode implements AutoCloseable {
       membership.pause(partitions);
       for (TopicPartition tp : partitions) {
         long start = System.nanoTime();
+        standbys.release(tp.partition()); // its warm copy, if any, becomes the task's store
         PartitionTask task = new PartitionTask(config, tp.partition(), registry, slots).start();
         tasks.put(tp.partition(), task);
         LOG.info(
@@ -141,6 +158,40 @@ public final class FleetNode implements AutoCloseable {
           LOG.warn("closing partition {}: {}", p, e.getMessage(), e);
         }
       }
+    }
+  }
+
+  /**
+   * Every few seconds, with standbys on: reads the group's assignment and keeps warm the partitions
+   * this member is a standby of. A failed read leaves the plan as it was.
+   */
+  private void planStandbys() {
+    if (!standbys.enabled() || System.nanoTime() - planned < PLAN_NANOS) {
+      return;
+    }
+    planned = System.nanoTime();
+    String self = membership.groupMetadata().memberId();
+    if (self.isEmpty()) {
+      return; // not in the group yet
+    }
+    try {
+      if (admin == null) {
+        admin = KafkaClients.admin(config);
+      }
+      var description =
+          admin.describeConsumerGroups(List.of(group)).all().get(2, TimeUnit.SECONDS).get(group);
+      Map<String, java.util.Set<Integer>> owners = new HashMap<>();
+      for (var member : description.members()) {
+        java.util.Set<Integer> owned = new java.util.HashSet<>();
+        member.assignment().topicPartitions().forEach(tp -> owned.add(tp.partition()));
+        owners.put(member.consumerId(), owned);
+      }
+      int replicas = config.getInt(RetainConfig.FLEET_STANDBY_REPLICAS);
+      standbys.keep(Standbys.planned(owners, self, replicas), tasks.keySet());
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      LOG.debug("no standby plan now: {}", e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -180,6 +231,13 @@ public final class FleetNode implements AutoCloseable {
   /** The models this instance learns now. */
   public List<String> models() {
     return modelsByPartition().values().stream().flatMap(List::stream).sorted().toList();
+  }
+
+  /** The stored position of every partition this instance owns. */
+  public Map<TopicPartition, Long> storedPositions() {
+    Map<TopicPartition, Long> positions = new HashMap<>();
+    tasks.values().forEach(task -> positions.putAll(task.positions(group)));
+    return positions;
   }
 
   /** Learners that are not quiescent: training, consolidating, rehearsing or starting. */

@@ -90,6 +90,29 @@ public final class Changelog implements AutoCloseable {
     LOG.info("restored {} changes of {} from offset {}", applied, partition, from);
   }
 
+  /**
+   * Keeps {@code store}, a copy this instance does not own (a standby), up to date with {@code
+   * partition} of the changelog until {@code stopped}: it starts from the copy's own position and
+   * applies each committed transaction as it lands, so that taking the partition over later only
+   * restores what the last poll missed. {@code applied} hears how many changes each poll applied
+   * (0: the copy is current).
+   */
+  public static void follow(
+      RetainStore store,
+      Consumer<byte[], byte[]> reader,
+      TopicPartition partition,
+      java.util.function.BooleanSupplier stopped,
+      java.util.function.IntConsumer applied) {
+    byte[] stored = store.get(Family.META, POSITION);
+    long from = stored == null ? 0 : Keys.readLong(stored);
+    reader.assign(List.of(partition));
+    long start = reader.beginningOffsets(List.of(partition)).get(partition);
+    reader.seek(partition, Math.max(from, start));
+    while (!stopped.getAsBoolean()) {
+      applied.accept(apply(store, reader));
+    }
+  }
+
   /** Applies one poll's records to the local copy with the position after them. */
   private static int apply(RetainStore store, Consumer<byte[], byte[]> reader) {
     int n = 0;
@@ -104,9 +127,11 @@ public final class Changelog implements AutoCloseable {
         }
         n++;
       }
-      long next = reader.position(reader.assignment().iterator().next());
-      batch.putLocal(Family.META, POSITION, Keys.longValue(next));
-      store.writeLocal(batch);
+      if (n > 0) {
+        long next = reader.position(reader.assignment().iterator().next());
+        batch.putLocal(Family.META, POSITION, Keys.longValue(next));
+        store.writeLocal(batch);
+      }
     }
     return n;
   }

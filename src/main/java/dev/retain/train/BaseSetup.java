@@ -40,7 +40,7 @@ final class BaseSetup {
 
   /** Loads the base from the file or the store into {@code model}; false when there is none. */
   boolean load(LoraNet model) {
-    String path = config.getString(RetainConfig.MODEL_BASE_PATH);
+    String path = config.basePath(state.model());
     SafeTensors.Contents base =
         path.isBlank() ? BaseModels.load(store, state.model()) : BaseModels.readFile(Path.of(path));
     if (base == null) {

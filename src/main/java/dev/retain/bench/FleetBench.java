@@ -1,0 +1,173 @@
+package dev.retain.bench;
+
+import dev.retain.cluster.EmbeddedKafka;
+import dev.retain.cluster.KafkaClients;
+import dev.retain.cluster.Topics;
+import dev.retain.config.RetainConfig;
+import dev.retain.fleet.FleetNode;
+import dev.retain.metrics.Metrics;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.TopicPartition;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code retain bench fleet}: what many models per process cost. Memory: one fleet instance learns
+ * N small models (a few examples each, so every model has its learner, store state and publisher),
+ * and the growth of resident memory and store bytes is divided by N. Throughput: the same examples
+ * trained by one model, then spread over many, each on a fresh instance and topics in the same run;
+ * every model starts (and consolidates a first few examples) before the timed part. Failover: see
+ * {@link FleetFailover}.
+ */
+@Command(
+    name = "fleet",
+    description = "Many models per process: memory per model, throughput, failover.")
+public final class FleetBench implements Callable<Integer> {
+  @Option(
+      names = "--models",
+      defaultValue = "10,100,1000",
+      split = ",",
+      description = "Model counts whose memory per model is measured.")
+  List<Integer> counts;
+
+  @Option(
+      names = "--throughput-models",
+      defaultValue = "100",
+      description = "Models the throughput is spread over (against one).")
+  int throughputModels;
+
+  @Option(
+      names = "--throughput-examples",
+      defaultValue = "30000",
+      description = "Examples trained, timed, by one model and by the many.")
+  int throughputExamples;
+
+  @Option(
+      names = "--state-mb",
+      defaultValue = "100",
+      description = "Store bytes of the partition that fails over, about.")
+  int stateMb;
+
+  @Option(
+      names = "--parts",
+      defaultValue = "memory,throughput,failover",
+      split = ",",
+      description = "Parts to run.")
+  List<String> parts;
+
+  @Option(names = "--json", description = "Print one JSON object of the figures last.")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    Report report =
+        new Report(
+            "fleet: many small models per instance (16 features, 32 hidden, 4 classes), "
+                + FleetLoad.PARTITIONS
+                + " partitions, embedded broker",
+            "measure",
+            "value");
+    Path dir = Files.createTempDirectory("retain-fleet-bench");
+    try (EmbeddedKafka broker = EmbeddedKafka.start()) {
+      FleetLoad load = new FleetLoad(broker.bootstrapServers(), dir, 16);
+      if (parts.contains("memory")) {
+        for (int n : counts) {
+          memory(load, n, report);
+        }
+      }
+      if (parts.contains("throughput")) {
+        throughput(load, report);
+      }
+      if (parts.contains("failover")) {
+        new FleetFailover(broker.bootstrapServers(), dir, stateMb).run(report);
+      }
+    }
+    report.print(System.out, json);
+    return 0;
+  }
+
+  /** Resident memory and store bytes per model, with {@code n} models learning. */
+  private void memory(FleetLoad load, int n, Report report) throws Exception {
+    RetainConfig config = new RetainConfig(load.props("memory-" + n));
+    Topics.ensure(KafkaClients.admin(config), config);
+    System.gc();
+    long rss = FleetLoad.rssBytes();
+    long start = System.nanoTime();
+    try (FleetNode node = new FleetNode(config, Metrics.registry("bench")).start()) {
+      FleetLoad.produce(config, n, 40, 0, 0);
+      settle(node, config, n);
+      System.gc();
+      long grown = FleetLoad.rssBytes() - rss;
+      long store = FleetLoad.bytesUnder(Path.of(config.getString(RetainConfig.STORE_DIR)));
+      double seconds = (System.nanoTime() - start) / 1e9;
+      report.row(n + " models: RSS per model (MB)", String.format("%.2f", grown / 1e6 / n));
+      report.row(n + " models: store per model (KB)", String.format("%.1f", store / 1e3 / n));
+      report.row(n + " models: seconds to start and settle", String.format("%.1f", seconds));
+      report.figure("rss_mb_per_model_" + n, grown / 1e6 / n);
+      report.figure("store_kb_per_model_" + n, store / 1e3 / n);
+      report.figure("settle_seconds_" + n, seconds);
+    }
+  }
+
+  /** Examples trained per second by one model, then by many, on the same examples in total. */
+  private void throughput(FleetLoad load, Report report) throws Exception {
+    double one = rate(load, 1, report);
+    double many = rate(load, throughputModels, report);
+    report.row(
+        "aggregate throughput, " + throughputModels + " models / 1",
+        String.format("%.2f", many / one));
+    report.figure("throughput_ratio", many / one);
+  }
+
+  private double rate(FleetLoad load, int models, Report report) throws Exception {
+    RetainConfig config = new RetainConfig(load.props("rate-" + models));
+    Topics.ensure(KafkaClients.admin(config), config);
+    PrometheusMeterRegistry registry = Metrics.registry("bench");
+    try (FleetNode node = new FleetNode(config, registry).start()) {
+      FleetLoad.produce(config, models, 40, 0, 0); // every model starts, untimed
+      settle(node, config, models);
+      double trained = sum(registry, "retain.train.examples.new");
+      long start = System.nanoTime();
+      FleetLoad.produce(config, models, throughputExamples / models, 1, 40);
+      settle(node, config, models);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      double rate = (sum(registry, "retain.train.examples.new") - trained) / seconds;
+      report.row(models + " model(s): examples trained/s", String.format("%,.0f", rate));
+      report.figure("examples_per_second_" + models + "_models", rate);
+      return rate;
+    }
+  }
+
+  private static double sum(PrometheusMeterRegistry registry, String name) {
+    return registry.find(name).counters().stream().mapToDouble(Counter::count).sum();
+  }
+
+  /** Waits until every example is stored, {@code models} models run and every learner is idle. */
+  static void settle(FleetNode node, RetainConfig config, int models) throws Exception {
+    try (Admin admin = KafkaClients.admin(config)) {
+      Map<TopicPartition, Long> ends = FleetLoad.ends(admin, config);
+      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
+      while (!(node.models().size() == models
+          && stored(node.storedPositions(), ends)
+          && node.busyLearners() == 0)) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the fleet did not settle in 30 minutes");
+        }
+        TimeUnit.MILLISECONDS.sleep(200); // polling the node's own state
+      }
+    }
+  }
+
+  private static boolean stored(Map<TopicPartition, Long> at, Map<TopicPartition, Long> ends) {
+    return ends.entrySet().stream()
+        .allMatch(e -> e.getValue() == 0 || at.getOrDefault(e.getKey(), 0L) >= e.getValue());
+  }
+}
