@@ -57,8 +57,14 @@ public final class FleetBench implements Callable<Integer> {
   int stateMb;
 
   @Option(
+      names = "--ingest-records",
+      defaultValue = "50000",
+      description = "Records (784 features) ingested with and without the changelog.")
+  int ingestRecords;
+
+  @Option(
       names = "--parts",
-      defaultValue = "memory,throughput,failover",
+      defaultValue = "memory,throughput,changelog,failover",
       split = ",",
       description = "Parts to run.")
   List<String> parts;
@@ -77,27 +83,33 @@ public final class FleetBench implements Callable<Integer> {
             "value");
     Path dir = Files.createTempDirectory("retain-fleet-bench");
     try (EmbeddedKafka broker = EmbeddedKafka.start()) {
-      FleetLoad load = new FleetLoad(broker.bootstrapServers(), dir, 16);
-      if (parts.contains("memory")) {
-        for (int n : counts) {
-          memory(load, n, report);
-        }
-      }
-      if (parts.contains("throughput")) {
-        throughput(load, report);
-      }
-      if (parts.contains("failover")) {
-        new FleetFailover(broker.bootstrapServers(), dir, stateMb).run(report);
-      }
+      run(broker.bootstrapServers(), dir, report);
     }
     report.print(System.out, json);
     return 0;
   }
 
+  private void run(String bootstrap, Path dir, Report report) throws Exception {
+    FleetLoad load = new FleetLoad(bootstrap, dir, 16);
+    if (parts.contains("memory")) {
+      for (int n : counts) {
+        memory(load, n, report);
+      }
+    }
+    if (parts.contains("throughput")) {
+      throughput(load, report);
+    }
+    if (parts.contains("changelog")) {
+      new FleetIngestCost(bootstrap, dir, ingestRecords).run(report);
+    }
+    if (parts.contains("failover")) {
+      new FleetFailover(bootstrap, dir, stateMb).run(report);
+    }
+  }
+
   /** Resident memory and store bytes per model, with {@code n} models learning. */
   private void memory(FleetLoad load, int n, Report report) throws Exception {
-    RetainConfig config = new RetainConfig(load.props("memory-" + n));
-    Topics.ensure(KafkaClients.admin(config), config);
+    RetainConfig config = fresh(load, "memory-" + n);
     System.gc();
     long rss = FleetLoad.rssBytes();
     long start = System.nanoTime();
@@ -105,16 +117,29 @@ public final class FleetBench implements Callable<Integer> {
       FleetLoad.produce(config, n, 40, 0, 0);
       settle(node, config, n);
       System.gc();
-      long grown = FleetLoad.rssBytes() - rss;
-      long store = FleetLoad.bytesUnder(Path.of(config.getString(RetainConfig.STORE_DIR)));
+      double perModel = (FleetLoad.rssBytes() - rss) / 1e6 / n;
+      Path store = Path.of(config.getString(RetainConfig.STORE_DIR));
+      double storeKb = FleetLoad.bytesUnder(store) / 1e3 / n;
       double seconds = (System.nanoTime() - start) / 1e9;
-      report.row(n + " models: RSS per model (MB)", String.format("%.2f", grown / 1e6 / n));
-      report.row(n + " models: store per model (KB)", String.format("%.1f", store / 1e3 / n));
-      report.row(n + " models: seconds to start and settle", String.format("%.1f", seconds));
-      report.figure("rss_mb_per_model_" + n, grown / 1e6 / n);
-      report.figure("store_kb_per_model_" + n, store / 1e3 / n);
-      report.figure("settle_seconds_" + n, seconds);
+      String at = n + " models: ";
+      row(report, at + "RSS per model (MB)", "rss_mb_per_model_" + n, perModel, "%.2f");
+      row(report, at + "store per model (KB)", "store_kb_per_model_" + n, storeKb, "%.1f");
+      row(report, at + "seconds to start and settle", "settle_seconds_" + n, seconds, "%.1f");
     }
+  }
+
+  private static void row(Report report, String measure, String figure, double value, String f) {
+    report.row(measure, String.format(f, value));
+    report.figure(figure, value);
+  }
+
+  /** Settings on fresh topics, which exist before any instance starts. */
+  private static RetainConfig fresh(FleetLoad load, String name) throws Exception {
+    RetainConfig config = new RetainConfig(load.props(name));
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config);
+    }
+    return config;
   }
 
   /** Examples trained per second by one model, then by many, on the same examples in total. */
@@ -128,8 +153,7 @@ public final class FleetBench implements Callable<Integer> {
   }
 
   private double rate(FleetLoad load, int models, Report report) throws Exception {
-    RetainConfig config = new RetainConfig(load.props("rate-" + models));
-    Topics.ensure(KafkaClients.admin(config), config);
+    RetainConfig config = fresh(load, "rate-" + models);
     PrometheusMeterRegistry registry = Metrics.registry("bench");
     try (FleetNode node = new FleetNode(config, registry).start()) {
       FleetLoad.produce(config, models, 40, 0, 0); // every model starts, untimed
@@ -140,8 +164,8 @@ public final class FleetBench implements Callable<Integer> {
       settle(node, config, models);
       double seconds = (System.nanoTime() - start) / 1e9;
       double rate = (sum(registry, "retain.train.examples.new") - trained) / seconds;
-      report.row(models + " model(s): examples trained/s", String.format("%,.0f", rate));
-      report.figure("examples_per_second_" + models + "_models", rate);
+      String figure = "examples_per_second_" + models + "_models";
+      row(report, models + " model(s): examples trained/s", figure, rate, "%,.0f");
       return rate;
     }
   }

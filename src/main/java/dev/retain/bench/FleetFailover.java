@@ -63,26 +63,18 @@ final class FleetFailover {
 
   /** State MB of the moved partition and seconds from the kill to the first step after it. */
   private double[] failover(int standbys) throws Exception {
-    Map<String, Object> props = new FleetLoad(bootstrap, dir, FEATURES).props("failover");
-    props.put(RetainConfig.TOPIC_PARTITIONS, 2);
-    props.put(RetainConfig.REPLAY_CAPACITY, 100_000);
-    props.put(RetainConfig.FLEET_STANDBY_REPLICAS, standbys);
-    props.put("retain.kafka.session.timeout.ms", 6000);
-    RetainConfig config = new RetainConfig(props);
-    try (Admin admin = KafkaClients.admin(config)) {
-      Topics.ensure(admin, config, 2, (short) 1);
-    }
-    Process a = start("a", props);
-    Process b = start("b", props);
+    RetainConfig config = config(standbys);
+    Process a = start("a", config);
+    Process b = start("b", config);
     await(
         () ->
             gauge("a", "retain_fleet_partitions") == 1
                 && gauge("b", "retain_fleet_partitions") == 1);
     List<String> moved = modelsOf(partitionOf(a), 2);
     int perModel = (int) ((long) stateMb << 20) / (FEATURES * 4 + 200) / MODELS_PER_PARTITION;
-    produce(config, moved, perModel, 0);
+    FleetLoad.produceFor(config, moved, perModel, 0, 0);
     await(() -> gauge("a", "retain_fleet_learners_busy") == 0 && stored(config));
-    double mb = FleetLoad.bytesUnder(dir.resolve(prefixDir(config)).resolve("a")) / 1e6;
+    double mb = FleetLoad.bytesUnder(storeOf(config, "a")) / 1e6;
     if (standbys > 0) {
       await(
           () ->
@@ -97,11 +89,31 @@ final class FleetFailover {
     return new double[] {mb, (firstStep - kill) / 1e9};
   }
 
+  /**
+   * Two partitions, a large reservoir, standbys as asked and the broker's least session timeout.
+   */
+  private RetainConfig config(int standbys) throws Exception {
+    Map<String, Object> props = new FleetLoad(bootstrap, dir, FEATURES).props("failover");
+    props.put(RetainConfig.TOPIC_PARTITIONS, 2);
+    props.put(RetainConfig.REPLAY_CAPACITY, 100_000);
+    props.put(RetainConfig.FLEET_STANDBY_REPLICAS, standbys);
+    props.put("retain.kafka.session.timeout.ms", 6000);
+    RetainConfig config = new RetainConfig(props);
+    try (Admin admin = KafkaClients.admin(config)) {
+      Topics.ensure(admin, config, 2, (short) 1);
+    }
+    return config;
+  }
+
+  private static Path storeOf(RetainConfig config, String instance) {
+    return Path.of(config.getString(RetainConfig.STORE_DIR)).resolve(instance);
+  }
+
   /** Feeds the moved models a few examples at a time until instance b trains one of them. */
   private long stepAfter(RetainConfig config, List<String> moved, int from) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
     for (int i = 0; System.nanoTime() < deadline; i++) {
-      produce(config, moved, 4, from + 4L * i);
+      FleetLoad.produceFor(config, moved, 4, 0, from + 4L * i);
       for (String model : moved) {
         if (counter("b", "retain_train_steps_total", model, v -> v > 0)) {
           return System.nanoTime();
@@ -133,10 +145,6 @@ final class FleetFailover {
     return models;
   }
 
-  private static void produce(RetainConfig config, List<String> models, int perModel, long from) {
-    FleetLoad.produceFor(config, models, perModel, 0, from);
-  }
-
   /** True once the group's committed positions reach the end of every partition. */
   private static boolean stored(RetainConfig config) throws Exception {
     try (Admin admin = KafkaClients.admin(config)) {
@@ -154,35 +162,40 @@ final class FleetFailover {
     }
   }
 
-  private Process start(String instance, Map<String, Object> props) throws IOException {
+  /** {@code retain run} in a child JVM, as {@code instance}, with its own store. */
+  private Process start(String instance, RetainConfig config) throws IOException {
     Properties own = new Properties();
-    props.forEach((k, v) -> own.setProperty(k, String.valueOf(v)));
+    config.originals().forEach((k, v) -> own.setProperty(k, String.valueOf(v)));
     own.setProperty(RetainConfig.INGEST_INSTANCE_ID, instance);
-    Path store = Path.of(String.valueOf(props.get(RetainConfig.STORE_DIR))).resolve(instance);
-    own.setProperty(RetainConfig.STORE_DIR, store.toString());
+    own.setProperty(RetainConfig.STORE_DIR, storeOf(config, instance).toString());
     Path file = dir.resolve(instance + "-" + System.nanoTime() + ".properties");
     try (var out = Files.newBufferedWriter(file)) {
       own.store(out, null);
     }
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Path log = file.resolveSibling(file.getFileName() + ".log");
     Process child =
-        new ProcessBuilder(
-                java,
-                "-Xmx2g",
-                "-Dai.djl.offline=true",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.retain.cli.Main",
-                "run",
-                "--config",
-                file.toString())
+        new ProcessBuilder(command(file))
             .redirectErrorStream(true)
-            .redirectOutput(file.resolveSibling(file.getFileName() + ".log").toFile())
+            .redirectOutput(log.toFile())
             .start();
     children.add(child);
-    logs.put(instance, file.resolveSibling(file.getFileName() + ".log"));
+    logs.put(instance, log);
     processes.put(child, instance);
     return child;
+  }
+
+  private static List<String> command(Path config) {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    return List.of(
+        java,
+        "-Xmx2g",
+        "-Dai.djl.offline=true",
+        "-cp",
+        System.getProperty("java.class.path"),
+        "dev.retain.cli.Main",
+        "run",
+        "--config",
+        config.toString());
   }
 
   private final Map<String, Path> logs = new java.util.HashMap<>();
@@ -190,10 +203,6 @@ final class FleetFailover {
 
   private Path log(Process child) {
     return logs.get(processes.get(child));
-  }
-
-  private static String prefixDir(RetainConfig config) {
-    return Path.of(config.getString(RetainConfig.STORE_DIR)).getFileName().toString();
   }
 
   private String scrape(String instance) throws Exception {

@@ -43,7 +43,7 @@ final class FleetLoad {
   /** A fleet instance's settings on fresh topics: small models (4 classes, one hidden layer). */
   Map<String, Object> props(String name) throws IOException {
     String prefix = "fleet-" + name + "-" + UUID.randomUUID().toString().substring(0, 6);
-    Map<String, Object> props = new HashMap<>();
+    Map<String, Object> props = new HashMap<>(training());
     props.put(RetainConfig.BOOTSTRAP_SERVERS, bootstrap);
     props.put(RetainConfig.TOPIC_PREFIX, prefix);
     props.put(RetainConfig.INGEST_GROUP_ID, prefix + "-ingest");
@@ -51,48 +51,66 @@ final class FleetLoad {
     props.put(RetainConfig.FLEET_ENABLED, true);
     props.put(RetainConfig.STORE_DIR, dir.resolve(prefix).toString());
     props.put(RetainConfig.STORE_SYNC, false);
-    props.put(RetainConfig.RECORD_CODEC, "binary");
     props.put(RetainConfig.RECORD_FEATURES, features);
-    props.put(RetainConfig.RECORD_CLASSES, 4);
-    props.put(RetainConfig.MODEL_HIDDEN, "32");
     props.put(RetainConfig.MODEL_BASE_PATH, base().toString());
     props.put(RetainConfig.METRICS_PORT, 0);
+    props.put(RetainConfig.ADMIN_PORT, 0);
     props.put(RetainConfig.METRICS_HOST, "127.0.0.1");
-    props.put(RetainConfig.TRAIN_THREADS, 1);
-    props.put(RetainConfig.TRAIN_BATCH_SIZE, 32);
-    props.put(RetainConfig.TRAIN_CONSOLIDATE_EVERY, 0L);
-    props.put(RetainConfig.TRAIN_NEW_REGIME_PASSES, 1);
-    props.put(RetainConfig.TRAIN_IDLE_MS, 300L);
-    props.put(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 0);
-    props.put(RetainConfig.TRAIN_FISHER_SAMPLES, 50);
-    props.put(RetainConfig.HOLDOUT_EVERY, 10);
-    props.put(RetainConfig.INGEST_COMMIT_INTERVAL_MS, 50L);
-    props.put(RetainConfig.INGEST_INBOX_CAPACITY, 2048);
+    // one batch in flight: on a topic just created, a first batch refused while a later one was
+    // accepted left the producer retrying out-of-order sequence numbers
+    props.put("retain.kafka.max.in.flight.requests.per.connection", 1);
     return props;
+  }
+
+  /** Small models that train on each example once and consolidate when idle. */
+  private static Map<String, Object> training() {
+    return Map.ofEntries(
+        Map.entry(RetainConfig.RECORD_CODEC, "binary"),
+        Map.entry(RetainConfig.RECORD_CLASSES, 4),
+        Map.entry(RetainConfig.MODEL_HIDDEN, "32"),
+        Map.entry(RetainConfig.TRAIN_THREADS, 1),
+        Map.entry(RetainConfig.TRAIN_BATCH_SIZE, 32),
+        Map.entry(RetainConfig.TRAIN_CONSOLIDATE_EVERY, 0L),
+        Map.entry(RetainConfig.TRAIN_NEW_REGIME_PASSES, 1),
+        Map.entry(RetainConfig.TRAIN_IDLE_MS, 300L),
+        Map.entry(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 0),
+        Map.entry(RetainConfig.TRAIN_FISHER_SAMPLES, 50),
+        Map.entry(RetainConfig.HOLDOUT_EVERY, 10),
+        Map.entry(RetainConfig.INGEST_COMMIT_INTERVAL_MS, 50L),
+        Map.entry(RetainConfig.INGEST_INBOX_CAPACITY, 2048));
   }
 
   /** One base for every model, pretrained once on a stream of its own. */
   private Path base() throws IOException {
     if (base == null) {
       base = dir.resolve("base-" + features + ".safetensors");
-      Map<String, Object> props = new HashMap<>();
-      props.put(RetainConfig.RECORD_FEATURES, features);
-      props.put(RetainConfig.RECORD_CLASSES, 4);
-      props.put(RetainConfig.MODEL_HIDDEN, "32");
-      RetainConfig config = new RetainConfig(props);
+      RetainConfig config =
+          new RetainConfig(
+              Map.of(
+                  RetainConfig.RECORD_FEATURES,
+                  features,
+                  RetainConfig.RECORD_CLASSES,
+                  4,
+                  RetainConfig.MODEL_HIDDEN,
+                  "32"));
       DriftStream stream = new DriftStream(features, 4, 1.5f, 7);
       List<Example> examples = new ArrayList<>();
       for (int i = 0; i < 1000; i++) {
         examples.add(stream.example(0, i));
       }
-      Engine.getInstance().setRandomSeed(7);
-      try (NDManager manager = NDManager.newBaseManager();
-          LoraNet model = BaseModels.create(manager, config)) {
-        Pretrainer.train(model, examples, 3, 64, 1e-3f, 7);
-        BaseModels.writeFile(model, base);
-      }
+      pretrain(config, examples, base);
     }
     return base;
+  }
+
+  private static void pretrain(RetainConfig config, List<Example> examples, Path out)
+      throws IOException {
+    Engine.getInstance().setRandomSeed(7);
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraNet model = BaseModels.create(manager, config)) {
+      Pretrainer.train(model, examples, 3, 64, 1e-3f, 7);
+      BaseModels.writeFile(model, out);
+    }
   }
 
   static String model(int m) {
@@ -114,24 +132,27 @@ final class FleetLoad {
    */
   static void produceFor(
       RetainConfig config, List<String> models, int perModel, int domain, long from) {
-    BinaryExampleCodec codec = new BinaryExampleCodec();
     int features = config.getInt(RetainConfig.RECORD_FEATURES);
     List<DriftStream> streams = new ArrayList<>();
     models.forEach(m -> streams.add(new DriftStream(features, 4, 1.5f, m.hashCode())));
     try (KafkaProducer<byte[], byte[]> producer = KafkaClients.producer(config)) {
       for (long i = from; i < from + perModel; i++) {
         for (int m = 0; m < models.size(); m++) {
-          Example e = streams.get(m).example(domain, i);
-          String id = models.get(m) + "-" + domain + "-" + i;
-          producer.send(
-              new ProducerRecord<>(
-                  config.examplesTopic(),
-                  models.get(m).getBytes(StandardCharsets.UTF_8),
-                  codec.encode(new Example(id, e.features(), e.label(), "d" + domain, 0))));
+          producer.send(record(config, models.get(m), streams.get(m).example(domain, i), i));
         }
       }
       producer.flush();
     }
+  }
+
+  private static ProducerRecord<byte[], byte[]> record(
+      RetainConfig config, String model, Example e, long index) {
+    String id = model + "-" + e.domain() + "-" + index;
+    Example named = new Example(id, e.features(), e.label(), e.domain(), 0);
+    return new ProducerRecord<>(
+        config.examplesTopic(),
+        model.getBytes(StandardCharsets.UTF_8),
+        new BinaryExampleCodec().encode(named));
   }
 
   /** The end offset of every partition of the examples topic. */

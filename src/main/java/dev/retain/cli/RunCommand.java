@@ -29,15 +29,20 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
       if (config.getBoolean(RetainConfig.FLEET_ENABLED)) {
         return runFleet(config, registry);
       }
-      LearnerNode node = new LearnerNode(config, registry).start();
-      Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));
-      String training = node.learner() == null ? " (training disabled)" : ", training";
-      String store = config.getString(RetainConfig.STORE_DIR);
-      System.err.printf(
-          "ingesting %s into %s%s; metrics on :%d%n",
-          config.examplesTopic(), store, training, node.metricsPort());
-      return node.awaitTermination() ? 0 : 1;
+      return runLearner(config, registry);
     }
+  }
+
+  private static int runLearner(RetainConfig config, PrometheusMeterRegistry registry)
+      throws InterruptedException {
+    LearnerNode node = new LearnerNode(config, registry).start();
+    Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));
+    String training = node.learner() == null ? " (training disabled)" : ", training";
+    String store = config.getString(RetainConfig.STORE_DIR);
+    System.err.printf(
+        "ingesting %s into %s%s; metrics on :%d%n",
+        config.examplesTopic(), store, training, node.metricsPort());
+    return node.awaitTermination() ? 0 : 1;
   }
 
   private static int runFleet(RetainConfig config, PrometheusMeterRegistry registry)
@@ -45,11 +50,12 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
     FleetNode node = new FleetNode(config, registry).start();
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "retain-shutdown"));
     System.err.printf(
-        "fleet member of group %s on %s; stores under %s; metrics on :%d%n",
+        "fleet member of group %s on %s; stores under %s; metrics on :%d; admin on :%d%n",
         config.getString(RetainConfig.INGEST_GROUP_ID),
         config.examplesTopic(),
         config.getString(RetainConfig.STORE_DIR),
-        node.metricsPort());
+        node.metricsPort(),
+        node.adminPort());
     return node.awaitTermination() ? 0 : 1;
   }
 }

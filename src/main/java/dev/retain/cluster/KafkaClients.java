@@ -51,12 +51,7 @@ public final class KafkaClients {
    * dead instance's partitions move within seconds.
    */
   public static KafkaConsumer<byte[], ByteBuffer> membershipConsumer(RetainConfig config) {
-    Map<String, Object> extra = new HashMap<>();
-    extra.put(
-        ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
-        org.apache.kafka.clients.consumer.CooperativeStickyAssignor.class.getName());
-    extra.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
-    extra.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 1_000);
+    Map<String, Object> extra = new HashMap<>(membershipDefaults());
     extra.putAll(config.kafkaClientProperties()); // the user's settings win
     String instance = config.getString(RetainConfig.INGEST_INSTANCE_ID);
     if (!instance.isEmpty()) {
@@ -67,6 +62,16 @@ public final class KafkaClients {
         config.getString(RetainConfig.INGEST_GROUP_ID),
         extra,
         new ByteBufferDeserializer());
+  }
+
+  private static Map<String, Object> membershipDefaults() {
+    return Map.of(
+        ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+        org.apache.kafka.clients.consumer.CooperativeStickyAssignor.class.getName(),
+        ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
+        10_000,
+        ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG,
+        1_000);
   }
 
   /**

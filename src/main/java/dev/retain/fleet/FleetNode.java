@@ -42,12 +42,12 @@ public final class FleetNode implements AutoCloseable {
   private final Map<Integer, PartitionTask> tasks = new ConcurrentHashMap<>();
   private final Thread thread;
   private final HttpServer endpoint;
+  private final HttpServer adminEndpoint;
   private final String group;
   private volatile boolean closed;
   private volatile Throwable failure;
   private long mirrored = System.nanoTime();
   private final Standbys standbys;
-  private org.apache.kafka.clients.admin.Admin admin; // for the standby plan; on the node thread
   private long planned = System.nanoTime() - PLAN_NANOS;
 
   public FleetNode(RetainConfig config, PrometheusMeterRegistry registry) {
@@ -58,41 +58,66 @@ public final class FleetNode implements AutoCloseable {
     this.membership = KafkaClients.membershipConsumer(config);
     this.standbys = new Standbys(config);
     this.thread = new Thread(this::run, "retain-fleet");
-    thread.setUncaughtExceptionHandler(
-        (t, e) -> {
-          failure = e;
-          LOG.error("the fleet member stopped: {}", e.getMessage(), e);
-        });
-    Gauge.builder("retain.fleet.partitions", tasks, Map::size)
-        .description("Partitions of the examples topic this instance owns")
+    thread.setUncaughtExceptionHandler((t, e) -> stopped(e));
+    registerMeters();
+    endpoint = endpoint(config, RetainConfig.METRICS_HOST, RetainConfig.METRICS_PORT);
+    endpoint.metrics(registry).health(this::live, this::notReady, "/health");
+    adminEndpoint = endpoint(config, RetainConfig.ADMIN_HOST, RetainConfig.ADMIN_PORT);
+    adminEndpoint
+        .route("/v1/models", FleetAdmin.listing(this))
+        .prefix(FleetAdmin.PATH, new FleetAdmin(this, this::publisher, config.adminToken()));
+  }
+
+  private static HttpServer endpoint(RetainConfig config, String host, String port) {
+    return new HttpServer(
+        config.getString(host), config.getInt(port), Limits.of(config, 2, 64 << 10));
+  }
+
+  private void stopped(Throwable e) {
+    failure = e;
+    LOG.error("the fleet member stopped: {}", e.getMessage(), e);
+  }
+
+  private void registerMeters() {
+    gauge(
+        "retain.fleet.partitions",
+        "Partitions of the examples topic this instance owns",
+        tasks::size);
+    gauge("retain.fleet.models", "Models this instance learns now", () -> models().size());
+    gauge("retain.fleet.learners.busy", BUSY, this::busyLearners);
+    gauge("retain.fleet.standby.partitions", STANDBY, () -> standbys.partitions().size());
+    gauge("retain.fleet.standby.behind", BEHIND, standbys::behind);
+    gauge("retain.fleet.slot.waiting", "Learners waiting for a training slot", slots::waiting);
+  }
+
+  private static final String BUSY =
+      "Learners of this instance with work left (not yet idle with everything consolidated)";
+  private static final String STANDBY =
+      "Partitions of other instances this instance keeps a warm copy of";
+  private static final String BEHIND =
+      "Warm copies not yet caught up with their changelog partition";
+
+  private void gauge(String name, String description, java.util.function.IntSupplier value) {
+    Gauge.builder(name, value, v -> v.getAsInt())
+        .description(description)
+        .strongReference(true)
         .register(registry);
-    Gauge.builder("retain.fleet.models", this, n -> n.models().size())
-        .description("Models this instance learns now")
-        .register(registry);
-    Gauge.builder("retain.fleet.learners.busy", this, FleetNode::busyLearners)
-        .description(
-            "Learners of this instance with work left (not yet idle with everything consolidated)")
-        .register(registry);
-    Gauge.builder("retain.fleet.standby.partitions", standbys, s -> s.partitions().size())
-        .description("Partitions of other instances this instance keeps a warm copy of")
-        .register(registry);
-    Gauge.builder("retain.fleet.standby.behind", standbys, Standbys::behind)
-        .description("Warm copies not yet caught up with their changelog partition")
-        .register(registry);
-    Gauge.builder("retain.fleet.slot.waiting", slots, StepSlots::waiting)
-        .description("Learners of this instance waiting for a training slot")
-        .register(registry);
-    endpoint =
-        new HttpServer(
-                config.getString(RetainConfig.METRICS_HOST),
-                config.getInt(RetainConfig.METRICS_PORT),
-                Limits.of(config, 2, 64 << 10))
-            .metrics(registry)
-            .health(this::live, this::notReady, "/health");
+  }
+
+  /** The publisher of {@code model} when this instance learns it now, else null. */
+  private dev.retain.publish.AdapterPublisher publisher(String model) {
+    for (PartitionTask task : tasks.values()) {
+      ModelLearner learner = task.learners().get(model);
+      if (learner != null) {
+        return learner.publisher();
+      }
+    }
+    return null;
   }
 
   public FleetNode start() {
     endpoint.start();
+    adminEndpoint.start();
     thread.start();
     return this;
   }
@@ -110,13 +135,15 @@ public final class FleetNode implements AutoCloseable {
         throw e;
       }
     } finally {
-      membership.close(); // revokes every partition: each task closes with its last commit
-      closeAll(tasks.keySet());
-      standbys.close();
-      if (admin != null) {
-        admin.close(Duration.ofSeconds(5));
-      }
+      shutdown();
     }
+  }
+
+  /** Leaves the group, closing every task with its last commit, then the standbys. */
+  private void shutdown() {
+    membership.close(); // revokes every partition: each task closes with its last commit
+    closeAll(tasks.keySet());
+    standbys.close();
   }
 
   /** Opens a task per assigned partition and closes a task per revoked or lost one. */
@@ -171,27 +198,8 @@ public final class FleetNode implements AutoCloseable {
     }
     planned = System.nanoTime();
     String self = membership.groupMetadata().memberId();
-    if (self.isEmpty()) {
-      return; // not in the group yet
-    }
-    try {
-      if (admin == null) {
-        admin = KafkaClients.admin(config);
-      }
-      var description =
-          admin.describeConsumerGroups(List.of(group)).all().get(2, TimeUnit.SECONDS).get(group);
-      Map<String, java.util.Set<Integer>> owners = new HashMap<>();
-      for (var member : description.members()) {
-        java.util.Set<Integer> owned = new java.util.HashSet<>();
-        member.assignment().topicPartitions().forEach(tp -> owned.add(tp.partition()));
-        owners.put(member.consumerId(), owned);
-      }
-      int replicas = config.getInt(RetainConfig.FLEET_STANDBY_REPLICAS);
-      standbys.keep(Standbys.planned(owners, self, replicas), tasks.keySet());
-    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-      LOG.debug("no standby plan now: {}", e.toString());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    if (!self.isEmpty()) { // in the group
+      standbys.replan(group, self, tasks.keySet());
     }
   }
 
@@ -202,22 +210,16 @@ public final class FleetNode implements AutoCloseable {
     }
     mirrored = System.nanoTime();
     Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-    for (PartitionTask task : tasks.values()) {
-      try {
-        task.positions(group).forEach((tp, next) -> offsets.put(tp, new OffsetAndMetadata(next)));
-      } catch (RuntimeException e) {
-        LOG.debug("no positions of {} now: {}", task.partition(), e.toString());
-      }
-    }
+    storedPositions().forEach((tp, next) -> offsets.put(tp, new OffsetAndMetadata(next)));
     offsets.keySet().retainAll(membership.assignment());
     if (!offsets.isEmpty()) {
-      membership.commitAsync(
-          offsets,
-          (o, error) -> {
-            if (error != null) {
-              LOG.debug("mirroring positions failed, will retry: {}", error.toString());
-            }
-          });
+      membership.commitAsync(offsets, FleetNode::mirrored);
+    }
+  }
+
+  private static void mirrored(Map<TopicPartition, OffsetAndMetadata> offsets, Exception error) {
+    if (error != null) {
+      LOG.debug("mirroring positions failed, will retry: {}", error.toString());
     }
   }
 
@@ -233,10 +235,16 @@ public final class FleetNode implements AutoCloseable {
     return modelsByPartition().values().stream().flatMap(List::stream).sorted().toList();
   }
 
-  /** The stored position of every partition this instance owns. */
+  /** The stored position of every partition this instance owns (none for one closing now). */
   public Map<TopicPartition, Long> storedPositions() {
     Map<TopicPartition, Long> positions = new HashMap<>();
-    tasks.values().forEach(task -> positions.putAll(task.positions(group)));
+    for (PartitionTask task : tasks.values()) {
+      try {
+        positions.putAll(task.positions(group));
+      } catch (RuntimeException e) {
+        LOG.debug("no positions of {} now: {}", task.partition(), e.toString());
+      }
+    }
     return positions;
   }
 
@@ -258,6 +266,11 @@ public final class FleetNode implements AutoCloseable {
 
   public int metricsPort() {
     return endpoint.port();
+  }
+
+  /** The admin API's port. */
+  public int adminPort() {
+    return adminEndpoint.port();
   }
 
   private boolean live() {
@@ -310,6 +323,7 @@ public final class FleetNode implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    adminEndpoint.close();
     endpoint.close();
   }
 }

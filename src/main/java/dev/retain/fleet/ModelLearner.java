@@ -24,29 +24,18 @@ final class ModelLearner implements AutoCloseable {
       RetainStore store,
       ModelState state,
       MeterRegistry registry,
-      StepSlots slots,
-      boolean publish) {
+      StepSlots slots) {
     RetainConfig own = config.forModel(state.model());
     inbox = new ExampleInbox(own.getInt(RetainConfig.INGEST_INBOX_CAPACITY));
-    publisher = publish ? AdapterPublisher.fenced(own, store, registry) : null;
-    learner =
-        new TrainingLoop(
-            own,
-            store,
-            state,
-            inbox,
-            publisher == null ? dev.retain.train.CandidateHandler.NONE : publisher,
-            registry,
-            slots);
+    publisher = AdapterPublisher.fenced(own, store, registry);
+    learner = new TrainingLoop(own, store, state, inbox, publisher, registry, slots);
   }
 
   ModelLearner start() {
-    if (publisher != null) {
-      try {
-        publisher.claim(); // fences this model's earlier publisher, wherever it ran
-      } catch (RuntimeException e) {
-        LOG.error("cannot take over publishing {}: {}", learner, e.getMessage(), e);
-      }
+    try {
+      publisher.claim(); // fences this model's earlier publisher, wherever it ran
+    } catch (RuntimeException e) {
+      LOG.error("cannot take over publishing {}: {}", learner, e.getMessage(), e);
     }
     learner.start();
     return this;
@@ -68,8 +57,6 @@ final class ModelLearner implements AutoCloseable {
   @Override
   public void close() {
     learner.close();
-    if (publisher != null) {
-      publisher.close();
-    }
+    publisher.close();
   }
 }

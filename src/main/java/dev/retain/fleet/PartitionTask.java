@@ -2,15 +2,17 @@ package dev.retain.fleet;
 
 import dev.retain.cluster.KafkaClients;
 import dev.retain.config.RetainConfig;
+import dev.retain.ingest.ExampleSink;
 import dev.retain.ingest.IngestLoop;
 import dev.retain.ingest.Lanes;
 import dev.retain.store.Blob;
 import dev.retain.store.Changelog;
+import dev.retain.store.ModelState;
 import dev.retain.store.Offsets;
 import dev.retain.store.RetainStore;
 import dev.retain.store.StoreFencedException;
 import dev.retain.train.StepSlots;
-import dev.retain.train.TrainingLoop;
+import dev.retain.train.TrainedPositions;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
@@ -42,28 +44,8 @@ final class PartitionTask implements AutoCloseable {
   PartitionTask(RetainConfig config, int partition, MeterRegistry registry, StepSlots slots) {
     this.partition = new TopicPartition(config.examplesTopic(), partition);
     this.registry = registry;
-    Changelog changelog =
-        new Changelog(
-            KafkaClients.changelogProducer(config, partition),
-            () -> KafkaClients.changelogReader(config),
-            new TopicPartition(config.changelogTopic(), partition));
-    Path dir = Path.of(config.getString(RetainConfig.STORE_DIR), "partition-" + partition);
-    store = RetainStore.open(dir, config.getBoolean(RetainConfig.STORE_SYNC), changelog);
-    boolean train = config.getBoolean(RetainConfig.TRAIN_ENABLED);
-    Lanes lanes =
-        Lanes.perModel(
-            config,
-            store,
-            registry,
-            state ->
-                train
-                    ? learners
-                        .computeIfAbsent(
-                            state.model(),
-                            m -> new ModelLearner(config, store, state, registry, slots, true))
-                        .start()
-                        .inbox()
-                    : dev.retain.ingest.ExampleSink.DISCARD);
+    store = openStore(config, partition);
+    Lanes lanes = Lanes.perModel(config, store, registry, state -> sink(config, state, slots));
     loop =
         new IngestLoop(
             config,
@@ -74,22 +56,46 @@ final class PartitionTask implements AutoCloseable {
             this.partition);
     loop.resumeTrainingFrom(trainedByModel(store));
     thread = new Thread(loop, "retain-ingest-" + partition);
-    thread.setUncaughtExceptionHandler(
-        (t, e) -> {
-          failure = e;
-          if (e instanceof StoreFencedException) {
-            LOG.warn("{}: {}", this.partition, e.getMessage());
-          } else {
-            LOG.error("ingest of {} stopped: {}", this.partition, e.getMessage(), e);
-          }
-        });
+    thread.setUncaughtExceptionHandler((t, e) -> stopped(e));
+  }
+
+  /** The partition's store, restored from its changelog partition (the previous owner fenced). */
+  private static RetainStore openStore(RetainConfig config, int partition) {
+    Changelog changelog =
+        new Changelog(
+            KafkaClients.changelogProducer(config, partition),
+            () -> KafkaClients.changelogReader(config),
+            new TopicPartition(config.changelogTopic(), partition));
+    Path dir = Path.of(config.getString(RetainConfig.STORE_DIR), "partition-" + partition);
+    return RetainStore.open(dir, config.getBoolean(RetainConfig.STORE_SYNC), changelog);
+  }
+
+  /** Where a model's examples go: its learner's inbox, started on its first record. */
+  private ExampleSink sink(RetainConfig config, ModelState state, StepSlots slots) {
+    if (!config.getBoolean(RetainConfig.TRAIN_ENABLED)) {
+      return ExampleSink.DISCARD;
+    }
+    return learners
+        .computeIfAbsent(
+            state.model(), m -> new ModelLearner(config, store, state, registry, slots))
+        .start()
+        .inbox();
+  }
+
+  private void stopped(Throwable e) {
+    failure = e;
+    if (e instanceof StoreFencedException) {
+      LOG.warn("{}: {}", partition, e.getMessage());
+    } else {
+      LOG.error("ingest of {} stopped: {}", partition, e.getMessage(), e);
+    }
   }
 
   /** Where each model's last checkpoint in {@code store} says its learner had trained up to. */
   private static Map<String, Map<TopicPartition, Long>> trainedByModel(RetainStore store) {
     Map<String, Map<TopicPartition, Long>> byModel = new HashMap<>();
     for (String model : store.models(Blob.CHECKPOINT)) {
-      byModel.put(model, TrainingLoop.checkpointedPositions(store, model));
+      byModel.put(model, TrainedPositions.of(store, model));
     }
     return byModel;
   }
@@ -161,12 +167,17 @@ final class PartitionTask implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     store.close();
-    java.util.Set<String> models = new java.util.HashSet<>(loop.lanes().models());
+    removeMeters(new java.util.HashSet<>(loop.lanes().models()));
+    LOG.info("closed {}", partition);
+  }
+
+  /** The models' meters move with them. */
+  private void removeMeters(java.util.Set<String> models) {
     for (Meter meter : registry.getMeters()) {
-      if (models.contains(meter.getId().getTag("model"))) {
-        registry.remove(meter); // the model's meters move with it
+      String model = meter.getId().getTag("model");
+      if (model != null && models.contains(model)) {
+        registry.remove(meter);
       }
     }
-    LOG.info("closed {} with {} models", partition, models.size());
   }
 }

@@ -31,6 +31,7 @@ final class Standbys implements AutoCloseable {
   private final RetainConfig config;
   private final int replicas;
   private final Map<Integer, Copy> copies = new ConcurrentHashMap<>();
+  private org.apache.kafka.clients.admin.Admin admin; // the group's assignment; opened on first use
 
   Standbys(RetainConfig config) {
     this.config = config;
@@ -62,6 +63,45 @@ final class Standbys implements AutoCloseable {
       }
     }
     return planned;
+  }
+
+  /**
+   * Reads the group's assignment and keeps warm what {@code self} is a standby of; a failed read
+   * leaves the copies as they are.
+   */
+  void replan(String group, String self, Collection<Integer> owned) {
+    try {
+      keep(planned(owners(group), self, replicas), owned);
+    } catch (java.util.concurrent.ExecutionException
+        | java.util.concurrent.TimeoutException
+        | org.apache.kafka.common.KafkaException e) {
+      LOG.debug("no standby plan now: {}", e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Each member's partitions, by member id, as the group's coordinator describes them. */
+  private Map<String, Set<Integer>> owners(String group)
+      throws java.util.concurrent.ExecutionException,
+          java.util.concurrent.TimeoutException,
+          InterruptedException {
+    if (admin == null) {
+      admin = KafkaClients.admin(config);
+    }
+    var description =
+        admin
+            .describeConsumerGroups(List.of(group))
+            .all()
+            .get(2, java.util.concurrent.TimeUnit.SECONDS)
+            .get(group);
+    Map<String, Set<Integer>> owners = new java.util.HashMap<>();
+    for (var member : description.members()) {
+      Set<Integer> owned = new java.util.HashSet<>();
+      member.assignment().topicPartitions().forEach(tp -> owned.add(tp.partition()));
+      owners.put(member.consumerId(), owned);
+    }
+    return owners;
   }
 
   /** Keeps exactly {@code wanted} warm, less what this instance owns. */
@@ -99,6 +139,9 @@ final class Standbys implements AutoCloseable {
   @Override
   public void close() {
     List.copyOf(copies.keySet()).forEach(this::release);
+    if (admin != null) {
+      admin.close(java.time.Duration.ofSeconds(5));
+    }
   }
 
   /** One warm copy and the thread that follows its changelog partition. */

@@ -164,20 +164,23 @@ final class GroupCommit {
     if (lanes.all().size() == 1 && !lanes.isFleet()) {
       byLane.putIfAbsent(lanes.all().iterator().next(), List.of());
     }
-    byLane.forEach(
-        (lane, indices) -> {
-          int heldOut = done.heldOutBy.getOrDefault(lane, 0);
-          lane.metrics().ingested(indices.size() + heldOut, heldOut);
-          List<Example> examples = new ArrayList<>(indices.size());
-          List<TopicPartition> partitions = new ArrayList<>(indices.size());
-          long[] offsets = new long[indices.size()];
-          for (int j = 0; j < indices.size(); j++) {
-            examples.add(done.trainable.get(indices.get(j)));
-            partitions.add(done.trainablePartitions.get(indices.get(j)));
-            offsets[j] = done.trainableNext.get(indices.get(j));
-          }
-          lane.sink().accept(new Handover(examples, partitions, offsets, next));
-        });
+    byLane.forEach((lane, indices) -> handOver(done, lane, indices, next));
+  }
+
+  /** Counts one model's examples of {@code done} and hands it those at {@code indices}. */
+  private static void handOver(
+      PendingCommit done, Lanes.Lane lane, List<Integer> indices, Map<TopicPartition, Long> next) {
+    int heldOut = done.heldOutBy.getOrDefault(lane, 0);
+    lane.metrics().ingested(indices.size() + heldOut, heldOut);
+    List<Example> examples = new ArrayList<>(indices.size());
+    List<TopicPartition> partitions = new ArrayList<>(indices.size());
+    long[] offsets = new long[indices.size()];
+    for (int j = 0; j < indices.size(); j++) {
+      examples.add(done.trainable.get(indices.get(j)));
+      partitions.add(done.trainablePartitions.get(indices.get(j)));
+      offsets[j] = done.trainableNext.get(indices.get(j));
+    }
+    lane.sink().accept(new Handover(examples, partitions, offsets, next));
   }
 
   private void awaitWrite() {

@@ -102,12 +102,16 @@ public final class IngestLoop implements Runnable, AutoCloseable {
     this.only = only;
     this.topic = config.examplesTopic();
     this.pollTimeout = Duration.ofMillis(config.getLong(RetainConfig.INGEST_POLL_TIMEOUT_MS));
-    RecordRouter router = new RecordRouter(config, lanes, catchUp);
-    this.commits =
-        new GroupCommit(
-            config, store, lanes, router, mirror, lanes.commitTimer(), deadLetters, writer);
+    this.commits = commits(config, store, lanes, deadLetters);
     String group = config.getString(RetainConfig.INGEST_GROUP_ID);
     this.positions = new StoredPositions(consumer, store, group, catchUp, mirror, this::commitAll);
+  }
+
+  private GroupCommit commits(
+      RetainConfig config, RetainStore store, Lanes lanes, Producer<byte[], byte[]> deadLetters) {
+    RecordRouter router = new RecordRouter(config, lanes, catchUp);
+    return new GroupCommit(
+        config, store, lanes, router, mirror, lanes.commitTimer(), deadLetters, writer);
   }
 
   private static ExecutorService daemonThread(String name) {

@@ -50,20 +50,20 @@ public final class Lanes {
     this.opener = opener;
     this.defaultModel = config.getString(RetainConfig.MODEL_ID);
     this.defaultKey = defaultModel.getBytes(StandardCharsets.UTF_8);
+    ModelMeters fleet = opener == null ? null : new ModelMeters(registry, "*");
     this.skipped =
-        opener == null
+        fleet == null
             ? null
-            : new ModelMeters(registry, "*")
-                .counter("retain.examples.skipped", "Records keyed for another model, left alone");
+            : fleet.counter(
+                "retain.examples.skipped", "Records keyed for another model, left alone");
     this.badKeys =
-        opener == null
+        fleet == null
             ? null
-            : new ModelMeters(registry, "*")
-                .counter(
-                    "retain.examples.rejected",
-                    "Records sent to the dead-letter topic",
-                    "reason",
-                    RejectReason.BAD_MODEL_ID.tag());
+            : fleet.counter(
+                "retain.examples.rejected",
+                "Records sent to the dead-letter topic",
+                "reason",
+                RejectReason.BAD_MODEL_ID.tag());
   }
 
   /** The one model {@code state} of {@code retain run}, whose learner reads {@code sink}. */
@@ -110,42 +110,46 @@ public final class Lanes {
    */
   Lane of(byte[] key) throws InvalidExampleException {
     if (opener == null) {
-      Lane only = lanes.get(defaultModel);
-      if (key == null || Arrays.equals(key, defaultKey)) {
-        return only;
-      }
-      only.metrics().skipped();
-      return null;
+      return only(key);
     }
     String model = key == null ? defaultModel : modelId(key);
     Lane lane = lanes.get(model);
-    if (lane != null) {
-      return lane;
-    }
-    if (!config.learns(model)) {
+    if (lane == null && !config.learns(model)) {
       skipped.increment();
       return null;
     }
-    return lanes.computeIfAbsent(model, opener);
+    return lane != null ? lane : lanes.computeIfAbsent(model, opener);
+  }
+
+  /** The one lane of {@code retain run} for its model's key; another key is skipped. */
+  private Lane only(byte[] key) {
+    Lane only = lanes.get(defaultModel);
+    if (key == null || Arrays.equals(key, defaultKey)) {
+      return only;
+    }
+    only.metrics().skipped();
+    return null;
   }
 
   private static String modelId(byte[] key) throws InvalidExampleException {
-    String model;
-    try {
-      model =
-          StandardCharsets.UTF_8
-              .newDecoder()
-              .onMalformedInput(CodingErrorAction.REPORT)
-              .decode(java.nio.ByteBuffer.wrap(key))
-              .toString();
-    } catch (CharacterCodingException e) {
-      throw new InvalidExampleException(RejectReason.BAD_MODEL_ID, "key is not UTF-8");
-    }
+    String model = utf8(key);
     if (!MODEL_ID.matcher(model).matches()) {
       throw new InvalidExampleException(
           RejectReason.BAD_MODEL_ID, "key is not a model id ([A-Za-z0-9._-]{1,128})");
     }
     return model;
+  }
+
+  private static String utf8(byte[] key) throws InvalidExampleException {
+    try {
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .decode(java.nio.ByteBuffer.wrap(key))
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new InvalidExampleException(RejectReason.BAD_MODEL_ID, "key is not UTF-8");
+    }
   }
 
   /** Counts a dead letter: under its model, or, when it has none, under model "*". */

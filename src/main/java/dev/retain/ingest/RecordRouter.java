@@ -124,29 +124,40 @@ final class RecordRouter {
     }
   }
 
+  /** An accepted record: its model's lane and its example. */
+  private record Accepted(Lanes.Lane lane, Example example) {}
+
   /** Routes one record; true when it became a trainable example that the learner will get. */
   private boolean route(ConsumerRecord<byte[], ByteBuffer> record, PendingCommit pending) {
-    Lanes.Lane lane;
-    Example example;
-    try {
-      lane = lanes.of(record.key());
-      if (lane == null) {
-        return false; // another model's, counted as skipped
-      }
-      example = decode(record, lane.state());
-      admit(lane.state(), example);
-    } catch (InvalidExampleException e) {
-      rejected(record, e, pending);
+    Accepted accepted = accept(record, pending);
+    if (accepted == null) {
       return false;
     }
     long position = HoldoutSets.position(record.partition(), record.offset());
-    Example trainable = lane.state().route(example, position, pending.batch);
+    Lanes.Lane lane = accepted.lane();
+    Example trainable = lane.state().route(accepted.example(), position, pending.batch);
     if (trainable == null) {
       pending.heldOut(lane); // stored, so its features are an array already (see Example)
       return false;
     }
     pending.trainable(lane, trainable, partition(record), record.offset());
     return true;
+  }
+
+  /** The record's lane and example, or null when it is skipped or rejected. */
+  private Accepted accept(ConsumerRecord<byte[], ByteBuffer> record, PendingCommit pending) {
+    try {
+      Lanes.Lane lane = lanes.of(record.key());
+      if (lane == null) {
+        return null; // another model's, counted as skipped
+      }
+      Example example = decode(record, lane.state());
+      admit(lane.state(), example);
+      return new Accepted(lane, example);
+    } catch (InvalidExampleException e) {
+      rejected(record, e, pending);
+      return null;
+    }
   }
 
   private void rejected(

@@ -9,6 +9,7 @@ import dev.retain.ingest.IngestService;
 import dev.retain.publish.AdapterPublisher;
 import dev.retain.publish.AdminHandler;
 import dev.retain.train.CandidateHandler;
+import dev.retain.train.TrainedPositions;
 import dev.retain.train.TrainingLoop;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -141,7 +142,7 @@ public final class LearnerNode implements AutoCloseable {
   private void startLearner() {
     if (learner != null) {
       Map<TopicPartition, Long> trained =
-          TrainingLoop.checkpointedPositions(ingest.store(), ingest.state().model());
+          TrainedPositions.of(ingest.store(), ingest.state().model());
       ingest.loop().resumeTrainingFrom(trained::get);
       learner.start();
     }

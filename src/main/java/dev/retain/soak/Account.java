@@ -139,7 +139,7 @@ record Account(
       }
     }
     Long trained =
-        dev.retain.train.TrainingLoop.checkpointedPositions(db, state.model())
+        dev.retain.train.TrainedPositions.of(db, state.model())
             .get(new org.apache.kafka.common.TopicPartition(config.examplesTopic(), 0));
     return Math.max(0, expected - (trained == null ? 0 : trained));
   }

@@ -118,13 +118,7 @@ public final class Changelog implements AutoCloseable {
     int n = 0;
     try (StoreBatch batch = store.newLocalBatch()) {
       for (ConsumerRecord<byte[], byte[]> record : reader.poll(Duration.ofMillis(500))) {
-        Family family = Family.values()[record.key()[0]];
-        byte[] key = java.util.Arrays.copyOfRange(record.key(), 1, record.key().length);
-        if (record.value() == null) {
-          batch.delete(family, key);
-        } else {
-          batch.putLocal(family, key, record.value());
-        }
+        apply(batch, record);
         n++;
       }
       if (n > 0) {
@@ -136,6 +130,17 @@ public final class Changelog implements AutoCloseable {
     return n;
   }
 
+  /** A put, or for a tombstone a delete, of the record's family and key. */
+  private static void apply(StoreBatch batch, ConsumerRecord<byte[], byte[]> record) {
+    Family family = Family.values()[record.key()[0]];
+    byte[] key = java.util.Arrays.copyOfRange(record.key(), 1, record.key().length);
+    if (record.value() == null) {
+      batch.delete(family, key);
+    } else {
+      batch.putLocal(family, key, record.value());
+    }
+  }
+
   /**
    * Writes {@code changes} in one transaction and returns the changelog's position after them, or
    * -1 when there were none.
@@ -144,13 +149,7 @@ public final class Changelog implements AutoCloseable {
    */
   long write(List<StoreBatch.Change> changes) {
     try {
-      producer.beginTransaction();
-      List<Future<RecordMetadata>> sent = new ArrayList<>(changes.size());
-      for (StoreBatch.Change change : changes) {
-        sent.add(producer.send(record(change)));
-      }
-      producer.commitTransaction();
-      return sent.isEmpty() ? -1 : sent.get(sent.size() - 1).get().offset() + 1;
+      return send(changes);
     } catch (ProducerFencedException | InvalidProducerEpochException e) {
       throw new StoreFencedException(
           "another instance owns changelog " + partition + " now: this copy is stale", e);
@@ -163,6 +162,18 @@ public final class Changelog implements AutoCloseable {
     } catch (ExecutionException e) {
       throw new StoreException("changelog write to " + partition + " failed: " + e.getCause(), e);
     }
+  }
+
+  /** One transaction of {@code changes}; the position after them, or -1 for none. */
+  private long send(List<StoreBatch.Change> changes)
+      throws InterruptedException, ExecutionException {
+    producer.beginTransaction();
+    List<Future<RecordMetadata>> sent = new ArrayList<>(changes.size());
+    for (StoreBatch.Change change : changes) {
+      sent.add(producer.send(record(change)));
+    }
+    producer.commitTransaction();
+    return sent.isEmpty() ? -1 : sent.get(sent.size() - 1).get().offset() + 1;
   }
 
   private void abortQuietly(KafkaException cause) {

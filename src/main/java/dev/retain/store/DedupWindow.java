@@ -44,9 +44,9 @@ public final class DedupWindow {
   private DedupWindow(String model, int window) {
     this.model = model;
     this.window = window;
-    // sized for a full window and a generation beyond it, so that it rarely grows while the ingest
-    // thread fills it
-    this.prints = new FingerprintSet((int) Math.min(window + 16_384L, 1 << 24));
+    // starts small and doubles as ids arrive (a few rehashes in all, amortised): a fleet's model
+    // that has seen a few hundred examples must not hold a table sized for a full window (4 MB)
+    this.prints = new FingerprintSet((int) Math.min(window + 16_384L, 1024));
   }
 
   public static DedupWindow load(RetainStore store, String model, int window) {

@@ -300,16 +300,6 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     return driftLog;
   }
 
-  /**
-   * Where the last checkpoint of {@code model}'s learner says it had trained up to, per partition
-   * (empty without a checkpoint): ingest hands the learner what lies between that and its stored
-   * position again after a restart.
-   */
-  public static Map<TopicPartition, Long> checkpointedPositions(RetainStore store, String model) {
-    Checkpoints.Restored restored = Checkpoints.load(store, model);
-    return restored == null ? Map.of() : restored.positions();
-  }
-
   /** What metrics and publishing read. */
   public RetentionReport report() {
     return matrix;

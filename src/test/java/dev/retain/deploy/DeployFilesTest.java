@@ -114,6 +114,16 @@ class DeployFilesTest {
     assertThat(prometheus.at("/alerting/alertmanagers/0/static_configs/0/targets/0").asText())
         .startsWith("alertmanager:");
     assertThat(services).contains("alertmanager");
+    // a fleet of two learners: each its own store and member id, one group
+    assertThat(compose.at("/services/learner-2/environment/RETAIN_INGEST_INSTANCE_ID").asText())
+        .isNotEqualTo(
+            compose.at("/services/learner/environment/RETAIN_INGEST_INSTANCE_ID").asText());
+    assertThat(compose.at("/services/learner-2/volumes/0").asText())
+        .isNotEqualTo(compose.at("/services/learner/volumes/0").asText());
+    for (String learner : List.of("learner", "learner-2")) {
+      assertThat(compose.at("/services/" + learner + "/environment/RETAIN_FLEET_ENABLED").asText())
+          .isEqualTo("${RETAIN_FLEET:-false}");
+    }
   }
 
   @Test
@@ -228,6 +238,35 @@ class DeployFilesTest {
     assertThat(gpu.at("/spec/template/spec/tolerations/0/key").asText())
         .isEqualTo("nvidia.com/gpu");
     assertThat(gpu.at("/spec/template/spec/nodeSelector")).isNotEmpty();
+    assertFleetPatch(workloads, docs);
+  }
+
+  /** The fleet patch scales the learner within the partition count, one move at a time. */
+  private static void assertFleetPatch(Map<String, JsonNode> workloads, List<JsonNode> docs)
+      throws IOException {
+    JsonNode fleet = yamlDocuments(ROOT.resolve("deploy/k8s/learner-fleet-patch.yaml")).get(0);
+    assertThat(workloads).containsKey(fleet.at("/metadata/name").asText());
+    Map<String, String> env = new HashMap<>();
+    fleet
+        .at("/spec/template/spec/containers/0/env")
+        .forEach(e -> env.put(e.get("name").asText(), e.get("value").asText()));
+    assertThat(env).containsEntry("RETAIN_FLEET_ENABLED", "true");
+    String properties =
+        docs.stream()
+            .filter(d -> d.get("kind").asText().equals("ConfigMap"))
+            .map(d -> d.at("/data/retain.properties").asText())
+            .findFirst()
+            .orElseThrow();
+    java.util.Properties config = new java.util.Properties();
+    config.load(new java.io.StringReader(properties));
+    assertThat(fleet.at("/spec/replicas").asInt())
+        .isBetween(2, Integer.parseInt(config.getProperty("retain.topic.partitions")));
+    assertThat(
+            docs.stream()
+                .filter(d -> d.get("kind").asText().equals("PodDisruptionBudget"))
+                .filter(d -> d.toString().contains("retain-learner"))
+                .map(d -> d.at("/spec/maxUnavailable").asInt()))
+        .containsExactly(1);
   }
 
   /** Non-root, no privilege escalation, read-only root with a writable /tmp, probes, resources. */

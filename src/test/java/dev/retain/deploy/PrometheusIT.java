@@ -181,6 +181,7 @@ class PrometheusIT {
         new YAMLMapper().readTree(Path.of("deploy/prometheus/alerts.test.yml").toFile());
     List<String> tested = tests.findValuesAsText("alertname");
     JsonNode rules = new YAMLMapper().readTree(Path.of("deploy/prometheus/alerts.yml").toFile());
+    String runbook = java.nio.file.Files.readString(Path.of("src/site/markdown/runbook.md"));
     rules
         .get("groups")
         .forEach(
@@ -192,7 +193,10 @@ class PrometheusIT {
                           assertThat(tested).as("a promtool test of " + name).contains(name);
                           assertThat(r.at("/annotations/runbook_url").asText())
                               .as("runbook of " + name)
-                              .isEqualTo("README.md#" + name.toLowerCase(java.util.Locale.ROOT));
+                              .isEqualTo(
+                                  "src/site/markdown/runbook.md#"
+                                      + name.toLowerCase(java.util.Locale.ROOT));
+                          assertThat(runbook).as("runbook section").contains("## " + name + "\n");
                         }));
   }
 
@@ -242,6 +246,7 @@ class PrometheusIT {
   static List<String> alertExpressions() throws IOException {
     List<String> out = new ArrayList<>();
     JsonNode rules = new YAMLMapper().readTree(Path.of("deploy/prometheus/alerts.yml").toFile());
+    String runbook = java.nio.file.Files.readString(Path.of("src/site/markdown/runbook.md"));
     rules.get("groups").forEach(g -> g.get("rules").forEach(r -> out.add(r.get("expr").asText())));
     return out;
   }

@@ -70,6 +70,7 @@ class FleetIT {
   private static final int PARTITIONS = 6;
   private static final int PER_DOMAIN = 150;
   private static final Pattern PORT = Pattern.compile("metrics on :(\\d+)");
+  private static final Pattern ADMIN = Pattern.compile("admin on :(\\d+)");
   @TempDir Path dir;
   private final Map<String, Process> children = new HashMap<>();
   private final HttpClient http = HttpClient.newHttpClient();
@@ -96,6 +97,8 @@ class FleetIT {
     props.put(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 10);
     props.put(RetainConfig.TRAIN_NEW_REGIME_PASSES, 1);
     props.put(RetainConfig.HOLDOUT_EVERY, 5);
+    props.put(RetainConfig.ADMIN_TOKEN, "fleet-secret");
+    props.put(RetainConfig.FLEET_STANDBY_REPLICAS, 1);
     RetainConfig config = new RetainConfig(props);
     try (Admin admin = KafkaClients.admin(config)) {
       Topics.ensure(admin, config);
@@ -115,12 +118,17 @@ class FleetIT {
       children.remove("i0").destroyForcibly().waitFor(); // SIGKILL mid-stream, nothing closed
       awaitOwners(admin, config, 2);
       awaitSettled(admin, config);
+      assertThat(allLogs.stream().map(FleetIT::read))
+          .as("standby copies were kept")
+          .anyMatch(log -> log.contains("keeping partition"));
       Map<String, List<AdapterVersion>> beforeReturn = versions(config);
 
       start("i0", props);
       awaitOwners(admin, config, 3);
       produce(config, 3, 4, good); // domain 2 again: more of the same drift
       awaitSettled(admin, config);
+      assertOneAdminOwnerPerModel();
+      assertFleetMetricsDocumented();
       for (Process child : children.values()) {
         child.destroy(); // SIGTERM: the shutdown hook closes, last commits land
         assertThat(child.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
@@ -190,10 +198,78 @@ class FleetIT {
     allLogs.add(log);
   }
 
+  private static String read(Path log) {
+    try {
+      return Files.readString(log);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   /** The metrics port a child printed at start. */
   private int port(String instance) throws IOException {
     Matcher m = PORT.matcher(Files.readString(logs.get(instance)));
     return m.find() ? Integer.parseInt(m.group(1)) : -1;
+  }
+
+  /**
+   * Each model's admin API answers on exactly the instance that owns it; the others say where to
+   * ask.
+   */
+  private void assertOneAdminOwnerPerModel() throws Exception {
+    for (int m = 0; m < MODELS; m++) {
+      int owners = 0;
+      for (String instance : children.keySet()) {
+        Matcher admin = ADMIN.matcher(Files.readString(logs.get(instance)));
+        assertThat(admin.find()).isTrue();
+        HttpResponse<String> response =
+            http.send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:"
+                                + admin.group(1)
+                                + "/v1/models/"
+                                + model(m)
+                                + "/versions"))
+                    .header("Authorization", "Bearer fleet-secret")
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() == 200) {
+          owners++;
+          assertThat(response.body()).contains("\"champion\"");
+        } else {
+          assertThat(response.statusCode()).isEqualTo(404);
+          assertThat(response.body()).contains("not learned by this instance");
+        }
+      }
+      assertThat(owners).as("instances answering for %s", model(m)).isEqualTo(1);
+    }
+  }
+
+  /** The fleet's own meter families are those the README's metric table lists. */
+  private void assertFleetMetricsDocumented() throws Exception {
+    String scrape = scrape(children.keySet().iterator().next());
+    Set<String> exposed = new java.util.TreeSet<>();
+    Matcher family = Pattern.compile("(?m)^(retain_fleet_[a-z_]+)\\{").matcher(scrape);
+    while (family.find()) {
+      exposed.add(family.group(1));
+    }
+    Set<String> documented = new java.util.TreeSet<>();
+    Matcher row =
+        Pattern.compile("(?m)^\\| `(retain_fleet_[a-z_]+)`")
+            .matcher(Files.readString(Path.of("README.md")));
+    while (row.find()) {
+      documented.add(row.group(1));
+    }
+    assertThat(exposed).isNotEmpty().isEqualTo(documented);
+  }
+
+  private String scrape(String instance) throws Exception {
+    return http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port(instance) + "/metrics"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString())
+        .body();
   }
 
   /** Partitions each member of the group owns, by instance id. */
@@ -256,17 +332,11 @@ class FleetIT {
 
   private boolean idle() throws Exception {
     for (String instance : children.keySet()) {
-      int port = port(instance);
-      if (port < 0) {
+      if (port(instance) < 0) {
         return false;
       }
-      String scrape =
-          http.send(
-                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
-                      .build(),
-                  HttpResponse.BodyHandlers.ofString())
-              .body();
-      Matcher busy = Pattern.compile("retain_fleet_learners_busy\\{[^}]*} (\\S+)").matcher(scrape);
+      Matcher busy =
+          Pattern.compile("retain_fleet_learners_busy\\{[^}]*} (\\S+)").matcher(scrape(instance));
       if (!busy.find() || Double.parseDouble(busy.group(1)) != 0) {
         return false;
       }
