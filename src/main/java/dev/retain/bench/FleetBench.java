@@ -159,6 +159,7 @@ public final class FleetBench implements Callable<Integer> {
       FleetLoad.produce(config, models, 40, 0, 0); // every model starts, untimed
       settle(node, config, models);
       double trained = sum(registry, "retain.train.examples.new");
+      double steps = sum(registry, "retain.train.steps");
       long start = System.nanoTime();
       FleetLoad.produce(config, models, throughputExamples / models, 1, 40);
       settle(node, config, models);
@@ -166,6 +167,15 @@ public final class FleetBench implements Callable<Integer> {
       double rate = (sum(registry, "retain.train.examples.new") - trained) / seconds;
       String figure = "examples_per_second_" + models + "_models";
       row(report, models + " model(s): examples trained/s", figure, rate, "%,.0f");
+      double perStep =
+          (sum(registry, "retain.train.examples.new") - trained)
+              / (sum(registry, "retain.train.steps") - steps);
+      row(
+          report,
+          models + " model(s): new examples per step",
+          "examples_per_step_" + models,
+          perStep,
+          "%.1f");
       return rate;
     }
   }

@@ -29,6 +29,11 @@ final class ModelLearner implements AutoCloseable {
     inbox = new ExampleInbox(own.getInt(RetainConfig.INGEST_INBOX_CAPACITY));
     publisher = AdapterPublisher.fenced(own, store, registry);
     learner = new TrainingLoop(own, store, state, inbox, publisher, registry, slots);
+    io.micrometer.core.instrument.Gauge.builder(
+            "retain.worker.up", learner, w -> w.isAlive() ? 1 : 0)
+        .tags("model", state.model(), "worker", "learner")
+        .description("1 while the worker thread runs, 0 once it stopped")
+        .register(registry);
   }
 
   ModelLearner start() {

@@ -89,6 +89,20 @@ public final class ExampleInbox implements ExampleSink, TrainingInput {
     }
   }
 
+  @Override
+  public List<Example> topUp(List<Example> batch, int max) {
+    List<Example> out = new ArrayList<>(batch);
+    lock.lock();
+    try {
+      while (out.size() < max && !deliveries.isEmpty() && takeFromHead(out, max)) {
+        // on to the next delivery
+      }
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /**
    * Moves examples of the first delivery to {@code out}, up to {@code max} and up to a new domain;
    * false when it stopped at one.

@@ -21,8 +21,13 @@ public final class StepSlots {
     this.permits = new Semaphore(slots, true);
   }
 
+  /** One unit of a learner's work. */
+  interface Work {
+    void run() throws InterruptedException;
+  }
+
   /** Runs {@code work} once a slot is free. */
-  void run(Runnable work) throws InterruptedException {
+  void run(Work work) throws InterruptedException {
     if (slots == Integer.MAX_VALUE) {
       work.run();
       return;

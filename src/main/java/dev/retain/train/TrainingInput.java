@@ -13,6 +13,14 @@ public interface TrainingInput {
    */
   List<Example> drain(int max, long timeoutMs) throws InterruptedException;
 
+  /**
+   * {@code batch} (drained last) with what arrived since appended, up to {@code max} examples in
+   * all, without waiting; it stops before a domain never drained before, as {@link #drain} does.
+   */
+  default List<Example> topUp(List<Example> batch, int max) {
+    return batch;
+  }
+
   /** Next offset per partition after everything drained so far. */
   Map<TopicPartition, Long> drainedThrough();
 }

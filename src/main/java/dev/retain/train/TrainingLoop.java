@@ -34,8 +34,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private final CandidateHandler handler;
   private final MeterRegistry registry;
   private final AccuracyMatrix matrix = new AccuracyMatrix();
-  private final int batchSize;
-  private final boolean prefetch; // see RetainConfig.TRAIN_PREFETCH
+  private final Batches batches;
   private final float logitReplay;
   private final long consolidateEvery;
   private final int rehearsalSteps;
@@ -61,13 +60,7 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
   private volatile boolean ready;
   private volatile Trigger lastTrigger;
   private volatile boolean quiescent; // idle, nothing left to consolidate
-  private Drained lookahead = Drained.NONE; // the next batch, taken early (see run)
   private Map<TopicPartition, Long> trainedThrough = Map.of(); // inbox position of what was trained
-
-  /** Examples drained from the input, and its position after them. */
-  private record Drained(List<Example> examples, Map<TopicPartition, Long> through) {
-    static final Drained NONE = new Drained(List.of(), Map.of());
-  }
 
   public TrainingLoop(
       RetainConfig config,
@@ -95,8 +88,11 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     this.inbox = inbox;
     this.handler = handler;
     this.registry = registry;
-    this.batchSize = config.getInt(RetainConfig.TRAIN_BATCH_SIZE);
-    this.prefetch = config.getBoolean(RetainConfig.TRAIN_PREFETCH);
+    this.batches =
+        new Batches(
+            inbox,
+            config.getInt(RetainConfig.TRAIN_BATCH_SIZE),
+            config.getBoolean(RetainConfig.TRAIN_PREFETCH));
     this.logitReplay = config.getDouble(RetainConfig.TRAIN_LOGIT_REPLAY).floatValue();
     this.consolidateEvery = config.getLong(RetainConfig.TRAIN_CONSOLIDATE_EVERY);
     this.rehearsalSteps = config.getInt(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS);
@@ -155,16 +151,25 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
     boolean idle = false;
     while (!closed) {
       boolean rehearsing = idle && rehearsed < rehearsalSteps && state.replay().size() > 0;
-      Drained fresh = next(rehearsing);
+      Batches.Drained fresh = batches.next(rehearsing ? 0 : idleMs);
       quiescent = idle && !rehearsing && sinceConsolidation == 0 && fresh.examples().isEmpty();
       if (!fresh.examples().isEmpty()) {
-        lookAhead();
-        slots.run(() -> learn(fresh.examples(), fresh.through()));
+        slots.run(() -> learnAhead(fresh));
       } else if (idle) {
         slots.run(() -> idle(rehearsing));
       }
       idle = fresh.examples().isEmpty();
     }
+  }
+
+  /**
+   * Trains on {@code fresh} once this learner's turn came. Among many learners the turn may take a
+   * while, and what arrived meanwhile joins the batch, up to its size.
+   */
+  private void learnAhead(Batches.Drained fresh) throws InterruptedException {
+    Batches.Drained batch = slots == StepSlots.UNLIMITED ? fresh : batches.topUp(fresh);
+    batches.takeAhead(learner);
+    learn(batch.examples(), batch.through());
   }
 
   /** While idle: rehearse, then consolidate what is not yet. */
@@ -173,32 +178,6 @@ public final class TrainingLoop implements Runnable, AutoCloseable {
       rehearse();
     } else if (sinceConsolidation > 0) {
       consolidate(Trigger.IDLE);
-    }
-  }
-
-  /**
-   * The batch taken ahead, or else the next one: while rehearsing only a look for new examples,
-   * otherwise a wait for them up to idle.ms.
-   */
-  private Drained next(boolean rehearsing) throws InterruptedException {
-    Drained next = lookahead;
-    lookahead = Drained.NONE;
-    if (!next.examples().isEmpty()) {
-      return next;
-    }
-    List<Example> fresh = inbox.drain(batchSize, rehearsing ? 0 : idleMs);
-    return new Drained(fresh, inbox.drainedThrough());
-  }
-
-  /**
-   * Takes the next batch now if it is there, so that its first layer is computed on the learner's
-   * helper thread while this one trains.
-   */
-  private void lookAhead() throws InterruptedException {
-    if (prefetch) {
-      List<Example> next = inbox.drain(batchSize, 0);
-      lookahead = new Drained(next, inbox.drainedThrough());
-      learner.prefetch(next);
     }
   }
 

@@ -52,4 +52,18 @@ class ExampleInboxTest {
         .containsExactly("b", "b", "b", "b", "a", "a", "a", "a", "b", "b", "b", "b");
     assertThat(inbox.size()).isZero();
   }
+
+  @Test
+  void shouldTopUpABatchWithWhatArrivedSinceButNotWithANewDomain() throws Exception {
+    ExampleInbox inbox = new ExampleInbox(1000);
+    inbox.accept(batch(0, 2, "a", 4));
+    java.util.List<Example> first = inbox.drain(32, 0);
+    inbox.accept(batch(4, 3, "a", 10)); // arrived while the learner waited for its turn
+    inbox.accept(batch(10, 2, "b", 14));
+    assertThat(inbox.topUp(first, 32))
+        .extracting(Example::id)
+        .containsExactly("e0", "e2", "e4", "e6", "e8");
+    assertThat(inbox.drainedThrough()).containsEntry(TP, 10L);
+    assertThat(inbox.drain(32, 0)).extracting(Example::domain).containsExactly("b", "b");
+  }
 }
