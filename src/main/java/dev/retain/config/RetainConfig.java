@@ -77,6 +77,7 @@ public final class RetainConfig extends AbstractConfig {
   public static final String FLEET_MODELS = "retain.fleet.models";
   public static final String FLEET_TRAIN_SLOTS = "retain.fleet.train.slots";
   public static final String FLEET_STANDBY_REPLICAS = "retain.fleet.standby.replicas";
+  public static final String FLEET_MODEL_IDLE_MS = "retain.fleet.model.idle.ms";
   public static final String HTTP_QUEUE = "retain.http.queue";
   public static final String HTTP_MAX_CONNECTIONS = "retain.http.max.connections";
   public static final String HTTP_IDLE_TIMEOUT_MS = "retain.http.idle.timeout.ms";
@@ -504,6 +505,15 @@ public final class RetainConfig extends AbstractConfig {
             "With retain.fleet.enabled, how many models take a training step at the same time;"
                 + " models with work wait their turn first come, first served, so a busy model"
                 + " never starves the others.")
+        .define(
+            FLEET_MODEL_IDLE_MS,
+            Type.LONG,
+            600_000L,
+            Range.atLeast(0),
+            Importance.MEDIUM,
+            "With retain.fleet.enabled, a model that got no record for this long and whose learner"
+                + " has trained and consolidated everything is closed (learner, publisher, meters"
+                + " and memory); its store stays, and its next record opens it again. 0: never.")
         .define(
             FLEET_STANDBY_REPLICAS,
             Type.INT,

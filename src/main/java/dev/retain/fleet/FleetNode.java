@@ -259,6 +259,17 @@ public final class FleetNode implements AutoCloseable {
     return busy;
   }
 
+  /** The accuracy matrix of {@code model}'s learner while this instance learns it, else null. */
+  public dev.retain.eval.AccuracyMatrix matrix(String model) {
+    for (PartitionTask task : tasks.values()) {
+      ModelLearner learner = task.learners().get(model);
+      if (learner != null) {
+        return learner.learner().matrix();
+      }
+    }
+    return null;
+  }
+
   /** The partitions this instance owns now. */
   public java.util.Set<Integer> partitions() {
     return java.util.Set.copyOf(tasks.keySet());

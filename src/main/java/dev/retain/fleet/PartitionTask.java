@@ -38,6 +38,13 @@ final class PartitionTask implements AutoCloseable {
   private final IngestLoop loop;
   private final Thread thread;
   private final Map<String, ModelLearner> learners = new ConcurrentHashMap<>();
+  private final java.util.concurrent.ExecutorService closer =
+      java.util.concurrent.Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "retain-model-closer");
+            t.setDaemon(true);
+            return t;
+          });
   private final long openedNanos = System.nanoTime();
   private volatile Throwable failure;
 
@@ -55,6 +62,7 @@ final class PartitionTask implements AutoCloseable {
             KafkaClients.producer(config),
             this.partition);
     loop.resumeTrainingFrom(trainedByModel(store));
+    lanes.evictor(new IdleModels());
     thread = new Thread(loop, "retain-ingest-" + partition);
     thread.setUncaughtExceptionHandler((t, e) -> stopped(e));
   }
@@ -88,6 +96,29 @@ final class PartitionTask implements AutoCloseable {
       LOG.warn("{}: {}", partition, e.getMessage());
     } else {
       LOG.error("ingest of {} stopped: {}", partition, e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Closes the learners of models idle for {@code retain.fleet.model.idle.ms}: only once each has
+   * trained on and consolidated all it was given. Closing waits for the learner's thread, so it
+   * happens on a thread of its own rather than on ingest's.
+   */
+  private final class IdleModels implements Lanes.Evictor {
+    @Override
+    public boolean evictable(String model) {
+      ModelLearner learner = learners.get(model);
+      return learner == null || (learner.learner().isQuiescent() && learner.inbox().size() == 0);
+    }
+
+    @Override
+    public void evicted(String model) {
+      ModelLearner learner = learners.remove(model);
+      removeMeters(java.util.Set.of(model));
+      if (learner != null) {
+        closer.execute(learner::close);
+      }
+      LOG.info("closed idle model {}; its next record opens it again", model);
     }
   }
 
@@ -160,6 +191,8 @@ final class PartitionTask implements AutoCloseable {
   @Override
   public void close() {
     learners.values().forEach(ModelLearner::close);
+    closer.shutdown();
+    awaitClosed();
     loop.close();
     try {
       thread.join();
@@ -169,6 +202,14 @@ final class PartitionTask implements AutoCloseable {
     store.close();
     removeMeters(new java.util.HashSet<>(loop.lanes().models()));
     LOG.info("closed {}", partition);
+  }
+
+  private void awaitClosed() {
+    try {
+      closer.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** The models' meters move with them. */

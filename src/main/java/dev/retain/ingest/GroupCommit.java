@@ -84,6 +84,7 @@ final class GroupCommit {
    */
   void commitIfDue() {
     finishWrite(false);
+    lanes.evictIdle(this::busy);
     if (pending == null && lanes.changed()) {
       pending = new PendingCommit(store);
     }
@@ -91,6 +92,16 @@ final class GroupCommit {
         && (pending.records >= commitRecords || pending.ageMillis() >= commitIntervalMs)) {
       startWrite();
     }
+  }
+
+  /** True when {@code lane} has effects in the pending commit or the write in flight. */
+  private boolean busy(Lanes.Lane lane) {
+    return holds(pending, lane) || holds(inFlight, lane);
+  }
+
+  private static boolean holds(PendingCommit commit, Lanes.Lane lane) {
+    return commit != null
+        && (commit.heldOutBy.containsKey(lane) || commit.trainableLanes.contains(lane));
   }
 
   /** Writes everything pending and waits for it. */

@@ -36,6 +36,30 @@ public final class Lanes {
   private final byte[] defaultKey;
   private final Counter skipped; // fleet: records of models not learned here
   private final Counter badKeys; // fleet: records whose key names no model
+  private final Map<String, Long> lastRecord = new ConcurrentHashMap<>(); // fleet: nanoTime
+  private final long idleNanos; // fleet: a model idle this long may be closed; 0: never
+  private volatile Evictor evictor = Evictor.NEVER;
+  private long lastSweep = System.nanoTime();
+
+  /** Decides whether an idle model's lane may close, and closes what hangs on it. */
+  public interface Evictor {
+    Evictor NEVER =
+        new Evictor() {
+          @Override
+          public boolean evictable(String model) {
+            return false;
+          }
+
+          @Override
+          public void evicted(String model) {}
+        };
+
+    /** True when nothing of {@code model} is in flight outside ingest (its learner is idle). */
+    boolean evictable(String model);
+
+    /** Called once the lane is gone: close the learner, drop the meters. */
+    void evicted(String model);
+  }
 
   /** One model's state, meters and the sink of its learner. */
   record Lane(ModelState state, IngestMetrics metrics, ExampleSink sink) {
@@ -50,6 +74,7 @@ public final class Lanes {
     this.opener = opener;
     this.defaultModel = config.getString(RetainConfig.MODEL_ID);
     this.defaultKey = defaultModel.getBytes(StandardCharsets.UTF_8);
+    this.idleNanos = config.getLong(RetainConfig.FLEET_MODEL_IDLE_MS) * 1_000_000L;
     ModelMeters fleet = opener == null ? null : new ModelMeters(registry, "*");
     this.skipped =
         fleet == null
@@ -113,8 +138,10 @@ public final class Lanes {
       return only(key);
     }
     String model = key == null ? defaultModel : modelId(key);
+    lastRecord.put(model, System.nanoTime());
     Lane lane = lanes.get(model);
     if (lane == null && !config.learns(model)) {
+      lastRecord.remove(model);
       skipped.increment();
       return null;
     }
@@ -169,6 +196,36 @@ public final class Lanes {
             .timer(
                 "retain.ingest.commit.duration",
                 "Time of one atomic store write, dead letters flushed first");
+  }
+
+  /** Sets what decides about, and closes what hangs on, an idle model's lane. */
+  public void evictor(Evictor evictor) {
+    this.evictor = evictor;
+  }
+
+  /**
+   * In a fleet, at most once a second, closes the lanes of models that got no record for {@code
+   * retain.fleet.model.idle.ms}, have nothing {@code busy} in ingest and whose evictor agrees:
+   * their state is all in the store, and their next record opens them again from it. On the absorb
+   * thread.
+   */
+  void evictIdle(java.util.function.Predicate<Lane> busy) {
+    long now = System.nanoTime();
+    if (opener == null || idleNanos <= 0 || now - lastSweep < 1_000_000_000L) {
+      return;
+    }
+    lastSweep = now;
+    for (Lane lane : List.copyOf(lanes.values())) {
+      String model = lane.model();
+      if (now - lastRecord.getOrDefault(model, now) > idleNanos
+          && !busy.test(lane)
+          && !lane.state().changed()
+          && evictor.evictable(model)) {
+        lanes.remove(model);
+        lastRecord.remove(model);
+        evictor.evicted(model);
+      }
+    }
   }
 
   /** True for a fleet's lanes, which open a model on its first record. */
