@@ -115,13 +115,51 @@ class AdapterPublisherIT {
    * behind the published lineage, neither publishes nor fences the owner. Only the owner's records
    * reach the topic.
    */
+  /**
+   * In a fleet, a stale owner whose partition's store was claimed by another instance cannot
+   * publish, even before the new owner takes over the model's publisher: the version is recorded
+   * through the store's changelog first, and that write is fenced.
+   */
   @Test
-  void shouldFenceAnEarlierPublisherAndRefuseOneBehindTheLineage() throws Exception {
+  void shouldNotPublishFromAStoreWhoseChangelogAnotherInstanceClaimed() throws Exception {
+    RetainConfig config = topics("s");
+    RetainStore stale = changelogged(config, "stale");
+    stores.add(stale);
+    try (AdapterPublisher publisher =
+        AdapterPublisher.fenced(config, stale, new SimpleMeterRegistry())) {
+      publisher.claim();
+      stores.add(changelogged(config, "owner")); // the partition moved: the owner claims it
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> publisher.offer(candidate(1f, 0.8, 0.5, 100)))
+          .isInstanceOf(dev.retain.store.StoreFencedException.class);
+      assertThat(publisher.registry().champion()).isNull();
+      assertThat(publishedVersions(config)).isEmpty();
+    }
+  }
+
+  /** A small configuration on fresh topics of one partition, created. */
+  private RetainConfig topics(String sub) {
     RetainConfig config =
-        new RetainConfig(TestData.smallConfig(KafkaFixture.bootstrapServers(), dir.resolve("a")));
+        new RetainConfig(TestData.smallConfig(KafkaFixture.bootstrapServers(), dir.resolve(sub)));
     try (Admin admin = KafkaClients.admin(config)) {
       Topics.ensure(admin, config, 1, (short) 1);
     }
+    return config;
+  }
+
+  private RetainStore changelogged(RetainConfig config, String sub) {
+    return RetainStore.open(
+        dir.resolve(sub),
+        false,
+        new dev.retain.store.Changelog(
+            KafkaClients.changelogProducer(config, 0),
+            () -> KafkaClients.changelogReader(config),
+            new TopicPartition(config.changelogTopic(), 0)));
+  }
+
+  @Test
+  void shouldFenceAnEarlierPublisherAndRefuseOneBehindTheLineage() throws Exception {
+    RetainConfig config = topics("a");
     RetainStore storeA = RetainStore.open(dir.resolve("a"), false);
     RetainStore storeB = RetainStore.open(dir.resolve("b"), false);
     RetainStore storeC = RetainStore.open(dir.resolve("c"), false);
