@@ -71,7 +71,7 @@ public final class KafkaClients {
         ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
         10_000,
         ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG,
-        1_000);
+        500);
   }
 
   /**

@@ -36,14 +36,23 @@ final class ModelLearner implements AutoCloseable {
         .register(registry);
   }
 
-  ModelLearner start() {
+  /**
+   * Starts the learner, and on {@code background} takes over publishing the model (fencing its
+   * earlier publisher, wherever it ran, and publishing the champion again), so that neither ingest
+   * nor the learner's start waits for it; the first publication waits for it if need be.
+   */
+  ModelLearner start(java.util.concurrent.Executor background) {
+    learner.start();
+    background.execute(this::claim);
+    return this;
+  }
+
+  private void claim() {
     try {
-      publisher.claim(); // fences this model's earlier publisher, wherever it ran
+      publisher.claim();
     } catch (RuntimeException e) {
       LOG.error("cannot take over publishing {}: {}", learner, e.getMessage(), e);
     }
-    learner.start();
-    return this;
   }
 
   ExampleInbox inbox() {

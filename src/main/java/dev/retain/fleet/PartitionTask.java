@@ -38,18 +38,14 @@ final class PartitionTask implements AutoCloseable {
   private final IngestLoop loop;
   private final Thread thread;
   private final Map<String, ModelLearner> learners = new ConcurrentHashMap<>();
-  private final java.util.concurrent.ExecutorService closer =
-      java.util.concurrent.Executors.newSingleThreadExecutor(
-          r -> {
-            Thread t = new Thread(r, "retain-model-closer");
-            t.setDaemon(true);
-            return t;
-          });
+  // takes over models' publishing and closes idle models, off the ingest thread
+  private final java.util.concurrent.ExecutorService background;
   private final long openedNanos = System.nanoTime();
   private volatile Throwable failure;
 
   PartitionTask(RetainConfig config, int partition, MeterRegistry registry, StepSlots slots) {
     this.partition = new TopicPartition(config.examplesTopic(), partition);
+    this.background = backgroundThread("retain-models-" + partition);
     this.registry = registry;
     store = openStore(config, partition);
     Lanes lanes = Lanes.perModel(config, store, registry, state -> sink(config, state, slots));
@@ -65,6 +61,15 @@ final class PartitionTask implements AutoCloseable {
     lanes.evictor(new IdleModels());
     thread = new Thread(loop, "retain-ingest-" + partition);
     thread.setUncaughtExceptionHandler((t, e) -> stopped(e));
+  }
+
+  private static java.util.concurrent.ExecutorService backgroundThread(String name) {
+    return java.util.concurrent.Executors.newSingleThreadExecutor(
+        r -> {
+          Thread t = new Thread(r, name);
+          t.setDaemon(true);
+          return t;
+        });
   }
 
   /** The partition's store, restored from its changelog partition (the previous owner fenced). */
@@ -86,7 +91,7 @@ final class PartitionTask implements AutoCloseable {
     return learners
         .computeIfAbsent(
             state.model(), m -> new ModelLearner(config, store, state, registry, slots))
-        .start()
+        .start(background)
         .inbox();
   }
 
@@ -116,7 +121,7 @@ final class PartitionTask implements AutoCloseable {
       ModelLearner learner = learners.remove(model);
       removeMeters(java.util.Set.of(model));
       if (learner != null) {
-        closer.execute(learner::close);
+        background.execute(learner::close);
       }
       LOG.info("closed idle model {}; its next record opens it again", model);
     }
@@ -191,7 +196,7 @@ final class PartitionTask implements AutoCloseable {
   @Override
   public void close() {
     learners.values().forEach(ModelLearner::close);
-    closer.shutdown();
+    background.shutdown();
     awaitClosed();
     loop.close();
     try {
@@ -206,7 +211,7 @@ final class PartitionTask implements AutoCloseable {
 
   private void awaitClosed() {
     try {
-      closer.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+      background.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
