@@ -3,6 +3,7 @@ package dev.retain.bench;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
+import dev.retain.soak.Learner;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -13,7 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoublePredicate;
 import java.util.regex.Matcher;
@@ -37,7 +37,7 @@ final class FleetFailover {
   private final Path dir;
   private final int stateMb;
   private final HttpClient http = HttpClient.newHttpClient();
-  private final List<Process> children = new ArrayList<>();
+  private final Map<String, Learner> children = new java.util.HashMap<>();
 
   FleetFailover(String bootstrap, Path dir, int stateMb) {
     this.bootstrap = bootstrap;
@@ -57,20 +57,22 @@ final class FleetFailover {
         report.figure("failover_seconds_standbys_" + standbys, figures[1]);
       }
     } finally {
-      children.forEach(Process::destroyForcibly);
+      for (Learner child : children.values()) {
+        child.kill();
+      }
     }
   }
 
   /** State MB of the moved partition and seconds from the kill to the first step after it. */
   private double[] failover(int standbys) throws Exception {
     RetainConfig config = config(standbys);
-    Process a = start("a", config);
-    Process b = start("b", config);
+    Learner a = start("a", config);
+    Learner b = start("b", config);
     await(
         () ->
             gauge("a", "retain_fleet_partitions") == 1
                 && gauge("b", "retain_fleet_partitions") == 1);
-    List<String> moved = modelsOf(partitionOf(a), 2);
+    List<String> moved = modelsOf(partitionOf(a.log()), 2);
     int perModel = (int) ((long) stateMb << 20) / (FEATURES * 4 + 200) / MODELS_PER_PARTITION;
     FleetLoad.produceFor(config, moved, perModel, 0, 0);
     await(() -> gauge("a", "retain_fleet_learners_busy") == 0 && stored(config));
@@ -82,10 +84,9 @@ final class FleetFailover {
                   && gauge("b", "retain_fleet_standby_partitions") == 1);
     }
     long kill = System.nanoTime();
-    a.destroyForcibly().waitFor();
+    a.kill();
     long firstStep = stepAfter(config, moved, perModel);
-    b.destroy();
-    b.waitFor(60, TimeUnit.SECONDS);
+    b.stop();
     return new double[] {mb, (firstStep - kill) / 1e9};
   }
 
@@ -124,9 +125,9 @@ final class FleetFailover {
     throw new IllegalStateException("no training step after the failover within 5 minutes");
   }
 
-  /** The partition instance {@code child}'s log says it took first. */
-  private int partitionOf(Process child) throws IOException {
-    Matcher m = Pattern.compile("took \\S+-(\\d+):").matcher(Files.readString(log(child)));
+  /** The partition an instance's log says it took first. */
+  private static int partitionOf(Path log) throws IOException {
+    Matcher m = Pattern.compile("took \\S+-(\\d+):").matcher(Files.readString(log));
     if (!m.find()) {
       throw new IllegalStateException("no partition taken yet");
     }
@@ -163,50 +164,19 @@ final class FleetFailover {
   }
 
   /** {@code retain run} in a child JVM, as {@code instance}, with its own store. */
-  private Process start(String instance, RetainConfig config) throws IOException {
-    Properties own = new Properties();
-    config.originals().forEach((k, v) -> own.setProperty(k, String.valueOf(v)));
-    own.setProperty(RetainConfig.INGEST_INSTANCE_ID, instance);
-    own.setProperty(RetainConfig.STORE_DIR, storeOf(config, instance).toString());
-    Path file = dir.resolve(instance + "-" + System.nanoTime() + ".properties");
-    try (var out = Files.newBufferedWriter(file)) {
-      own.store(out, null);
-    }
-    Path log = file.resolveSibling(file.getFileName() + ".log");
-    Process child =
-        new ProcessBuilder(command(file))
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .start();
-    children.add(child);
-    logs.put(instance, log);
-    processes.put(child, instance);
+  private Learner start(String instance, RetainConfig config) throws IOException {
+    Map<String, Object> props = new java.util.HashMap<>();
+    config.originals().forEach((k, v) -> props.put(String.valueOf(k), v));
+    props.put(RetainConfig.INGEST_INSTANCE_ID, instance);
+    props.put(RetainConfig.STORE_DIR, storeOf(config, instance).toString());
+    Path log = dir.resolve(instance + "-" + System.nanoTime() + ".log");
+    Learner child = Learner.start(props, log, "2g");
+    children.put(instance, child);
     return child;
   }
 
-  private static List<String> command(Path config) {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return List.of(
-        java,
-        "-Xmx2g",
-        "-Dai.djl.offline=true",
-        "-cp",
-        System.getProperty("java.class.path"),
-        "dev.retain.cli.Main",
-        "run",
-        "--config",
-        config.toString());
-  }
-
-  private final Map<String, Path> logs = new java.util.HashMap<>();
-  private final Map<Process, String> processes = new java.util.HashMap<>();
-
-  private Path log(Process child) {
-    return logs.get(processes.get(child));
-  }
-
   private String scrape(String instance) throws Exception {
-    Matcher m = PORT.matcher(Files.readString(logs.get(instance)));
+    Matcher m = PORT.matcher(Files.readString(children.get(instance).log()));
     if (!m.find()) {
       return "";
     }

@@ -164,18 +164,27 @@ final class GroupCommit {
   /**
    * Counts each model's examples and hands each its trainable ones, in order, with the positions
    * after the whole commit. In a fleet a model with no example in the commit gets nothing; the one
-   * model of retain run always gets the positions, rejected and skipped records included.
+   * model of retain run gets the whole commit, positions of rejected and skipped records included.
    */
   private void handOver(PendingCommit done, Map<TopicPartition, Long> next) {
+    if (!lanes.isFleet()) {
+      handOverAll(done, lanes.all().iterator().next(), next);
+      return;
+    }
     Map<Lanes.Lane, List<Integer>> byLane = new java.util.LinkedHashMap<>();
     for (int i = 0; i < done.trainable.size(); i++) {
       byLane.computeIfAbsent(done.trainableLanes.get(i), l -> new ArrayList<>()).add(i);
     }
     done.heldOutBy.keySet().forEach(l -> byLane.putIfAbsent(l, List.of()));
-    if (lanes.all().size() == 1 && !lanes.isFleet()) {
-      byLane.putIfAbsent(lanes.all().iterator().next(), List.of());
-    }
     byLane.forEach((lane, indices) -> handOver(done, lane, indices, next));
+  }
+
+  /** The one model of retain run: the whole commit, as it is. */
+  private static void handOverAll(
+      PendingCommit done, Lanes.Lane lane, Map<TopicPartition, Long> next) {
+    lane.metrics().ingested(done.trainable.size() + done.heldOut, done.heldOut);
+    long[] offsets = done.trainableNext.stream().mapToLong(Long::longValue).toArray();
+    lane.sink().accept(new Handover(done.trainable, done.trainablePartitions, offsets, next));
   }
 
   /** Counts one model's examples of {@code done} and hands it those at {@code indices}. */

@@ -9,8 +9,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** A learner ({@code retain run}) in a child JVM, its log in a file the soak watches. */
-final class Learner {
+/**
+ * A learner ({@code retain run}) in a child JVM, its log in a file the caller watches: the soak's
+ * learners, and the fleet bench's instances.
+ */
+public final class Learner {
   private final Process process;
   private final Path log;
 
@@ -19,15 +22,22 @@ final class Learner {
     this.log = log;
   }
 
-  private static final List<String> JVM =
-      List.of(
-          Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Xmx768m",
-          "-Dai.djl.offline=true",
-          "-Dai.djl.pytorch.num_threads=1");
-
   static Learner start(Map<String, Object> props, Path log) throws IOException {
-    List<String> command = new ArrayList<>(JVM);
+    return start(props, log, "768m");
+  }
+
+  /**
+   * Starts {@code retain run} with {@code props} (each a {@code -s} setting) and a heap of that
+   * size.
+   */
+  public static Learner start(Map<String, ?> props, Path log, String heap) throws IOException {
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx" + heap,
+                "-Dai.djl.offline=true",
+                "-Dai.djl.pytorch.num_threads=1"));
     command.addAll(
         List.of("-cp", System.getProperty("java.class.path"), "dev.retain.cli.Main", "run"));
     props.forEach((k, v) -> command.addAll(List.of("-s", k + "=" + v)));
@@ -37,7 +47,7 @@ final class Learner {
     return new Learner(process, log);
   }
 
-  boolean isAlive() {
+  public boolean isAlive() {
     return process.isAlive();
   }
 
@@ -69,14 +79,14 @@ final class Learner {
   }
 
   /** SIGKILL: no shutdown hook, no last checkpoint. True when it was still running. */
-  boolean kill() throws InterruptedException {
+  public boolean kill() throws InterruptedException {
     boolean alive = process.isAlive();
     process.destroyForcibly().waitFor();
     return alive;
   }
 
   /** SIGTERM and wait: the graceful stop a platform gives. Its exit code. */
-  int stop() throws InterruptedException {
+  public int stop() throws InterruptedException {
     process.destroy();
     if (!process.waitFor(60, TimeUnit.SECONDS)) {
       process.destroyForcibly().waitFor();
@@ -84,7 +94,7 @@ final class Learner {
     return process.exitValue();
   }
 
-  Path log() {
+  public Path log() {
     return log;
   }
 }
