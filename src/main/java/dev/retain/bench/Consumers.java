@@ -59,18 +59,26 @@ final class Consumers {
               KafkaClients.producer(config),
               ExampleSink.DISCARD,
               new SimpleMeterRegistry());
-      loop.subscribe();
-      while (loop.committedRecords() == 0) {
-        loop.pollOnce(); // group join and first fetch, as for the bare consumer
-      }
-      long first = loop.committedRecords();
-      CpuClock clock = new CpuClock();
-      while (loop.committedRecords() < count) {
-        loop.pollOnce();
-      }
-      Rate rate = clock.rate(loop.committedRecords() - first, consumer);
-      loop.shutdownClients();
-      return rate;
+      return timed(loop, consumer, count);
     }
+  }
+
+  /**
+   * Runs {@code loop} on this thread until {@code count} records are committed, timed from the
+   * first commit (the group join and first fetch left out), then shuts its clients down.
+   */
+  static Rate timed(IngestLoop loop, KafkaConsumer<?, ?> consumer, int count) {
+    loop.subscribe();
+    while (loop.committedRecords() == 0) {
+      loop.pollOnce(); // group join and first fetch, as for the bare consumer
+    }
+    long first = loop.committedRecords();
+    CpuClock clock = new CpuClock();
+    while (loop.committedRecords() < count) {
+      loop.pollOnce();
+    }
+    Rate rate = clock.rate(loop.committedRecords() - first, consumer);
+    loop.shutdownClients();
+    return rate;
   }
 }

@@ -79,27 +79,11 @@ final class FleetIngestCost {
           Lanes.perModel(config, store, new SimpleMeterRegistry(), s -> ExampleSink.DISCARD);
       KafkaConsumer<byte[], ByteBuffer> consumer = KafkaClients.partitionConsumer(config);
       TopicPartition tp = new TopicPartition(config.examplesTopic(), 0);
-      return timed(
+      return Consumers.timed(
           new IngestLoop(config, store, lanes, consumer, KafkaClients.producer(config), tp),
           consumer,
           count);
     }
-  }
-
-  /** Runs {@code loop} on this thread until {@code count} records are committed, timed. */
-  private static Rate timed(IngestLoop loop, KafkaConsumer<?, ?> consumer, int count) {
-    loop.subscribe();
-    while (loop.committedRecords() == 0) {
-      loop.pollOnce();
-    }
-    long first = loop.committedRecords();
-    CpuClock clock = new CpuClock();
-    while (loop.committedRecords() < count) {
-      loop.pollOnce();
-    }
-    Rate rate = clock.rate(loop.committedRecords() - first, consumer);
-    loop.shutdownClients();
-    return rate;
   }
 
   private static int total(RetainConfig config) {

@@ -29,16 +29,24 @@ public final class KafkaClients {
    * binary examples' features in them ({@link dev.retain.record.Example}).
    */
   public static KafkaConsumer<byte[], ByteBuffer> ingestConsumer(RetainConfig config) {
-    Map<String, Object> extra = new HashMap<>();
-    extra.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    return groupMember(config, Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"));
+  }
+
+  /**
+   * A member of the ingest group with {@code extra} settings, static (its member id {@code
+   * retain.ingest.instance.id}) when that is set.
+   */
+  private static KafkaConsumer<byte[], ByteBuffer> groupMember(
+      RetainConfig config, Map<String, Object> extra) {
+    Map<String, Object> settings = new HashMap<>(extra);
     String instance = config.getString(RetainConfig.INGEST_INSTANCE_ID);
     if (!instance.isEmpty()) {
-      extra.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
+      settings.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
     }
     return consumer(
         config,
         config.getString(RetainConfig.INGEST_GROUP_ID),
-        extra,
+        settings,
         new ByteBufferDeserializer());
   }
 
@@ -53,15 +61,7 @@ public final class KafkaClients {
   public static KafkaConsumer<byte[], ByteBuffer> membershipConsumer(RetainConfig config) {
     Map<String, Object> extra = new HashMap<>(membershipDefaults());
     extra.putAll(config.kafkaClientProperties()); // the user's settings win
-    String instance = config.getString(RetainConfig.INGEST_INSTANCE_ID);
-    if (!instance.isEmpty()) {
-      extra.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
-    }
-    return consumer(
-        config,
-        config.getString(RetainConfig.INGEST_GROUP_ID),
-        extra,
-        new ByteBufferDeserializer());
+    return groupMember(config, extra);
   }
 
   private static Map<String, Object> membershipDefaults() {

@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.retain.adapter.AdapterRecord;
 import dev.retain.adapter.AdapterVersion;
-import dev.retain.cli.Main;
 import dev.retain.cluster.KafkaClients;
 import dev.retain.cluster.Topics;
 import dev.retain.config.RetainConfig;
@@ -14,6 +13,7 @@ import dev.retain.ingest.DeadLetter;
 import dev.retain.publish.Registry;
 import dev.retain.record.Example;
 import dev.retain.record.JsonExampleCodec;
+import dev.retain.soak.Learner;
 import dev.retain.store.Changelog;
 import dev.retain.store.ModelState;
 import dev.retain.store.RetainStore;
@@ -35,7 +35,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
@@ -72,14 +71,16 @@ class FleetIT {
   private static final Pattern PORT = Pattern.compile("metrics on :(\\d+)");
   private static final Pattern ADMIN = Pattern.compile("admin on :(\\d+)");
   @TempDir Path dir;
-  private final Map<String, Process> children = new HashMap<>();
+  private final Map<String, Learner> children = new HashMap<>();
   private final HttpClient http = HttpClient.newHttpClient();
   private final Map<String, Path> logs = new HashMap<>();
   private final List<Path> allLogs = new ArrayList<>();
 
   @AfterEach
-  void stopChildren() throws IOException {
-    children.values().forEach(Process::destroyForcibly);
+  void stopChildren() throws IOException, InterruptedException {
+    for (Learner child : children.values()) {
+      child.kill();
+    }
     Path kept = Path.of("target", "fleet-it"); // the children's logs, for a failure's reader
     Files.createDirectories(kept);
     for (Path log : allLogs) {
@@ -92,7 +93,7 @@ class FleetIT {
     Map<String, Object> props = TestData.learnerConfig(KafkaFixture.bootstrapServers(), dir);
     props.put(RetainConfig.TOPIC_PARTITIONS, PARTITIONS);
     props.put(RetainConfig.FLEET_ENABLED, true);
-    props.put(RetainConfig.MODEL_BASE_PATH, base().toString());
+    props.put(RetainConfig.MODEL_BASE_PATH, base(new RetainConfig(props)).toString());
     props.put(RetainConfig.TRAIN_THREADS, 1);
     props.put(RetainConfig.TRAIN_IDLE_REHEARSAL_STEPS, 10);
     props.put(RetainConfig.TRAIN_NEW_REGIME_PASSES, 1);
@@ -115,7 +116,7 @@ class FleetIT {
 
       Set<Integer> killed = owned(admin, config).get("i0");
       produce(config, 2, 3, good); // a new drift for every model, and at once:
-      children.remove("i0").destroyForcibly().waitFor(); // SIGKILL mid-stream, nothing closed
+      children.remove("i0").kill(); // SIGKILL mid-stream, nothing closed
       awaitOwners(admin, config, 2);
       awaitSettled(admin, config);
       assertThat(allLogs.stream().map(FleetIT::read))
@@ -129,9 +130,9 @@ class FleetIT {
       awaitSettled(admin, config);
       assertOneAdminOwnerPerModel();
       assertFleetMetricsDocumented();
-      for (Process child : children.values()) {
-        child.destroy(); // SIGTERM: the shutdown hook closes, last commits land
-        assertThat(child.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      for (Learner child : children.values()) {
+        child.stop(); // SIGTERM: the shutdown hook closes, last commits land
+        assertThat(child.isAlive()).isFalse();
       }
       children.clear();
       verify(config, good, killed, beforeReturn);
@@ -139,61 +140,27 @@ class FleetIT {
   }
 
   /** A base pretrained on domain 0 of one stream, shared by every model. */
-  private Path base() throws IOException {
+  private Path base(RetainConfig config) throws IOException {
     DriftStream stream = TestData.driftStream();
-    JsonExampleCodec json = new JsonExampleCodec();
-    List<String> lines = new ArrayList<>();
+    List<Example> examples = new ArrayList<>();
     for (int i = 0; i < 1000; i++) {
-      lines.add(new String(json.encode(stream.example(0, i)), StandardCharsets.UTF_8));
+      examples.add(stream.example(0, i));
     }
-    Path data = Files.write(dir.resolve("base.jsonl"), lines);
     Path out = dir.resolve("base.safetensors");
-    int rc =
-        Main.commandLine()
-            .execute(
-                "pretrain",
-                "--file",
-                data.toString(),
-                "--epochs",
-                "5",
-                "--out",
-                out.toString(),
-                "-s",
-                "retain.record.features=32",
-                "-s",
-                "retain.record.classes=4",
-                "-s",
-                "retain.model.hidden.layers=64");
-    assertThat(rc).isZero();
+    try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager();
+        dev.retain.model.LoraNet model = dev.retain.train.BaseModels.create(manager, config)) {
+      dev.retain.train.Pretrainer.train(model, examples, 5, 64, 1e-3f, 7);
+      dev.retain.train.BaseModels.writeFile(model, out);
+    }
     return out;
   }
 
   private void start(String instance, Map<String, Object> props) throws IOException {
-    Properties own = new Properties();
-    props.forEach((k, v) -> own.setProperty(k, String.valueOf(v)));
-    own.setProperty(RetainConfig.INGEST_INSTANCE_ID, instance);
-    own.setProperty(RetainConfig.STORE_DIR, dir.resolve(instance).toString());
-    Path file = dir.resolve(instance + ".properties");
-    try (var out = Files.newBufferedWriter(file)) {
-      own.store(out, null);
-    }
+    Map<String, Object> own = new HashMap<>(props);
+    own.put(RetainConfig.INGEST_INSTANCE_ID, instance);
+    own.put(RetainConfig.STORE_DIR, dir.resolve(instance).toString());
     Path log = dir.resolve(instance + "-" + System.nanoTime() + ".log");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process child =
-        new ProcessBuilder(
-                java,
-                "-Xmx768m",
-                "-Dai.djl.offline=true",
-                "-cp",
-                System.getProperty("java.class.path"),
-                Main.class.getName(),
-                "run",
-                "--config",
-                file.toString())
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .start();
-    children.put(instance, child);
+    children.put(instance, Learner.start(own, log, "768m"));
     logs.put(instance, log);
     allLogs.add(log);
   }
