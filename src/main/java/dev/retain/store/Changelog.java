@@ -54,10 +54,6 @@ public final class Changelog implements AutoCloseable {
     this.partition = partition;
   }
 
-  public TopicPartition partition() {
-    return partition;
-  }
-
   /** Fences every earlier writer of the partition and aborts its open transaction. */
   void claim() {
     try {
